@@ -1,0 +1,169 @@
+import {
+  ClientAssertionCredential,
+  ClientCertificateCredential,
+  ClientSecretCredential,
+  ManagedIdentityCredential,
+  type AccessToken,
+  type GetTokenOptions,
+  type TokenCredential,
+} from '@azure/identity';
+
+import type { AzureConnection } from './connections';
+import { UserError, errorMessage } from './errors';
+import type { TaskLog } from './log';
+import { isDroppedConnection, isTransientStatus, parseRetryAfter, retry } from './retry';
+
+/**
+ * A TokenCredential for an AzureRM service connection: workload identity federation, service principal
+ * (secret or certificate) or managed identity. Authority and audiences come from the connection, so
+ * sovereign clouds and local stand-ins work the same way. Failures become UserErrors that say what to fix.
+ */
+export function createAzureCredential(connection: AzureConnection, log: TaskLog): TokenCredential {
+  log.secret(connection.clientSecret);
+  log.secret(connection.systemAccessToken);
+  for (const line of connection.certificatePem?.split(/\r?\n/) ?? []) {
+    if (line.trim() && !line.startsWith('-----')) log.secret(line.trim());
+  }
+  const common = { authorityHost: connection.authorityHost, disableInstanceDiscovery: true };
+  const clientId = connection.clientId!;
+  let inner: TokenCredential;
+  switch (connection.scheme) {
+    case 'ServicePrincipal':
+      inner = connection.certificatePem
+        ? new ClientCertificateCredential(connection.tenantId, clientId, { certificate: connection.certificatePem }, common)
+        : new ClientSecretCredential(connection.tenantId, clientId, connection.clientSecret!, common);
+      break;
+    case 'WorkloadIdentityFederation': {
+      const oidc = new PipelineOidcToken(connection, log);
+      inner = new ClientAssertionCredential(connection.tenantId, clientId, () => oidc.get(), common);
+      break;
+    }
+    case 'ManagedServiceIdentity':
+      inner = connection.msiClientId ? new ManagedIdentityCredential({ clientId: connection.msiClientId }) : new ManagedIdentityCredential();
+      break;
+  }
+  return new ExplainingCredential(inner, connection);
+}
+
+/** The `.default` scope of ARM for this connection's cloud. */
+export function armScope(connection: AzureConnection): string {
+  return `${connection.armResource}.default`;
+}
+
+/** Options for the ARM SDK clients: endpoint and audience from the connection, retries for 429/5xx. */
+export function armClientOptions(connection: AzureConnection) {
+  return {
+    endpoint: connection.armUrl,
+    credentials: { scopes: [armScope(connection)] },
+    retryOptions: { maxRetries: 4, retryDelayInMs: 500, maxRetryDelayInMs: 15_000 },
+    userAgentOptions: { userAgentPrefix: 'aks-secure-delivery' },
+  };
+}
+
+/**
+ * The federated token of workload identity federation, requested from the agent's OIDC endpoint with the job's
+ * access token. Kept for a few minutes because MSAL asks for it twice per token; the endpoint's tokens live ~10.
+ */
+class PipelineOidcToken {
+  private cached?: { token: string; until: number };
+
+  constructor(private readonly connection: AzureConnection, private readonly log: TaskLog) {}
+
+  async get(): Promise<string> {
+    if (this.cached && Date.now() < this.cached.until) return this.cached.token;
+    const { oidcRequestUri, systemAccessToken, id, input } = this.connection;
+    if (!oidcRequestUri) {
+      throw new UserError(`Input '${input}': the service connection uses workload identity federation, but this job has no OIDC request endpoint (System.OidcRequestUri). Run the task in Azure DevOps Services, or use a service principal connection.`);
+    }
+    if (!systemAccessToken) {
+      throw new UserError(`Input '${input}': workload identity federation needs the job's access token (System.AccessToken), which this job does not have. Allow scripts to access the OAuth token for this job.`);
+    }
+    const url = `${oidcRequestUri}${oidcRequestUri.includes('?') ? '&' : '?'}api-version=7.1&serviceConnectionId=${encodeURIComponent(id)}`;
+    const token = await retry(async () => {
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${systemAccessToken}`, 'content-type': 'application/json', 'x-tfs-fedauthredirect': 'Suppress' },
+        body: '{}',
+      });
+      const text = await res.text();
+      if (!res.ok) throw new OidcRequestError(res.status, text, parseRetryAfter(res.headers.get('retry-after')));
+      let body: { oidcToken?: unknown };
+      try {
+        body = JSON.parse(text) as { oidcToken?: unknown };
+      } catch {
+        body = {};
+      }
+      if (typeof body.oidcToken !== 'string' || !body.oidcToken) {
+        throw new UserError(`Input '${input}': the agent's OIDC endpoint answered without a token (status ${res.status}). Check that the service connection '${id}' uses workload identity federation.`);
+      }
+      return body.oidcToken;
+    }, (err) => ({
+      transient: (err instanceof OidcRequestError && isTransientStatus(err.status)) || isDroppedConnection(err),
+      retryAfterMs: err instanceof OidcRequestError ? err.retryAfterMs : undefined,
+    }), { onRetry: ({ delayMs, reason }) => this.log.debug(`OIDC token request: ${reason}; retrying in ${delayMs} ms`) });
+    this.log.secret(token);
+    this.cached = { token, until: Date.now() + 4 * 60_000 };
+    return token;
+  }
+}
+
+class OidcRequestError extends Error {
+  constructor(readonly status: number, body: string, readonly retryAfterMs?: number) {
+    super(`the agent's OIDC endpoint answered ${status}${body ? `: ${body.slice(0, 300)}` : ''}`);
+  }
+}
+
+/** AADSTS codes Entra ID returns, and what the pipeline author should do about each. */
+const AADSTS_ADVICE: Record<string, string> = {
+  '7000215': 'the client secret is wrong or expired: renew it in the app registration and update the service connection',
+  '7000222': 'the client secret has expired: create a new one and update the service connection',
+  '700016': 'the application (client id) is not known in this tenant: check the service connection\'s client id and tenant',
+  '90002': 'the tenant does not exist: check the service connection\'s tenant id',
+  '700024': 'the federated token is outside its validity window: rerun the job (federated tokens live about ten minutes)',
+  '70021': 'no federated credential on the app registration matches this pipeline: add one with the issuer and subject shown on the service connection',
+  '700213': 'no federated credential on the app registration matches this pipeline: add one with the issuer and subject shown on the service connection',
+  '700027': 'the certificate is not registered on the app registration or its signature is wrong: upload the certificate to the app registration',
+  '700023': 'the certificate or client assertion was rejected: check the certificate of the service connection',
+};
+
+/** Wraps a credential so that its failures name the service connection and the fix, with no secret in them. */
+class ExplainingCredential implements TokenCredential {
+  constructor(private readonly inner: TokenCredential, private readonly connection: AzureConnection) {}
+
+  async getToken(scopes: string | string[], options?: GetTokenOptions): Promise<AccessToken> {
+    try {
+      const token = await this.inner.getToken(scopes, options);
+      if (!token) throw new Error('no token was returned');
+      return token;
+    } catch (err) {
+      throw this.explain(err, scopes);
+    }
+  }
+
+  private explain(err: unknown, scopes: string | string[]): Error {
+    if (err instanceof UserError) return err;
+    const { input, id, scheme, authorityHost } = this.connection;
+    const raw = this.scrub(errorMessage(err));
+    const code = /AADSTS(\d+)/.exec(raw)?.[1];
+    const prefix = `Input '${input}': the service connection '${id}' (${scheme}) could not get a token for ${[scopes].flat().join(' ')}`;
+    if (code && AADSTS_ADVICE[code]) return new UserError(`${prefix}: ${AADSTS_ADVICE[code]} (AADSTS${code}).`, { cause: err });
+    if (code) return new UserError(`${prefix}: Entra ID refused it (AADSTS${code}). ${firstSentence(raw)}`, { cause: err });
+    if (/endpoints_resolution_error/.test(raw)) {
+      return new UserError(`${prefix}: the authority ${authorityHost} could not be reached or is not trusted. Check the connection's authority URL and that the agent trusts its TLS certificate.`, { cause: err });
+    }
+    return new UserError(`${prefix}: ${raw}`, { cause: err });
+  }
+
+  private scrub(text: string): string {
+    let out = text;
+    for (const secret of [this.connection.clientSecret, this.connection.systemAccessToken]) {
+      if (secret) out = out.split(secret).join('***');
+    }
+    return out.replace(/Bearer [A-Za-z0-9._~+/=-]+/g, 'Bearer ***');
+  }
+}
+
+function firstSentence(text: string): string {
+  const description = /Description: (AADSTS\d+: [^.]*\.)/.exec(text)?.[1];
+  return description ?? text.split('\n')[0];
+}

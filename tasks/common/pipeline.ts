@@ -1,0 +1,119 @@
+/**
+ * The pipeline adapter: the only module that talks to the Azure Pipelines agent (through azure-pipelines-task-lib).
+ * Everything else receives plain options and a TaskLog, and returns plain results.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as tl from 'azure-pipelines-task-lib/task';
+import type { AgentSource } from './inputs';
+import type { TaskLog } from './log';
+
+export type TaskStatus = 'Succeeded' | 'SucceededWithIssues' | 'Failed';
+
+export class AgentPipeline implements TaskLog, AgentSource {
+  private readonly tempFiles: string[] = [];
+
+  constructor(taskDir: string) {
+    tl.setResourcePath(path.join(taskDir, 'task.json'), true);
+  }
+
+  // ---- AgentSource
+  input(name: string): string | undefined {
+    return tl.getInput(name, false);
+  }
+  variable(name: string): string | undefined {
+    return tl.getVariable(name);
+  }
+  endpointUrl(id: string): string | undefined {
+    return tl.getEndpointUrl(id, true);
+  }
+  endpointScheme(id: string): string | undefined {
+    return tl.getEndpointAuthorizationScheme(id, true);
+  }
+  endpointAuthParameter(id: string, key: string): string | undefined {
+    return tl.getEndpointAuthorizationParameter(id, key, true);
+  }
+  endpointDataParameter(id: string, key: string): string | undefined {
+    return tl.getEndpointDataParameter(id, key, true);
+  }
+  filePathSupplied(name: string): boolean {
+    return tl.filePathSupplied(name);
+  }
+
+  // ---- TaskLog
+  info(message: string): void {
+    console.log(message);
+  }
+  warn(message: string): void {
+    tl.warning(message);
+  }
+  debug(message: string): void {
+    tl.debug(message);
+  }
+  secret(value: string | undefined): void {
+    // The agent masks single lines only: register each line of a multi-line value.
+    for (const line of value?.split(/\r?\n/) ?? []) {
+      if (line.trim().length > 0) tl.setSecret(line);
+    }
+  }
+
+  /** A message of task.json's `messages`, formatted with its arguments. */
+  loc(key: string, ...args: unknown[]): string {
+    return tl.loc(key, ...args);
+  }
+
+  // ---- results
+  setOutput(name: string, value: string): void {
+    tl.setVariable(name, value, false, true);
+  }
+
+  /** Adds a Markdown tab to the run's summary page. */
+  uploadSummary(title: string, markdown: string): void {
+    const file = this.tempFile(`${slug(title)}-summary.md`, markdown, { keep: true });
+    tl.uploadSummary(file);
+  }
+
+  /** Publishes JUnit XML to the run's Tests tab. */
+  publishJUnit(runTitle: string, xml: string): void {
+    const file = this.tempFile(`${slug(runTitle)}-junit.xml`, xml, { keep: true });
+    tl.command('results.publish', { type: 'JUnit', resultFiles: file, testRunTitle: runTitle, mergeResults: 'false', publishRunAttachments: 'true' }, '');
+  }
+
+  /** Attaches a file to the run (e.g. SARIF) so it can be downloaded with the logs. */
+  uploadFile(name: string, content: string): string {
+    const file = this.tempFile(name, content, { keep: true });
+    tl.uploadFile(file);
+    return file;
+  }
+
+  setResult(status: TaskStatus, reason: string): void {
+    tl.setResult(tl.TaskResult[status], reason);
+  }
+
+  /** The agent's temp directory for this job. */
+  tempDirectory(): string {
+    return tl.getVariable('Agent.TempDirectory') || os.tmpdir();
+  }
+
+  /**
+   * Writes a file under the agent's temp directory with mode 0600. Unless kept (files the agent reads after the
+   * task, such as the summary), it is removed by `cleanUp` at the end of the task.
+   */
+  tempFile(name: string, content: string | Buffer, { keep = false } = {}): string {
+    const dir = path.join(this.tempDirectory(), `aks-secure-delivery-${process.pid}`);
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const file = path.join(dir, name);
+    fs.writeFileSync(file, content, { mode: 0o600 });
+    if (!keep) this.tempFiles.push(file);
+    return file;
+  }
+
+  cleanUp(): void {
+    for (const file of this.tempFiles.splice(0)) fs.rmSync(file, { force: true });
+  }
+}
+
+function slug(text: string): string {
+  return text.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || 'task';
+}
