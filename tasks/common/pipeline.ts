@@ -9,6 +9,9 @@ import * as tl from 'azure-pipelines-task-lib/task';
 import type { AgentSource } from './inputs';
 import type { TaskLog } from './log';
 
+/** Authorization parameters whose values are secrets (keys, passwords, tokens, certificates, kubeconfigs). */
+const SECRET_PARAMETER = /key|secret|password|token|certificate|kubeconfig/i;
+
 export type TaskStatus = 'Succeeded' | 'SucceededWithIssues' | 'Failed';
 
 export class AgentPipeline implements TaskLog, AgentSource {
@@ -31,8 +34,16 @@ export class AgentPipeline implements TaskLog, AgentSource {
   endpointScheme(id: string): string | undefined {
     return tl.getEndpointAuthorizationScheme(id, true);
   }
+  /**
+   * Read from the endpoint's authorization JSON rather than with getEndpointAuthorizationParameter, which writes
+   * the value to the debug log. Values of secret parameters are registered with the agent as they are read.
+   */
   endpointAuthParameter(id: string, key: string): string | undefined {
-    return tl.getEndpointAuthorizationParameter(id, key, true);
+    const parameters = tl.getEndpointAuthorization(id, true)?.parameters ?? {};
+    const match = Object.keys(parameters).find((k) => k.toLowerCase() === key.toLowerCase());
+    const value = match === undefined ? undefined : parameters[match];
+    if (value && SECRET_PARAMETER.test(key)) this.secret(value);
+    return value;
   }
   endpointDataParameter(id: string, key: string): string | undefined {
     return tl.getEndpointDataParameter(id, key, true);

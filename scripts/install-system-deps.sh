@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the local environment runs: the CNCF distribution registry, Prometheus, skopeo
+# (an independent registry client the tests check digests with) and openssl (the per-run CA).
+set -euo pipefail
+need=()
+command -v docker-registry >/dev/null || need+=(docker-registry)
+command -v prometheus >/dev/null || need+=(prometheus)
+command -v skopeo >/dev/null || need+=(skopeo)
+command -v openssl >/dev/null || need+=(openssl)
+if [ ${#need[@]} -eq 0 ]; then
+  echo "system packages: all present"
+  exit 0
+fi
+echo "installing: ${need[*]}"
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}"
+# The Debian packages start their services where an init system runs; the environment starts its own instances.
+for svc in docker-registry prometheus prometheus-node-exporter; do
+  $SUDO systemctl disable --now "$svc" >/dev/null 2>&1 || true
+done

@@ -1,0 +1,12 @@
+// `npm test`: installs missing system packages, builds and packages the extension (the tests run the built tasks
+// and inspect the .vsix), then runs every test with mocha.
+import { execFileSync, spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { packageExtension } from './package.mjs';
+
+const root = path.resolve(import.meta.dirname, '..');
+execFileSync('bash', [path.join(root, 'scripts/install-system-deps.sh')], { stdio: 'inherit' });
+await packageExtension({ quiet: true });
+const mocha = path.join(root, 'node_modules/mocha/bin/mocha.js');
+const result = spawnSync(process.execPath, [mocha, ...process.argv.slice(2)], { cwd: root, stdio: 'inherit' });
+process.exit(result.status ?? 1);

@@ -1,0 +1,159 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { ArmEmulator } from './arm';
+import { CertificateAuthority } from './ca';
+import { DevOpsEmulator, type ServiceConnectionRecord } from './devops';
+import { EntraEmulator, type EntraIdentity } from './entra';
+import type { TlsMaterial } from './http';
+import { Registry, type RegistryUser } from './registry';
+
+/** How to reach the environment: the one line of JSON `npm run env` prints (DESIGN.md §5). */
+export interface EnvironmentInfo {
+  ca: string;
+  entra: {
+    authority: string;
+    tenantId: string;
+    /** For managed identities: the IMDS-compatible host (AZURE_POD_IDENTITY_AUTHORITY_HOST). */
+    imdsHost: string;
+    identities: Record<string, { clientId: string; clientSecret?: string; certificatePath?: string; managed?: boolean }>;
+  };
+  devops: { collectionUri: string; oidcRequestUri: string; accessToken: string; serviceConnectionId: string; federatedClientId: string };
+  arm: { url: string; subscriptionId: string };
+  registries: Record<string, { loginServer: string; resourceGroup: string; name: string; username: string; password: string; pullUsername: string; pullPassword: string }>;
+}
+
+export interface EnvironmentIdentities {
+  /** Service principal with a client secret, Contributor on the subscription. */
+  secret: EntraIdentity;
+  /** Service principal with a certificate, Contributor on the subscription. */
+  certificate: EntraIdentity;
+  /** Workload identity federation through the Azure DevOps OIDC endpoint, Contributor on the subscription. */
+  federated: EntraIdentity;
+  /** Managed identity of the agent VM, Contributor on the subscription. */
+  managed: EntraIdentity;
+  /** Service principal with a client secret and no role anywhere. */
+  noAccess: EntraIdentity;
+}
+
+export interface RegistryHandle {
+  registry: Registry;
+  resourceGroup: string;
+  name: string;
+  push: RegistryUser;
+  pull: RegistryUser;
+}
+
+export interface Environment {
+  readonly dir: string;
+  readonly ca: CertificateAuthority;
+  readonly tls: TlsMaterial;
+  readonly entra: EntraEmulator;
+  readonly devops: DevOpsEmulator;
+  readonly arm: ArmEmulator;
+  readonly identities: EnvironmentIdentities;
+  /** The service connection whose federated credential `identities.federated` trusts. */
+  readonly federatedConnection: ServiceConnectionRecord;
+  readonly registries: { nonprod: RegistryHandle; prod: RegistryHandle };
+  readonly info: EnvironmentInfo;
+  /** Clears injected faults everywhere. */
+  clearFaults(): void;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the local environment that stands in for Azure: a CA made for this run, the Entra ID, Azure DevOps and
+ * ARM emulators, and two real registries. Tests, the demo and the benchmarks all start it through here.
+ */
+export async function startEnvironment(options: { dir?: string } = {}): Promise<Environment> {
+  const dir = options.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'aks-delivery-env-'));
+  const stops: (() => Promise<void>)[] = [];
+  try {
+    const ca = CertificateAuthority.create(path.join(dir, 'pki'));
+    const tls = { cert: ca.server.certPem, key: ca.server.keyPem };
+
+    const entra = await EntraEmulator.start(tls);
+    stops.push(() => entra.close());
+    const devops = await DevOpsEmulator.start(tls);
+    stops.push(() => devops.close());
+    entra.trustIssuer(devops.issuer, devops.publicKeyPem);
+    const arm = await ArmEmulator.start(tls, entra);
+    stops.push(() => arm.close());
+
+    const federatedConnection = devops.addServiceConnection('delivery-arm');
+    const spCert = ca.selfSigned('pipeline-certificate-sp');
+    const identities: EnvironmentIdentities = {
+      secret: entra.addIdentity({ name: 'secret', clientSecret: `s3cr3t~${randomSuffix()}` }),
+      certificate: entra.addIdentity({ name: 'certificate', certificatePem: spCert.certPem }),
+      federated: entra.addIdentity({
+        name: 'federated',
+        federated: { issuer: devops.issuer, subject: devops.subjectOf(federatedConnection), audience: 'api://AzureADTokenExchange' },
+      }),
+      managed: entra.addIdentity({ name: 'managed', managed: true }),
+      noAccess: entra.addIdentity({ name: 'noAccess', clientSecret: `n0access~${randomSuffix()}` }),
+    };
+    for (const identity of [identities.secret, identities.certificate, identities.federated, identities.managed]) {
+      arm.assignRole(identity, arm.subscriptionScope, 'Contributor');
+    }
+
+    // ---- registries
+    const tokenCert = ca.selfSigned('registry-token-signer');
+    const startRegistry = async (key: 'nonprod' | 'prod', name: string, resourceGroup: string): Promise<RegistryHandle> => {
+      const registry = await Registry.start(key, path.join(dir, `registry-${key}`), tls, tokenCert);
+      stops.push(() => registry.stop());
+      arm.resourceGroups.add(resourceGroup);
+      return { registry, resourceGroup, name, push: registry.addUser(`${name}-push`), pull: registry.addUser(`${name}-pull`, ['pull']) };
+    };
+    const [nonprod, prod] = await Promise.all([
+      startRegistry('nonprod', 'contosodev', 'delivery-nonprod'),
+      startRegistry('prod', 'contosoprod', 'delivery-prod'),
+    ]);
+    const registries = { nonprod, prod };
+
+    const info: EnvironmentInfo = {
+      ca: ca.caCertPath,
+      entra: {
+        authority: entra.url,
+        tenantId: entra.tenantId,
+        imdsHost: entra.url,
+        identities: {
+          secret: { clientId: identities.secret.clientId, clientSecret: identities.secret.clientSecret },
+          certificate: { clientId: identities.certificate.clientId, certificatePath: spCert.bundlePath },
+          federated: { clientId: identities.federated.clientId },
+          managed: { clientId: identities.managed.clientId, managed: true },
+          noAccess: { clientId: identities.noAccess.clientId, clientSecret: identities.noAccess.clientSecret },
+        },
+      },
+      devops: {
+        collectionUri: devops.collectionUri,
+        oidcRequestUri: devops.oidcRequestUri,
+        accessToken: devops.accessToken,
+        serviceConnectionId: federatedConnection.id,
+        federatedClientId: identities.federated.clientId,
+      },
+      arm: { url: arm.url, subscriptionId: arm.subscriptionId },
+      registries: Object.fromEntries(Object.entries(registries).map(([key, r]) => [key, {
+        loginServer: r.registry.loginServer, resourceGroup: r.resourceGroup, name: r.name,
+        username: r.push.username, password: r.push.password, pullUsername: r.pull.username, pullPassword: r.pull.password,
+      }])),
+    };
+
+    return {
+      dir, ca, tls, entra, devops, arm, identities, federatedConnection, registries, info,
+      clearFaults() {
+        for (const faults of [entra.faults, devops.faults, arm.faults, nonprod.registry.faults, prod.registry.faults]) faults.clear();
+      },
+      async stop() {
+        for (const stop of stops.reverse()) await stop().catch(() => undefined);
+        if (!options.dir) fs.rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (err) {
+    for (const stop of stops.reverse()) await stop().catch(() => undefined);
+    throw err;
+  }
+}
+
+function randomSuffix(): string {
+  return Math.random().toString(36).slice(2, 12);
+}

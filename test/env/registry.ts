@@ -1,0 +1,180 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as path from 'node:path';
+import type { IssuedCertificate } from './ca';
+import { Exchange, Router, startHttpsServer, type RunningServer, type TlsMaterial } from './http';
+import { signJwt } from './jwt';
+import { ManagedProcess, freePort, isListening, requireCommand } from './processes';
+
+export interface RegistryUser {
+  username: string;
+  password: string;
+  /** Actions granted on every repository. */
+  actions: string[];
+}
+
+/** One `type:name:actions` item of a token request's scope. */
+export interface ScopeItem {
+  type: string;
+  name: string;
+  actions: string[];
+}
+
+/**
+ * A real OCI registry (Debian's `docker-registry`, the CNCF distribution registry) on loopback behind an HTTPS
+ * front. The registry itself uses token authentication; the front is its token server (`/oauth2/token`, with basic
+ * credentials, as Docker Hub and ACR serve it) and forwards the distribution API to it, with fault injection. Task
+ * issues add registry-specific routes (ACR's `/oauth2/exchange`, `/acr/v1/…`) to `router`.
+ */
+export class Registry {
+  readonly router = new Router();
+  readonly users: RegistryUser[] = [];
+  /** Called for each token request with credentials that are not a registry user (e.g. ACR refresh tokens). */
+  extraGrant?: (x: Exchange, scopes: ScopeItem[]) => Promise<{ subject: string; granted: ScopeItem[] } | undefined>;
+  private front?: RunningServer;
+  private process?: ManagedProcess;
+  private backendPort = 0;
+  private readonly issuer = 'registry-token-issuer';
+
+  private constructor(readonly name: string, private readonly dir: string, private readonly tokenCert: IssuedCertificate) {}
+
+  /** Starts `docker-registry` with its data in `dir` and the HTTPS front on its own port. */
+  static async start(name: string, dir: string, tls: TlsMaterial, tokenCert: IssuedCertificate): Promise<Registry> {
+    requireCommand('docker-registry', 'docker-registry');
+    const registry = new Registry(name, dir, tokenCert);
+    registry.addTokenRoutes();
+    registry.front = await startHttpsServer(`registry ${name}`, tls, (x) => registry.handle(x));
+    await registry.startBackend();
+    return registry;
+  }
+
+  /** `127.0.0.1:<port>`, the registry's login server. */
+  get loginServer(): string {
+    return this.front!.host;
+  }
+  get url(): string {
+    return this.front!.url;
+  }
+  get faults() {
+    return this.front!.faults;
+  }
+
+  addUser(username: string, actions = ['pull', 'push', 'delete']): RegistryUser {
+    const user = { username, password: randomBytes(18).toString('base64url'), actions };
+    this.users.push(user);
+    return user;
+  }
+
+  /** A registry token for `scopes`, as the token endpoint issues it (tests use it to read the registry directly). */
+  issueToken(subject: string, scopes: ScopeItem[], lifetimeSeconds = 300): string {
+    const now = Math.floor(Date.now() / 1000);
+    return signJwt({
+      iss: this.issuer, sub: subject, aud: this.loginServer, exp: now + lifetimeSeconds,
+      access: scopes.map((s) => ({ type: s.type, name: s.name, actions: s.actions })),
+    }, this.tokenCert.keyPem, { x5c: [this.tokenCert.derBase64] });
+  }
+
+  async stop(): Promise<void> {
+    await this.process?.stop();
+    await this.front?.close();
+  }
+
+  private async startBackend(): Promise<void> {
+    this.backendPort = await freePort();
+    fs.mkdirSync(path.join(this.dir, 'data'), { recursive: true });
+    const config = path.join(this.dir, 'config.yml');
+    fs.writeFileSync(config, [
+      'version: 0.1',
+      'log:',
+      '  level: warn',
+      '  accesslog:',
+      '    disabled: true',
+      'storage:',
+      '  filesystem:',
+      `    rootdirectory: ${path.join(this.dir, 'data')}`,
+      '  delete:',
+      '    enabled: true',
+      '  maintenance:',
+      '    uploadpurging:',
+      '      enabled: false',
+      'http:',
+      `  addr: 127.0.0.1:${this.backendPort}`,
+      `  secret: ${randomUUID()}`,
+      'auth:',
+      '  token:',
+      `    realm: ${this.url}/oauth2/token`,
+      `    service: ${this.loginServer}`,
+      `    issuer: ${this.issuer}`,
+      `    rootcertbundle: ${this.tokenCert.certPath}`,
+      '',
+    ].join('\n'));
+    this.process = ManagedProcess.start(`docker-registry ${this.name}`, 'docker-registry', ['serve', config], path.join(this.dir, 'registry.log'));
+    await this.process.waitUntil(() => isListening(this.backendPort));
+  }
+
+  private addTokenRoutes(): void {
+    const token = async (x: Exchange) => {
+      const form = x.method === 'POST' ? await x.form() : undefined;
+      const scopes = parseScopes([...x.url.searchParams.getAll('scope'), ...(form?.getAll('scope') ?? [])]);
+      const basic = x.basicCredentials() ?? (form?.get('grant_type') === 'password'
+        ? { username: form.get('username') ?? '', password: form.get('password') ?? '' } : undefined);
+      const user = basic && this.users.find((u) => u.username === basic.username && u.password === basic.password);
+      let grant: { subject: string; granted: ScopeItem[] } | undefined;
+      if (user) {
+        grant = { subject: user.username, granted: scopes.map((s) => ({ ...s, actions: s.actions.filter((a) => user.actions.includes(a) || (a === '*' && user.actions.includes('delete'))) })) };
+      } else if (this.extraGrant) {
+        grant = await this.extraGrant(x, scopes);
+      }
+      if (!grant) {
+        return x.sendJson(401, { errors: [{ code: 'UNAUTHORIZED', message: 'authentication required', detail: null }] },
+          { 'www-authenticate': `Basic realm="${this.url}/oauth2/token"` });
+      }
+      const issued = this.issueToken(grant.subject, grant.granted.filter((s) => s.actions.length > 0));
+      x.sendJson(200, { token: issued, access_token: issued, expires_in: 300, issued_at: new Date().toISOString() });
+    };
+    this.router.add('GET', '/oauth2/token', token);
+    this.router.add('POST', '/oauth2/token', token);
+  }
+
+  private async handle(x: Exchange): Promise<void> {
+    if (await this.router.handle(x)) return;
+    if (!x.path.startsWith('/v2')) return x.sendJson(404, { errors: [{ code: 'NOT_FOUND', message: `no route for ${x.path}` }] });
+    await this.forward(x);
+  }
+
+  /** Streams the request to docker-registry and its answer back; Host is kept so its URLs name the front. */
+  private forward(x: Exchange): Promise<void> {
+    return new Promise((resolve) => {
+      const upstream = http.request({
+        host: '127.0.0.1', port: this.backendPort, method: x.method, path: x.req.url,
+        headers: { ...x.req.headers, 'x-forwarded-proto': 'https' },
+      }, (res) => {
+        x.res.writeHead(res.statusCode ?? 502, res.headers);
+        res.pipe(x.res);
+        res.once('end', resolve);
+        res.once('error', () => { x.res.destroy(); resolve(); });
+      });
+      upstream.once('error', () => {
+        if (!x.res.headersSent) x.sendJson(502, { errors: [{ code: 'UNAVAILABLE', message: 'registry backend unavailable' }] });
+        else x.res.destroy();
+        resolve();
+      });
+      x.req.pipe(upstream);
+    });
+  }
+}
+
+/** Parses `scope` parameters: each holds space-separated `type:name:actions`, and a name may hold a port colon. */
+export function parseScopes(values: string[]): ScopeItem[] {
+  const items: ScopeItem[] = [];
+  for (const value of values) {
+    for (const part of value.split(' ').filter(Boolean)) {
+      const first = part.indexOf(':');
+      const last = part.lastIndexOf(':');
+      if (first < 0 || last === first) continue;
+      items.push({ type: part.slice(0, first), name: part.slice(first + 1, last), actions: part.slice(last + 1).split(',').filter(Boolean) });
+    }
+  }
+  return items;
+}
