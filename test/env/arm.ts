@@ -116,7 +116,7 @@ export class ArmEmulator {
 
   /** Throws ARM's AuthorizationFailed unless a role assignment at or above `scope` allows `action`. */
   authorize(caller: ArmCaller, scope: string, action: string): void {
-    const allowed = this.assignments.some((a) => isWithin(scope, a.scope) && ROLES[a.role].some((p) => matches(p, action)));
+    const allowed = this.assignments.some((a) => a.clientId === caller.identity.clientId && isWithin(scope, a.scope) && ROLES[a.role].some((p) => matches(p, action)));
     if (!allowed) {
       throw new ArmError(403, 'AuthorizationFailed', `The client '${caller.identity.clientId}' with object id '${caller.identity.objectId}' does not have authorization to perform action '${action}' over scope '${scope}' or the scope is invalid. If access was recently granted, please refresh your credentials.`);
     }

@@ -6,6 +6,7 @@ import { CertificateAuthority } from './ca';
 import { DevOpsEmulator, type ServiceConnectionRecord } from './devops';
 import { EntraEmulator, type EntraIdentity } from './entra';
 import type { TlsMaterial } from './http';
+import { addAcrAuthentication } from './acr';
 import { Registry, type RegistryUser } from './registry';
 
 /** How to reach the environment: the one line of JSON `npm run env` prints (DESIGN.md §5). */
@@ -38,6 +39,8 @@ export interface EnvironmentIdentities {
 
 export interface RegistryHandle {
   registry: Registry;
+  /** ARM id of the registry (it is an ACR: Entra identities reach it through /oauth2/exchange). */
+  resourceId: string;
   resourceGroup: string;
   name: string;
   push: RegistryUser;
@@ -102,7 +105,10 @@ export async function startEnvironment(options: { dir?: string } = {}): Promise<
       const registry = await Registry.start(key, path.join(dir, `registry-${key}`), tls, tokenCert);
       stops.push(() => registry.stop());
       arm.resourceGroups.add(resourceGroup);
-      return { registry, resourceGroup, name, push: registry.addUser(`${name}-push`), pull: registry.addUser(`${name}-pull`, ['pull']) };
+      const resourceId = `${arm.subscriptionScope}/resourceGroups/${resourceGroup}/providers/Microsoft.ContainerRegistry/registries/${name}`;
+      addAcrAuthentication(registry, entra, arm, resourceId);
+      return {
+        resourceId, registry, resourceGroup, name, push: registry.addUser(`${name}-push`), pull: registry.addUser(`${name}-pull`, ['pull']) };
     };
     const [nonprod, prod] = await Promise.all([
       startRegistry('nonprod', 'contosodev', 'delivery-nonprod'),

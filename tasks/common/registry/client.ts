@@ -1,0 +1,265 @@
+import { createHash } from 'node:crypto';
+import type { TokenCredential } from '@azure/identity';
+import { UserError, errorMessage } from '../errors';
+import { isLoopbackRegistry, registryApiHost } from '../imageReference';
+import type { TaskLog } from '../log';
+import { isDroppedConnection, isTransientStatus, parseRetryAfter, retry } from '../retry';
+import { parseChallenge, type Challenge } from './challenge';
+import { MANIFEST_TYPES, type Manifest } from './mediaTypes';
+
+/** How to authenticate to a registry. */
+export type RegistryCredentials =
+  | { kind: 'anonymous' }
+  | { kind: 'basic'; username: string; password: string; source: string }
+  /** ACR with Microsoft Entra ID: an Entra token exchanged at the registry for an ACR refresh token. */
+  | { kind: 'entra'; credential: TokenCredential; tenantId: string; scope: string; source: string };
+
+export interface ManifestResponse {
+  digest: string;
+  mediaType: string;
+  /** The exact bytes, which the digest is computed over. */
+  bytes: Buffer;
+  manifest: Manifest;
+}
+
+export interface RequestOptions {
+  /** Scopes the request needs, e.g. `repository:shop/web:pull`. */
+  scopes: string[];
+  headers?: Record<string, string>;
+  /** A replayable body; streams are the caller's to retry. */
+  body?: Buffer | string;
+  /** Statuses the caller handles itself (never turned into errors here). */
+  expect?: number[];
+}
+
+class HttpStatusError extends Error {
+  constructor(readonly status: number, readonly retryAfterMs?: number) {
+    super(`HTTP ${status}`);
+  }
+}
+
+/**
+ * A client of the OCI distribution API: bearer-token and basic challenges (tokens cached per scope set), ACR's
+ * Entra token exchange, retries of 429, 5xx and dropped connections, and HTTPS with the agent's trusted CAs
+ * (plain HTTP only for a loopback registry that does not answer HTTPS, as Docker does).
+ */
+export class RegistryClient {
+  private base?: string;
+  private readonly tokens = new Map<string, string>();
+  private basicAuth?: string;
+  private acrRefreshToken?: string;
+
+  constructor(readonly registry: string, private readonly credentials: RegistryCredentials, private readonly log: TaskLog) {
+    if (credentials.kind === 'basic') log.secret(credentials.password);
+  }
+
+  /** The manifest of `repository` at a tag or digest, or undefined when the registry has none. */
+  async manifest(repository: string, reference: string): Promise<ManifestResponse | undefined> {
+    const res = await this.request('GET', `/v2/${repository}/manifests/${reference}`, {
+      scopes: [`repository:${repository}:pull`], headers: { accept: MANIFEST_TYPES.join(', ') }, expect: [404],
+    });
+    if (res.status === 404) {
+      await res.arrayBuffer();
+      return undefined;
+    }
+    const bytes = Buffer.from(await res.arrayBuffer());
+    const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+    const claimed = res.headers.get('docker-content-digest');
+    if ((reference.startsWith('sha256:') && reference !== digest) || (claimed && claimed.startsWith('sha256:') && claimed !== digest)) {
+      throw new Error(`the registry ${this.registry} returned a manifest for ${repository}@${reference} whose content does not match its digest`);
+    }
+    const manifest = JSON.parse(bytes.toString('utf8')) as Manifest;
+    const mediaType = manifest.mediaType ?? res.headers.get('content-type')?.split(';')[0] ?? '';
+    return { digest, mediaType, bytes, manifest };
+  }
+
+  /** Digest, media type and size of a manifest without its body, or undefined when absent. */
+  async manifestHead(repository: string, reference: string): Promise<{ digest: string; mediaType: string; size: number } | undefined> {
+    const res = await this.request('HEAD', `/v2/${repository}/manifests/${reference}`, {
+      scopes: [`repository:${repository}:pull`], headers: { accept: MANIFEST_TYPES.join(', ') }, expect: [404],
+    });
+    if (res.status === 404) return undefined;
+    const digest = res.headers.get('docker-content-digest');
+    if (!digest) {
+      // A registry that leaves the header out: fall back to reading the manifest.
+      const full = await this.manifest(repository, reference);
+      return full && { digest: full.digest, mediaType: full.mediaType, size: full.bytes.length };
+    }
+    return { digest, mediaType: res.headers.get('content-type')?.split(';')[0] ?? '', size: Number(res.headers.get('content-length') ?? 0) };
+  }
+
+  /**
+   * One request with authentication and retries. Statuses of 400 and above that are not in `expect` become
+   * errors that name the registry, the repository and what to do.
+   */
+  async request(method: string, path: string, options: RequestOptions): Promise<Response> {
+    return retry(async () => {
+      const res = await this.authorizedFetch(method, path, options);
+      if (res.status < 400 || options.expect?.includes(res.status)) return res;
+      const text = await res.text().catch(() => '');
+      if (isTransientStatus(res.status)) throw new HttpStatusError(res.status, parseRetryAfter(res.headers.get('retry-after')));
+      throw this.statusError(res.status, method, path, text);
+    }, (err) => ({
+      transient: err instanceof HttpStatusError || isDroppedConnection(err),
+      retryAfterMs: err instanceof HttpStatusError ? err.retryAfterMs : undefined,
+      reason: err instanceof HttpStatusError ? `${err.status} from ${this.registry}` : `connection to ${this.registry} dropped`,
+    }), { onRetry: ({ delayMs, reason }) => this.log.debug(`${method} ${path}: ${reason}; retrying in ${delayMs} ms`) })
+      .catch((err: unknown) => {
+        if (err instanceof HttpStatusError) throw new UserError(`The registry ${this.registry} kept answering ${err.status} to ${method} ${path}; try again later.`);
+        throw err;
+      });
+  }
+
+  /** Sends the request; on a 401 challenge, authenticates for the challenge's scopes and ours, and sends it again. */
+  async authorizedFetch(method: string, path: string, options: RequestOptions & { bodyStream?: ReadableStream | NodeJS.ReadableStream }): Promise<Response> {
+    const scopeKey = [...new Set(options.scopes)].sort().join(' ');
+    let res = await this.send(method, path, options, this.authHeader(scopeKey));
+    if (res.status !== 401) return res;
+    const challenge = parseChallenge(res.headers.get('www-authenticate'));
+    await res.arrayBuffer().catch(() => undefined);
+    if (!challenge) return res;
+    const header = await this.authenticate(challenge, [...new Set([...options.scopes, ...challenge.scopes])], scopeKey);
+    if (!header) return res;
+    res = await this.send(method, path, options, header);
+    return res;
+  }
+
+  private authHeader(scopeKey: string): string | undefined {
+    const token = this.tokens.get(scopeKey);
+    if (token) return `Bearer ${token}`;
+    return this.basicAuth;
+  }
+
+  private async send(method: string, path: string, options: RequestOptions & { bodyStream?: ReadableStream | NodeJS.ReadableStream }, authorization?: string): Promise<Response> {
+    const url = /^https?:\/\//.test(path) ? path : `${await this.baseUrl()}${path}`;
+    const headers: Record<string, string> = { ...options.headers };
+    // Never send credentials to another host (blob downloads are often redirected to storage).
+    if (authorization && new URL(url).host === new URL(await this.baseUrl()).host) headers.authorization = authorization;
+    const body = options.bodyStream ?? options.body;
+    try {
+      return await fetch(url, { method, headers, body: body as RequestInit['body'], redirect: 'follow', ...(options.bodyStream ? { duplex: 'half' } : {}) } as RequestInit);
+    } catch (err) {
+      if (isDroppedConnection(err)) throw err;
+      throw new UserError(`Cannot reach the registry ${this.registry} (${describeNetworkError(err)}). Check the registry name and that the agent can reach it.`, { cause: err });
+    }
+  }
+
+  /** `https://host`, or `http://host` for a loopback registry that does not speak TLS. */
+  async baseUrl(): Promise<string> {
+    if (this.base) return this.base;
+    const host = registryApiHost(this.registry);
+    this.base = `https://${host}`;
+    if (isLoopbackRegistry(host)) {
+      try {
+        await fetch(`${this.base}/v2/`, { method: 'GET' }).then((r) => r.arrayBuffer());
+      } catch (err) {
+        if (/EPROTO|wrong version number|WRONG_VERSION_NUMBER|packet length too long/i.test(`${errorMessage(err)} ${String((err as { cause?: unknown }).cause)}`)) {
+          this.base = `http://${host}`;
+          this.log.debug(`${this.registry} does not answer HTTPS; using plain HTTP on loopback`);
+        }
+      }
+    }
+    return this.base;
+  }
+
+  /** Obtains a token (or basic credentials) for a challenge; undefined when there is nothing to present. */
+  private async authenticate(challenge: Challenge, scopes: string[], scopeKey: string): Promise<string | undefined> {
+    const creds = this.credentials;
+    if (challenge.scheme === 'basic') {
+      if (creds.kind !== 'basic') return undefined;
+      this.basicAuth = `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`;
+      return this.basicAuth;
+    }
+    if (!challenge.realm) throw new Error(`the registry ${this.registry} sent a bearer challenge without a realm`);
+    const token = await this.fetchToken(challenge.realm, challenge.service ?? this.registry, scopes);
+    this.log.secret(token);
+    this.tokens.set(scopeKey, token);
+    return `Bearer ${token}`;
+  }
+
+  private async fetchToken(realm: string, service: string, scopes: string[]): Promise<string> {
+    const creds = this.credentials;
+    let res: Response;
+    if (creds.kind === 'entra') {
+      const refreshToken = await this.acrRefresh(realm, service, creds);
+      const form = new URLSearchParams({ grant_type: 'refresh_token', service, refresh_token: refreshToken });
+      for (const s of scopes) form.append('scope', s);
+      res = await tokenFetch(realm, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form.toString() });
+    } else {
+      const url = new URL(realm);
+      url.searchParams.set('service', service);
+      for (const s of scopes) url.searchParams.append('scope', s);
+      const headers: Record<string, string> = {};
+      if (creds.kind === 'basic') headers.authorization = `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`;
+      res = await tokenFetch(url.toString(), { headers });
+    }
+    const text = await res.text();
+    if (res.status === 401 || res.status === 403) {
+      const who = creds.kind === 'anonymous' ? 'anonymous access' : `the credentials of ${creds.source}`;
+      throw new UserError(`The registry ${this.registry} refused ${who} (${res.status}). ${creds.kind === 'anonymous' ? 'Give a registry service connection or an Azure subscription with access to it.' : 'Check the user name and password or the identity\'s role on the registry.'}`);
+    }
+    if (!res.ok) throw new Error(`token request to ${realm} answered ${res.status}`);
+    const body = JSON.parse(text) as { token?: string; access_token?: string };
+    const token = body.token ?? body.access_token;
+    if (!token) throw new Error(`token request to ${realm} returned no token`);
+    return token;
+  }
+
+  /** Entra access token → ACR refresh token, once per client (ACR's /oauth2/exchange). */
+  private async acrRefresh(realm: string, service: string, creds: Extract<RegistryCredentials, { kind: 'entra' }>): Promise<string> {
+    if (this.acrRefreshToken) return this.acrRefreshToken;
+    const entraToken = await creds.credential.getToken(creds.scope);
+    if (!entraToken) throw new Error('no Entra token');
+    const res = await tokenFetch(`${new URL(realm).origin}/oauth2/exchange`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'access_token', service, tenant: creds.tenantId, access_token: entraToken.token }).toString(),
+    });
+    const text = await res.text();
+    if (res.status === 401 || res.status === 403) {
+      throw new UserError(`The registry ${this.registry} refused the Entra token of ${creds.source} (${res.status}). Give the identity the AcrPull role (AcrPush to write) on the registry.`);
+    }
+    if (!res.ok) throw new Error(`ACR token exchange at ${this.registry} answered ${res.status}`);
+    const refresh = (JSON.parse(text) as { refresh_token?: string }).refresh_token;
+    if (!refresh) throw new Error(`ACR token exchange at ${this.registry} returned no refresh token`);
+    this.log.secret(refresh);
+    this.acrRefreshToken = refresh;
+    return refresh;
+  }
+
+  private statusError(status: number, method: string, path: string, body: string): Error {
+    const repository = /^\/v2\/(.+?)\/(?:manifests|blobs|tags|referrers)\//.exec(path)?.[1];
+    const where = repository ? `${this.registry}/${repository}` : this.registry;
+    const codes = registryErrorCodes(body);
+    if (status === 401) return new UserError(`The registry ${this.registry} requires authentication for ${where} and the given credentials were not accepted. Check the registry service connection or the identity's access.`);
+    if (status === 403 || codes.includes('DENIED')) return new UserError(`The registry ${this.registry} denied ${method} on ${where}: the credentials lack permission (pull to read, push to write).`);
+    if (codes.includes('NAME_INVALID')) return new UserError(`The registry ${this.registry} refuses the repository name '${repository}'. Use lower-case letters, digits and separators.`);
+    if (codes.includes('NAME_UNKNOWN')) return new UserError(`The repository ${where} does not exist.`);
+    return new Error(`${method} ${where}: HTTP ${status}${codes.length ? ` (${codes.join(', ')})` : ''}`);
+  }
+}
+
+function tokenFetch(url: string, init: RequestInit): Promise<Response> {
+  return retry(async () => {
+    const res = await fetch(url, init);
+    if (isTransientStatus(res.status)) {
+      await res.arrayBuffer().catch(() => undefined);
+      throw new HttpStatusError(res.status, parseRetryAfter(res.headers.get('retry-after')));
+    }
+    return res;
+  }, (err) => ({ transient: err instanceof HttpStatusError || isDroppedConnection(err), retryAfterMs: err instanceof HttpStatusError ? err.retryAfterMs : undefined }));
+}
+
+function registryErrorCodes(body: string): string[] {
+  try {
+    const parsed = JSON.parse(body) as { errors?: { code?: string }[] };
+    return (parsed.errors ?? []).map((e) => e.code ?? '').filter(Boolean);
+  } catch {
+    return [];
+  }
+}
+
+function describeNetworkError(err: unknown): string {
+  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+  return cause?.code ?? cause?.message ?? errorMessage(err);
+}

@@ -1,0 +1,107 @@
+import { execFile } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import { gzipSync } from 'node:zlib';
+
+const run = promisify(execFile);
+
+export interface Blob {
+  digest: string;
+  size: number;
+  mediaType: string;
+}
+
+/** A one-file tar archive (ustar), the content of an image layer. */
+export function tarWithFile(name: string, content: Buffer): Buffer {
+  const header = Buffer.alloc(512);
+  header.write(name, 0, 100, 'utf8');
+  header.write('0000644\0', 100);
+  header.write('0000000\0', 108);
+  header.write('0000000\0', 116);
+  header.write(`${content.length.toString(8).padStart(11, '0')}\0`, 124);
+  header.write(`${Math.floor(Date.UTC(2026, 0, 1) / 1000).toString(8).padStart(11, '0')}\0`, 136);
+  header.write('        ', 148);
+  header.write('0', 156);
+  header.write('ustar\0', 257);
+  header.write('00', 263);
+  let sum = 0;
+  for (const b of header) sum += b;
+  header.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148);
+  const pad = Buffer.alloc((512 - (content.length % 512)) % 512);
+  return Buffer.concat([header, content, pad, Buffer.alloc(1024)]);
+}
+
+/** An OCI image layout on disk that tests fill with images and push with skopeo. */
+export class OciLayout {
+  private readonly index: { schemaVersion: 2; manifests: (Blob & { annotations?: Record<string, string> })[] } = { schemaVersion: 2, manifests: [] };
+
+  constructor(readonly dir: string) {
+    fs.mkdirSync(path.join(dir, 'blobs/sha256'), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+  }
+
+  writeBlob(content: Buffer, mediaType: string): Blob {
+    const hex = createHash('sha256').update(content).digest('hex');
+    fs.writeFileSync(path.join(this.dir, 'blobs/sha256', hex), content);
+    return { digest: `sha256:${hex}`, size: content.length, mediaType };
+  }
+
+  /**
+   * A single-platform image of random layers (each of `layerBytes` before compression: random data barely
+   * compresses, so a layer's size on the wire is about the same).
+   */
+  image(layerBytes: number[], platform = { os: 'linux', architecture: 'amd64' }): Blob {
+    const layers: Blob[] = [];
+    const diffIds: string[] = [];
+    layerBytes.forEach((bytes, i) => {
+      const tar = tarWithFile(`layer-${i}.bin`, randomBytes(bytes));
+      diffIds.push(`sha256:${createHash('sha256').update(tar).digest('hex')}`);
+      layers.push(this.writeBlob(gzipSync(tar, { level: 1 }), 'application/vnd.oci.image.layer.v1.tar+gzip'));
+    });
+    const config = this.writeBlob(Buffer.from(JSON.stringify({
+      architecture: platform.architecture, os: platform.os, created: '2026-01-01T00:00:00Z',
+      config: { Entrypoint: ['/app'] }, rootfs: { type: 'layers', diff_ids: diffIds },
+    })), 'application/vnd.oci.image.config.v1+json');
+    return this.writeBlob(Buffer.from(JSON.stringify({
+      schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config, layers,
+    })), 'application/vnd.oci.image.manifest.v1+json');
+  }
+
+  /** Makes `manifest` reachable in the layout under `tag`. */
+  tag(manifest: Blob, tag: string): void {
+    this.index.manifests = this.index.manifests.filter((m) => m.annotations?.['org.opencontainers.image.ref.name'] !== tag);
+    this.index.manifests.push({ ...manifest, annotations: { 'org.opencontainers.image.ref.name': tag } });
+    fs.writeFileSync(path.join(this.dir, 'index.json'), JSON.stringify(this.index));
+  }
+}
+
+export interface SkopeoTarget {
+  loginServer: string;
+  username: string;
+  password: string;
+  /** A directory holding the environment's CA as ca.crt (skopeo's --cert-dir). */
+  certDir: string;
+}
+
+/** A directory with the CA certificate as skopeo expects it (`ca.crt`). */
+export function skopeoCertDir(caFile: string, dir: string): string {
+  fs.mkdirSync(dir, { recursive: true });
+  fs.copyFileSync(caFile, path.join(dir, 'ca.crt'));
+  return dir;
+}
+
+/** Pushes a tagged image of an OCI layout to a registry with skopeo (independent of the project's code). */
+export async function skopeoPush(layout: OciLayout, tag: string, target: SkopeoTarget, repository: string, destTag = tag): Promise<void> {
+  await run('skopeo', ['copy', '--all', '--preserve-digests', '--dest-cert-dir', target.certDir,
+    '--dest-creds', `${target.username}:${target.password}`,
+    `oci:${layout.dir}:${tag}`, `docker://${target.loginServer}/${repository}:${destTag}`], { maxBuffer: 10 * 1024 * 1024 });
+}
+
+/** The digest skopeo reads for a reference (sha256 of the raw manifest it fetched). */
+export async function skopeoDigest(target: SkopeoTarget, reference: string): Promise<string> {
+  const { stdout } = await run('skopeo', ['inspect', '--raw', '--cert-dir', target.certDir,
+    '--creds', `${target.username}:${target.password}`, `docker://${target.loginServer}/${reference}`], { encoding: 'buffer', maxBuffer: 10 * 1024 * 1024 });
+  return `sha256:${createHash('sha256').update(stdout).digest('hex')}`;
+}
