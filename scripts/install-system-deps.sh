@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the local environment runs: the CNCF distribution registry, Prometheus, skopeo
-# (an independent registry client the tests check digests with) and openssl (the per-run CA).
+# (an independent registry client the tests check digests with), openssl (the per-run CA) and unzip (the package
+# tests read the .vsix).
 set -euo pipefail
 need=()
 command -v docker-registry >/dev/null || need+=(docker-registry)
 command -v prometheus >/dev/null || need+=(prometheus)
 command -v skopeo >/dev/null || need+=(skopeo)
 command -v openssl >/dev/null || need+=(openssl)
+command -v unzip >/dev/null || need+=(unzip)
 if [ ${#need[@]} -eq 0 ]; then
   echo "system packages: all present"
   exit 0
