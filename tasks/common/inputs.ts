@@ -10,6 +10,8 @@ export interface AgentSource {
   endpointDataParameter(id: string, key: string): string | undefined;
   /** Whether a filePath input was really given (the classic editor sends the repository root for an empty one). */
   filePathSupplied(name: string): boolean;
+  /** Whether a pipeline variable is a secret (its value must be masked wherever it is used). */
+  isSecretVariable?(name: string): boolean;
 }
 
 /**

@@ -51,6 +51,10 @@ export class AgentPipeline implements TaskLog, AgentSource {
   filePathSupplied(name: string): boolean {
     return tl.filePathSupplied(name);
   }
+  isSecretVariable(name: string): boolean {
+    const key = name.toLowerCase();
+    return tl.getVariables().some((v) => v.secret && v.name.toLowerCase() === key);
+  }
 
   // ---- TaskLog
   info(message: string): void {
