@@ -1,4 +1,7 @@
 import { strict as assert } from 'node:assert';
+import { createHash } from 'node:crypto';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as fs from 'node:fs';
@@ -70,6 +73,27 @@ describe('the registry client against the real registries', function () {
     assert.equal(run.result?.status, 'Succeeded', run.result?.message);
     assert.equal(run.outputs.digest, expected);
     assert.deepEqual([faults.served['429'], faults.served['503'], faults.served.drop], [1, 1, 1]);
+  });
+
+  it('reaches a loopback registry that does not answer HTTPS over plain HTTP, as Docker does', async () => {
+    const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: `sha256:${'0'.repeat(64)}`, size: 2 }, layers: [] }));
+    const server = http.createServer((req, res) => {
+      if (req.url === '/v2/plain/app/manifests/1') {
+        res.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json', 'content-length': manifest.length });
+        res.end(manifest);
+      } else {
+        res.writeHead(404).end();
+      }
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const run = await runScriptAsAgent(PROBE, { caFile: env.ca.caCertPath, inputs: { image: `127.0.0.1:${port}/plain/app:1` } });
+      assert.equal(run.result?.status, 'Succeeded', run.result?.message);
+      assert.equal(run.outputs.digest, `sha256:${createHash('sha256').update(manifest).digest('hex')}`);
+    } finally {
+      server.close();
+    }
   });
 
   it('does not retry a registry that is not there', async () => {
