@@ -2,6 +2,20 @@ import { runTask } from '../common/entry';
 import { readPromoteOptions } from './options';
 
 runTask(__dirname, async (pipeline, inputs) => {
-  readPromoteOptions(inputs);
-  return { status: 'Failed', reason: pipeline.loc('NotAvailable', 'PromoteImage') };
+  const options = readPromoteOptions(inputs);
+  // Loaded only now so a run with bad inputs fails fast, before the Azure SDKs are evaluated.
+  const { run, summaryMarkdown } = await import('./run.js');
+  const result = await run(options, pipeline);
+  pipeline.setOutput('imageDigest', result.digest);
+  pipeline.setOutput('promotedImage', result.promotedImage);
+  pipeline.setOutput('promotedTags', result.promotedTags.join(','));
+  pipeline.uploadSummary('Promote image', summaryMarkdown(result, options.targetRegistry, options.targetRepository));
+  if (process.env.PROMOTE_IMAGE_REPORT_RESOURCES === 'true') {
+    pipeline.debug(`resource usage: maxRSS ${process.resourceUsage().maxRSS} KB`);
+  }
+  const where = `${result.promotedImage}${result.promotedTags.length ? ` (${result.promotedTags.join(', ')})` : ''}`;
+  return {
+    status: 'Succeeded',
+    reason: result.alreadyPromoted ? `Already promoted: ${where}, nothing changed` : `Promoted ${where}`,
+  };
 });

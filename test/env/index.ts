@@ -6,7 +6,7 @@ import { CertificateAuthority } from './ca';
 import { DevOpsEmulator, type ServiceConnectionRecord } from './devops';
 import { EntraEmulator, type EntraIdentity } from './entra';
 import type { TlsMaterial } from './http';
-import { addAcrAuthentication } from './acr';
+import { addAcrAuthentication, addAcrDataPlane, addAcrResourceProvider, type AcrDataPlane, type ImportRecord } from './acr';
 import { Registry, type RegistryUser } from './registry';
 
 /** How to reach the environment: the one line of JSON `npm run env` prints (DESIGN.md §5). */
@@ -45,6 +45,8 @@ export interface RegistryHandle {
   name: string;
   push: RegistryUser;
   pull: RegistryUser;
+  /** promote-image: ACR's lock attributes and (switchable) referrers API on this registry's front. */
+  acr: AcrDataPlane;
 }
 
 export interface Environment {
@@ -58,6 +60,8 @@ export interface Environment {
   /** The service connection whose federated credential `identities.federated` trusts. */
   readonly federatedConnection: ServiceConnectionRecord;
   readonly registries: { nonprod: RegistryHandle; prod: RegistryHandle };
+  /** promote-image: the importImage operations ARM was asked for. */
+  readonly acrImports: ImportRecord[];
   readonly info: EnvironmentInfo;
   /** Clears injected faults everywhere. */
   clearFaults(): void;
@@ -107,14 +111,17 @@ export async function startEnvironment(options: { dir?: string } = {}): Promise<
       arm.resourceGroups.add(resourceGroup);
       const resourceId = `${arm.subscriptionScope}/resourceGroups/${resourceGroup}/providers/Microsoft.ContainerRegistry/registries/${name}`;
       addAcrAuthentication(registry, entra, arm, resourceId);
+      const acr = addAcrDataPlane(registry);
       return {
-        resourceId, registry, resourceGroup, name, push: registry.addUser(`${name}-push`), pull: registry.addUser(`${name}-pull`, ['pull']) };
+        acr, resourceId, registry, resourceGroup, name, push: registry.addUser(`${name}-push`), pull: registry.addUser(`${name}-pull`, ['pull']) };
     };
     const [nonprod, prod] = await Promise.all([
       startRegistry('nonprod', 'contosodev', 'delivery-nonprod'),
       startRegistry('prod', 'contosoprod', 'delivery-prod'),
     ]);
     const registries = { nonprod, prod };
+    // ---- promote-image: ACR resource provider (registry lookups, importImage between the local registries)
+    const acrImports = addAcrResourceProvider(arm, [nonprod, prod], ca.caCertPath, dir).imports;
 
     const info: EnvironmentInfo = {
       ca: ca.caCertPath,
@@ -145,7 +152,7 @@ export async function startEnvironment(options: { dir?: string } = {}): Promise<
     };
 
     return {
-      dir, ca, tls, entra, devops, arm, identities, federatedConnection, registries, info,
+      dir, ca, tls, entra, devops, arm, identities, federatedConnection, registries, info, acrImports,
       clearFaults() {
         for (const faults of [entra.faults, devops.faults, arm.faults, nonprod.registry.faults, prod.registry.faults]) faults.clear();
       },

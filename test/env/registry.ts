@@ -4,7 +4,7 @@ import * as http from 'node:http';
 import * as path from 'node:path';
 import type { IssuedCertificate } from './ca';
 import { Exchange, Router, startHttpsServer, type RunningServer, type TlsMaterial } from './http';
-import { signJwt } from './jwt';
+import { decodeJwt, isWithinLifetime, signJwt, verifyJwtSignature } from './jwt';
 import { ManagedProcess, freePort, isListening, requireCommand } from './processes';
 
 export interface RegistryUser {
@@ -143,14 +143,30 @@ export class Registry {
     await this.forward(x);
   }
 
-  /** Streams the request to docker-registry and its answer back; Host is kept so its URLs name the front. */
-  private forward(x: Exchange): Promise<void> {
+  /** The docker-registry behind the front, for emulator parts that read it directly (no authentication there). */
+  get backendUrl(): string {
+    return `http://127.0.0.1:${this.backendPort}`;
+  }
+
+  /** The access a registry token grants, or undefined when it is not a valid token of this registry. */
+  verifyToken(token: string | undefined): ScopeItem[] | undefined {
+    const jwt = token ? decodeJwt(token) : undefined;
+    if (!jwt || !verifyJwtSignature(jwt, this.tokenCert.certPem) || !isWithinLifetime(jwt.claims)) return undefined;
+    if (jwt.claims.iss !== this.issuer || jwt.claims.aud !== this.loginServer) return undefined;
+    return (jwt.claims.access as ScopeItem[] | undefined) ?? [];
+  }
+
+  /**
+   * Streams the request to docker-registry and its answer back; Host is kept so its URLs name the front. Routes
+   * that read the request body first pass it as `body`; `extraHeaders` adds headers to the answer by status.
+   */
+  forward(x: Exchange, options: { body?: Buffer; extraHeaders?: (status: number) => Record<string, string> } = {}): Promise<void> {
     return new Promise((resolve) => {
       const upstream = http.request({
         host: '127.0.0.1', port: this.backendPort, method: x.method, path: x.req.url,
         headers: { ...x.req.headers, 'x-forwarded-proto': 'https' },
       }, (res) => {
-        x.res.writeHead(res.statusCode ?? 502, res.headers);
+        x.res.writeHead(res.statusCode ?? 502, { ...res.headers, ...options.extraHeaders?.(res.statusCode ?? 502) });
         res.pipe(x.res);
         res.once('end', resolve);
         res.once('error', () => { x.res.destroy(); resolve(); });
@@ -160,7 +176,8 @@ export class Registry {
         else x.res.destroy();
         resolve();
       });
-      x.req.pipe(upstream);
+      if (options.body) upstream.end(options.body);
+      else x.req.pipe(upstream);
     });
   }
 }

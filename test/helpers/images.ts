@@ -69,6 +69,37 @@ export class OciLayout {
     })), 'application/vnd.oci.image.manifest.v1+json');
   }
 
+  /** A multi-architecture OCI index of single-platform images, one per platform. */
+  multiArch(platforms: { os: string; architecture: string; variant?: string }[], layerBytes: number[]): Blob {
+    const manifests = platforms.map((platform) => ({ ...this.image(layerBytes, platform), platform }));
+    return this.writeBlob(Buffer.from(JSON.stringify({
+      schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests,
+    })), 'application/vnd.oci.image.index.v1+json');
+  }
+
+  /**
+   * An OCI 1.1 artifact that refers to `subject` (a signature, an SBOM, an attestation): empty config, one layer
+   * holding `payload`, `artifactType` and annotations. Returns its descriptor as a referrers listing shows it.
+   */
+  artifact(subject: Blob, artifactType: string, payload: Buffer, layerMediaType: string, annotations: Record<string, string> = {}): Blob & { artifactType: string; annotations: Record<string, string> } {
+    const config = this.writeBlob(Buffer.from('{}'), 'application/vnd.oci.empty.v1+json');
+    const layer = this.writeBlob(payload, layerMediaType);
+    const all = { 'org.opencontainers.image.created': '2026-01-01T00:00:00Z', ...annotations };
+    const manifest = this.writeBlob(Buffer.from(JSON.stringify({
+      schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', artifactType, config, layers: [layer],
+      subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size }, annotations: all,
+    })), 'application/vnd.oci.image.manifest.v1+json');
+    return { ...manifest, artifactType, annotations: all };
+  }
+
+  /** The index a registry without the referrers API keeps under the tag `sha256-<hex>` of the subject. */
+  referrersIndex(referrers: (Blob & { artifactType: string; annotations: Record<string, string> })[]): Blob {
+    return this.writeBlob(Buffer.from(JSON.stringify({
+      schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json',
+      manifests: referrers.map((r) => ({ mediaType: r.mediaType, digest: r.digest, size: r.size, artifactType: r.artifactType, annotations: r.annotations })),
+    })), 'application/vnd.oci.image.index.v1+json');
+  }
+
   /** Makes `manifest` reachable in the layout under `tag`. */
   tag(manifest: Blob, tag: string): void {
     this.index.manifests = this.index.manifests.filter((m) => m.annotations?.['org.opencontainers.image.ref.name'] !== tag);
@@ -104,4 +135,18 @@ export async function skopeoDigest(target: SkopeoTarget, reference: string): Pro
   const { stdout } = await run('skopeo', ['inspect', '--raw', '--cert-dir', target.certDir,
     '--creds', `${target.username}:${target.password}`, `docker://${target.loginServer}/${reference}`], { encoding: 'buffer', maxBuffer: 10 * 1024 * 1024 });
   return `sha256:${createHash('sha256').update(stdout).digest('hex')}`;
+}
+
+/** Pushes a tagged manifest of an OCI layout by its digest only (no tag in the registry), as referrers are pushed. */
+export async function skopeoPushByDigest(layout: OciLayout, tag: string, target: SkopeoTarget, repository: string, digest: string): Promise<void> {
+  await run('skopeo', ['copy', '--all', '--preserve-digests', '--dest-cert-dir', target.certDir,
+    '--dest-creds', `${target.username}:${target.password}`,
+    `oci:${layout.dir}:${tag}`, `docker://${target.loginServer}/${repository}@${digest}`], { maxBuffer: 10 * 1024 * 1024 });
+}
+
+/** The raw manifest skopeo reads for a reference. */
+export async function skopeoRaw(target: SkopeoTarget, reference: string): Promise<Buffer> {
+  const { stdout } = await run('skopeo', ['inspect', '--raw', '--cert-dir', target.certDir,
+    '--creds', `${target.username}:${target.password}`, `docker://${target.loginServer}/${reference}`], { encoding: 'buffer', maxBuffer: 10 * 1024 * 1024 });
+  return stdout;
 }

@@ -32,7 +32,7 @@ export interface RequestOptions {
   expect?: number[];
 }
 
-class HttpStatusError extends Error {
+export class HttpStatusError extends Error {
   constructor(readonly status: number, readonly retryAfterMs?: number) {
     super(`HTTP ${status}`);
   }
@@ -86,6 +86,68 @@ export class RegistryClient {
       return full && { digest: full.digest, mediaType: full.mediaType, size: full.bytes.length };
     }
     return { digest, mediaType: res.headers.get('content-type')?.split(';')[0] ?? '', size: Number(res.headers.get('content-length') ?? 0) };
+  }
+
+  /** Size of a blob, or undefined when the repository does not hold it. */
+  async blobHead(repository: string, digest: string): Promise<number | undefined> {
+    const res = await this.request('HEAD', `/v2/${repository}/blobs/${digest}`, { scopes: [`repository:${repository}:pull`], expect: [404] });
+    if (res.status === 404) return undefined;
+    return Number(res.headers.get('content-length') ?? 0);
+  }
+
+  /** Opens a blob for reading; the caller consumes or cancels the body (redirects to storage are followed). */
+  async blobGet(repository: string, digest: string): Promise<Response> {
+    return this.request('GET', `/v2/${repository}/blobs/${digest}`, { scopes: [`repository:${repository}:pull`] });
+  }
+
+  /**
+   * Starts a blob upload. With `mountFrom` (another repository of this registry), asks for a cross-repository mount
+   * first: `{ mounted: true }` when the registry linked the blob, otherwise an upload location (the registry opens
+   * one when it refuses the mount).
+   */
+  async startUpload(repository: string, options: { mountFrom?: string; digest?: string } = {}): Promise<{ mounted: true } | { mounted: false; location: string }> {
+    const scopes = [`repository:${repository}:pull,push`];
+    let query = '';
+    if (options.mountFrom && options.digest) {
+      scopes.push(`repository:${options.mountFrom}:pull`);
+      query = `?mount=${encodeURIComponent(options.digest)}&from=${encodeURIComponent(options.mountFrom)}`;
+    }
+    const res = await this.request('POST', `/v2/${repository}/blobs/uploads/${query}`, { scopes, headers: { 'content-length': '0' } });
+    await res.arrayBuffer().catch(() => undefined);
+    if (res.status === 201) return { mounted: true };
+    const location = res.headers.get('location');
+    if (res.status !== 202 || !location) throw new Error(`POST ${this.registry}/${repository} blob upload: unexpected ${res.status}`);
+    return { mounted: false, location: new URL(location, await this.baseUrl()).toString() };
+  }
+
+  /**
+   * Finishes an upload with the whole blob streamed in one PUT (never held in memory). Not retried here: a stream
+   * cannot be replayed, so the caller starts the blob again.
+   */
+  async putBlob(repository: string, location: string, digest: string, size: number, body: ReadableStream<Uint8Array>): Promise<void> {
+    const url = new URL(location);
+    url.searchParams.set('digest', digest);
+    const res = await this.authorizedFetch('PUT', url.toString(), {
+      scopes: [`repository:${repository}:pull,push`],
+      headers: { 'content-type': 'application/octet-stream', 'content-length': String(size) },
+      bodyStream: body,
+    });
+    const text = await res.text().catch(() => '');
+    if (res.status === 201) return;
+    if (isTransientStatus(res.status)) throw new HttpStatusError(res.status, parseRetryAfter(res.headers.get('retry-after')));
+    throw this.statusError(res.status, 'PUT', `/v2/${repository}/blobs/uploads/`, text);
+  }
+
+  /**
+   * Puts a manifest's exact bytes under a tag or its digest, with its own media type. Returns the digest the
+   * registry computed and whether it indexed a `subject` (the OCI-Subject header of registries with the referrers API).
+   */
+  async putManifest(repository: string, reference: string, mediaType: string, bytes: Buffer): Promise<{ digest?: string; subjectIndexed: boolean }> {
+    const res = await this.request('PUT', `/v2/${repository}/manifests/${reference}`, {
+      scopes: [`repository:${repository}:pull,push`], headers: { 'content-type': mediaType }, body: bytes,
+    });
+    await res.arrayBuffer().catch(() => undefined);
+    return { digest: res.headers.get('docker-content-digest') ?? undefined, subjectIndexed: res.headers.has('oci-subject') };
   }
 
   /**

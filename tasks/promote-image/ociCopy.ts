@@ -1,0 +1,121 @@
+import { HttpStatusError, type ManifestResponse, type RegistryClient } from '../common/registry/client';
+import { isIndex, type Descriptor } from '../common/registry/mediaTypes';
+import type { TaskLog } from '../common/log';
+import { isDroppedConnection, retry } from '../common/retry';
+
+export interface CopyCounters {
+  bytesCopied: number;
+  bytesMounted: number;
+  blobsCopied: number;
+  blobsMounted: number;
+  blobsPresent: number;
+  manifestsCopied: number;
+}
+
+/**
+ * Copies manifests by digest from one repository to another with the distribution API: children before their
+ * index, blobs before their manifest, each blob checked with HEAD first, mounted across repositories inside one
+ * registry, otherwise streamed from the source GET straight into the target PUT (never held whole in memory),
+ * several at a time. A manifest is put only when everything it refers to is there, so an interrupted copy never
+ * leaves a manifest that points at missing content.
+ */
+export class OciCopier {
+  readonly counters: CopyCounters = { bytesCopied: 0, bytesMounted: 0, blobsCopied: 0, blobsMounted: 0, blobsPresent: 0, manifestsCopied: 0 };
+  private readonly inFlight = new Map<string, Promise<void>>();
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(
+    private readonly source: RegistryClient,
+    private readonly sourceRepository: string,
+    private readonly target: RegistryClient,
+    private readonly targetRepository: string,
+    private readonly log: TaskLog,
+    private readonly concurrency = 5,
+  ) {}
+
+  private get sameRegistry(): boolean {
+    return this.source.registry.toLowerCase() === this.target.registry.toLowerCase();
+  }
+
+  /** Makes the target hold `digest` (and all it refers to); `known` is the source manifest when already read. */
+  async copyManifest(digest: string, known?: ManifestResponse): Promise<ManifestResponse> {
+    if (await this.target.manifestHead(this.targetRepository, digest)) {
+      return known ?? (await this.readSource(digest));
+    }
+    const m = known ?? (await this.readSource(digest));
+    if (isIndex(m.mediaType)) {
+      await Promise.all((m.manifest.manifests ?? []).map((child) => this.copyManifest(child.digest)));
+    } else {
+      const blobs = [m.manifest.config, ...(m.manifest.layers ?? [])].filter((d): d is Descriptor => !!d);
+      await Promise.all(blobs.map((b) => this.copyBlob(b)));
+    }
+    const put = await this.target.putManifest(this.targetRepository, digest, m.mediaType, m.bytes);
+    if (put.digest && put.digest !== digest) {
+      throw new Error(`${this.target.registry}/${this.targetRepository} stored ${digest} as ${put.digest}`);
+    }
+    this.counters.manifestsCopied++;
+    this.log.debug(`put ${m.mediaType} ${digest}`);
+    return m;
+  }
+
+  /** Points `tag` at a manifest already in the target. */
+  async putTag(tag: string, m: ManifestResponse): Promise<void> {
+    const put = await this.target.putManifest(this.targetRepository, tag, m.mediaType, m.bytes);
+    if (put.digest && put.digest !== m.digest) throw new Error(`${this.target.registry}/${this.targetRepository}:${tag} was stored as ${put.digest}, not ${m.digest}`);
+  }
+
+  private async readSource(digest: string): Promise<ManifestResponse> {
+    const m = await this.source.manifest(this.sourceRepository, digest);
+    if (!m) throw new Error(`${this.source.registry}/${this.sourceRepository} has no manifest ${digest}, which the image refers to`);
+    return m;
+  }
+
+  private copyBlob(blob: Descriptor): Promise<void> {
+    // One transfer per digest even when several manifests share a layer.
+    let pending = this.inFlight.get(blob.digest);
+    if (!pending) {
+      pending = this.limited(() => this.transferBlob(blob));
+      this.inFlight.set(blob.digest, pending);
+    }
+    return pending;
+  }
+
+  private async transferBlob(blob: Descriptor): Promise<void> {
+    if ((await this.target.blobHead(this.targetRepository, blob.digest)) !== undefined) {
+      this.counters.blobsPresent++;
+      return;
+    }
+    await retry(async () => {
+      const mountFrom = this.sameRegistry && this.sourceRepository !== this.targetRepository ? this.sourceRepository : undefined;
+      const upload = await this.target.startUpload(this.targetRepository, { mountFrom, digest: blob.digest });
+      if (upload.mounted) {
+        this.counters.blobsMounted++;
+        this.counters.bytesMounted += blob.size;
+        return;
+      }
+      const res = await this.source.blobGet(this.sourceRepository, blob.digest);
+      if (!res.body) throw new Error(`${this.source.registry} returned no body for ${blob.digest}`);
+      const started = Date.now();
+      await this.target.putBlob(this.targetRepository, upload.location, blob.digest, blob.size, res.body);
+      this.counters.blobsCopied++;
+      this.counters.bytesCopied += blob.size;
+      this.log.debug(`copied ${blob.digest} (${blob.size} bytes) in ${Date.now() - started} ms`);
+    }, (err) => ({
+      transient: err instanceof HttpStatusError || isDroppedConnection(err),
+      retryAfterMs: err instanceof HttpStatusError ? err.retryAfterMs : undefined,
+      reason: err instanceof HttpStatusError ? `${err.status}` : 'connection dropped',
+    }), { onRetry: ({ reason, delayMs }) => this.log.info(`Blob ${blob.digest.slice(0, 19)}…: ${reason} during the upload; starting it again in ${delayMs} ms`) });
+  }
+
+  private async limited<T>(work: () => Promise<T>): Promise<T> {
+    while (this.active >= this.concurrency) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.active++;
+    try {
+      return await work();
+    } finally {
+      this.active--;
+      this.waiting.shift()?.();
+    }
+  }
+}

@@ -1,0 +1,219 @@
+import type { TokenCredential } from '@azure/identity';
+import { armScope, createAzureCredential } from '../common/azureCredential';
+import { UserError } from '../common/errors';
+import { formatImageReference } from '../common/imageReference';
+import { formatDuration, type TaskLog } from '../common/log';
+import { RegistryClient, type RegistryCredentials } from '../common/registry/client';
+import type { Descriptor } from '../common/registry/mediaTypes';
+import { addToFallbackIndex, listReferrers } from '../common/registry/referrers';
+import { AcrManagement, lockOnAcr, type AcrRegistry } from './acr';
+import { OciCopier, type CopyCounters } from './ociCopy';
+import type { PromoteOptions } from './options';
+
+export type TagState = 'absent' | 'same' | 'other';
+
+export interface PromoteResult {
+  source: string;
+  digest: string;
+  mediaType: string;
+  method: 'acrImport' | 'ociCopy';
+  promotedImage: string;
+  promotedTags: string[];
+  tags: { tag: string; before: TagState; previousDigest?: string; action: 'kept' | 'created' | 'moved' }[];
+  referrers: { digest: string; subject: string; artifactType?: string; action: 'copied' | 'present' }[];
+  counters: CopyCounters;
+  operationIds: string[];
+  locked: boolean;
+  alreadyPromoted: boolean;
+  durationMs: number;
+}
+
+interface ReferrerEdge {
+  subject: string;
+  descriptor: Descriptor;
+}
+
+/** Promotes the digest that `sourceImage` means to the target registry, with its referrers, by ACR import or OCI copy. */
+export async function run(options: PromoteOptions, log: TaskLog): Promise<PromoteResult> {
+  const started = Date.now();
+  const { source, targetRegistry, targetRepository } = options;
+  let credential: TokenCredential | undefined;
+  const azureCredential = () => (credential ??= createAzureCredential(options.azure!, log));
+  const credentialsFor = (registry: string, connection = registry === source.registry ? options.sourceRegistryConnection : options.targetRegistryConnection): RegistryCredentials => {
+    if (connection) return { kind: 'basic', username: connection.username ?? '', password: connection.password ?? '', source: `registry connection '${connection.id}'` };
+    if (options.azure) return { kind: 'entra', credential: azureCredential(), tenantId: options.azure.tenantId, scope: armScope(options.azure), source: `service connection '${options.azure.id}'` };
+    return { kind: 'anonymous' };
+  };
+  const sourceClient = new RegistryClient(source.registry, credentialsFor(source.registry, options.sourceRegistryConnection), log);
+  const targetClient = new RegistryClient(targetRegistry, credentialsFor(targetRegistry, options.targetRegistryConnection), log);
+
+  // 1. The digest the source reference means.
+  const reference = source.digest ?? source.tag ?? 'latest';
+  const root = await sourceClient.manifest(source.repository, reference);
+  if (!root) {
+    throw new UserError(`Input 'sourceImage': ${formatImageReference(source)} does not exist (the registry has no manifest ${reference} in ${source.repository}). Check the repository and the ${source.digest ? 'digest' : 'tag'}.`);
+  }
+  const digest = root.digest;
+  log.info(source.digest ? `Promoting ${source.registry}/${source.repository}@${digest} (${root.mediaType})` : `Tag ${source.tag} of ${source.registry}/${source.repository} points at ${digest} (${root.mediaType}); promoting that digest`);
+
+  // 2. Which method.
+  let acr: AcrManagement | undefined;
+  let targetAcr: AcrRegistry | undefined;
+  if (options.azure && options.method !== 'ociCopy') {
+    acr = new AcrManagement(options.azure, azureCredential(), log);
+    targetAcr = await acr.find(targetRegistry);
+    if (!targetAcr && options.method === 'acrImport') {
+      throw new UserError(`Input 'targetRegistry': ${targetRegistry} is not an Azure Container Registry in subscription ${options.azure.subscriptionId} of the service connection '${options.azure.id}', so ACR import cannot be used. Give the login server of a registry in that subscription, or set method to ociCopy.`);
+    }
+  }
+  const method = targetAcr ? 'acrImport' : 'ociCopy';
+  log.info(method === 'acrImport'
+    ? `Target ${targetRegistry} is the ACR ${targetAcr!.name} (resource group ${targetAcr!.resourceGroup}): using ACR import`
+    : `Using an OCI registry-to-registry copy to ${targetRegistry}${options.method === 'auto' ? (options.azure ? ' (it is not an ACR of the subscription)' : ' (no Azure subscription given)') : ''}`);
+
+  // 3. Tags: nothing changes while one of them would move without permission.
+  const tags: PromoteResult['tags'] = [];
+  for (const tag of options.targetTags) {
+    const head = await targetClient.manifestHead(targetRepository, tag);
+    const before: TagState = !head ? 'absent' : head.digest === digest ? 'same' : 'other';
+    tags.push({ tag, before, previousDigest: head?.digest, action: before === 'same' ? 'kept' : before === 'absent' ? 'created' : 'moved' });
+  }
+  const blocked = tags.filter((t) => t.before === 'other');
+  if (blocked.length && !options.overwriteTags) {
+    throw new UserError(`${blocked.map((t) => `Tag ${t.tag} of ${targetRegistry}/${targetRepository} already points at ${t.previousDigest}`).join('; ')}, not at ${digest}. Nothing was changed. Promote under a new tag, or set overwriteTags to true to move it.`);
+  }
+  for (const t of tags) {
+    if (t.before === 'same') log.info(`Tag ${t.tag} already points at ${digest} in ${targetRegistry}/${targetRepository}: nothing to do for it`);
+    if (t.before === 'other') log.warn(`Tag ${t.tag} of ${targetRegistry}/${targetRepository} points at ${t.previousDigest}; moving it to ${digest} (overwriteTags is true)`);
+  }
+  const presentBefore = !!(await targetClient.manifestHead(targetRepository, digest));
+  const toWrite = tags.filter((t) => t.before !== 'same').map((t) => t.tag);
+
+  // 4. The referrers of the digest (recursively: a signature may be signed too).
+  const edges: ReferrerEdge[] = [];
+  if (options.copyReferrers) {
+    const seen = new Set<string>([digest]);
+    const queue = [digest];
+    while (queue.length) {
+      const subject = queue.shift()!;
+      const { referrers, via } = await listReferrers(sourceClient, source.repository, subject);
+      if (referrers.length) log.debug(`${referrers.length} referrer(s) of ${subject} (via ${via === 'api' ? 'the referrers API' : 'the tag fallback'})`);
+      for (const d of referrers) {
+        if (seen.has(d.digest)) continue;
+        seen.add(d.digest);
+        edges.push({ subject, descriptor: d });
+        queue.push(d.digest);
+      }
+    }
+  }
+  const referrerPresent = await Promise.all(edges.map(async (e) => !!(await targetClient.manifestHead(targetRepository, e.descriptor.digest))));
+
+  const counters: CopyCounters = { bytesCopied: 0, bytesMounted: 0, blobsCopied: 0, blobsMounted: 0, blobsPresent: 0, manifestsCopied: 0 };
+  const operationIds: string[] = [];
+  const alreadyPromoted = presentBefore && toWrite.length === 0 && referrerPresent.every(Boolean);
+  if (alreadyPromoted) {
+    log.info(`${targetRegistry}/${targetRepository}@${digest} is already promoted${tags.length ? ` with tag${tags.length > 1 ? 's' : ''} ${tags.map((t) => t.tag).join(', ')}` : ''}${edges.length ? ` and its ${edges.length} referrer(s)` : ''}: nothing to do`);
+  } else if (method === 'acrImport') {
+    const sourceAcr = await acr!.find(source.registry);
+    const importSource = sourceAcr
+      ? { resourceId: sourceAcr.id }
+      : { registryUri: source.registry, ...(options.sourceRegistryConnection?.password ? { credentials: { username: options.sourceRegistryConnection.username, password: options.sourceRegistryConnection.password } } : {}) };
+    const doImport = async (what: string, tagsToSet: string[]) => {
+      const id = await acr!.importImage(targetAcr!, {
+        source: { ...importSource, sourceImage: `${source.repository}@${what}` },
+        targetTags: tagsToSet.length ? tagsToSet.map((t) => `${targetRepository}:${t}`) : undefined,
+        untaggedTargetRepositories: tagsToSet.length ? undefined : [targetRepository],
+        mode: options.overwriteTags ? 'Force' : 'NoForce',
+      });
+      if (id) operationIds.push(id);
+    };
+    if (!presentBefore || toWrite.length) {
+      log.info(`Importing ${source.repository}@${digest} into ${targetAcr!.name}/${targetRepository}${toWrite.length ? ` with tag${toWrite.length > 1 ? 's' : ''} ${toWrite.join(', ')}` : ' (untagged)'}`);
+      await doImport(digest, toWrite);
+    }
+    for (const [i, e] of edges.entries()) {
+      if (referrerPresent[i]) continue;
+      log.info(`Importing referrer ${e.descriptor.digest} (${e.descriptor.artifactType ?? e.descriptor.mediaType}) of ${e.subject}`);
+      await doImport(e.descriptor.digest, []);
+    }
+  } else {
+    const copier = new OciCopier(sourceClient, source.repository, targetClient, targetRepository, log);
+    await copier.copyManifest(digest, root);
+    for (const [i, e] of edges.entries()) {
+      if (!referrerPresent[i]) await copier.copyManifest(e.descriptor.digest);
+    }
+    // Tags last: a tag appears only when the image and its referrers are complete.
+    for (const tag of toWrite) await copier.putTag(tag, root);
+    Object.assign(counters, copier.counters);
+  }
+
+  // 5. Referrers must be discoverable in the target too: registries without the referrers API need the fallback index.
+  if (edges.length && !alreadyPromoted) {
+    const bySubject = new Map<string, Descriptor[]>();
+    for (const e of edges) bySubject.set(e.subject, [...(bySubject.get(e.subject) ?? []), e.descriptor]);
+    for (const [subject, wanted] of bySubject) {
+      const { referrers, via } = await listReferrers(targetClient, targetRepository, subject);
+      if (via === 'api') continue;
+      for (const d of wanted) {
+        if (!referrers.some((r) => r.digest === d.digest)) await addToFallbackIndex(targetClient, targetRepository, subject, d);
+      }
+    }
+  }
+
+  // 6. Verify: the SDK's poller, or a 201, alone does not prove that the target holds the digest.
+  if (!alreadyPromoted) {
+    const check = await targetClient.manifestHead(targetRepository, digest);
+    if (check?.digest !== digest) throw new Error(`after the promotion ${targetRegistry}/${targetRepository} does not hold ${digest}`);
+    for (const t of tags) {
+      const head = await targetClient.manifestHead(targetRepository, t.tag);
+      if (head?.digest !== digest) throw new Error(`after the promotion tag ${t.tag} of ${targetRegistry}/${targetRepository} points at ${head?.digest ?? 'nothing'}, not ${digest}`);
+    }
+    for (const e of edges) {
+      if (!(await targetClient.manifestHead(targetRepository, e.descriptor.digest))) throw new Error(`after the promotion ${targetRegistry}/${targetRepository} does not hold the referrer ${e.descriptor.digest}`);
+    }
+    log.info(`Verified: ${targetRegistry}/${targetRepository}@${digest}${tags.length ? ` and tag${tags.length > 1 ? 's' : ''} ${tags.map((t) => t.tag).join(', ')}` : ''} match the source digest`);
+  }
+
+  if (options.lockPromotedImage) {
+    await lockOnAcr(targetClient, targetRepository, tags.map((t) => t.tag), digest);
+    log.info(`Locked ${tags.length ? `tag${tags.length > 1 ? 's' : ''} ${tags.map((t) => t.tag).join(', ')} and ` : ''}${digest} (write and delete disabled)`);
+  }
+
+  const durationMs = Date.now() - started;
+  return {
+    source: formatImageReference(source),
+    digest,
+    mediaType: root.mediaType,
+    method,
+    promotedImage: `${targetRegistry}/${targetRepository}@${digest}`,
+    promotedTags: tags.map((t) => t.tag),
+    tags,
+    referrers: edges.map((e, i) => ({ digest: e.descriptor.digest, subject: e.subject, artifactType: e.descriptor.artifactType, action: referrerPresent[i] ? 'present' : 'copied' })),
+    counters,
+    operationIds,
+    locked: options.lockPromotedImage,
+    alreadyPromoted,
+    durationMs,
+  };
+}
+
+export function summaryMarkdown(r: PromoteResult, targetRegistry: string, targetRepository: string): string {
+  const mb = (n: number) => `${(n / (1024 * 1024)).toFixed(1)} MB`;
+  const lines = [
+    `**${r.alreadyPromoted ? 'Already promoted' : 'Promoted'}** by ${r.method === 'acrImport' ? 'ACR import' : 'OCI copy'} in ${formatDuration(r.durationMs)}`,
+    '',
+    '| | |',
+    '|---|---|',
+    `| Source | \`${r.source}\` |`,
+    `| Target | \`${targetRegistry}/${targetRepository}\` |`,
+    `| Digest | \`${r.digest}\` (${r.mediaType}) |`,
+    `| Tags | ${r.tags.length ? r.tags.map((t) => `\`${t.tag}\` ${t.action}${t.action === 'moved' ? ` from \`${t.previousDigest}\`` : ''}`).join(', ') : 'none (untagged)'} |`,
+    `| Referrers | ${r.referrers.length ? r.referrers.map((x) => `\`${x.digest.slice(0, 19)}…\` ${x.artifactType ?? ''} (${x.action})`).join('<br>') : 'none'} |`,
+    r.method === 'ociCopy'
+      ? `| Bytes | ${mb(r.counters.bytesCopied)} copied (${r.counters.blobsCopied} blobs), ${mb(r.counters.bytesMounted)} mounted (${r.counters.blobsMounted} blobs), ${r.counters.blobsPresent} blobs already there |`
+      : `| Bytes | copied by the registry (server-side)${r.operationIds.length ? `; operations ${r.operationIds.join(', ')}` : ''} |`,
+    `| Locked | ${r.locked ? 'yes (write and delete disabled)' : 'no'} |`,
+    `| Time | ${formatDuration(r.durationMs)} |`,
+  ];
+  return `${lines.join('\n')}\n`;
+}
