@@ -1,0 +1,296 @@
+/**
+ * One finding type for both Defender data models. Records of the individual-recommendations model (one assessment
+ * per image × software update, CVEs inside a JSON string) and of the retired sub-assessment model (one record per
+ * image × CVE) are read defensively: Defender's field shapes vary between tenants and over time (PascalCase or
+ * camelCase keys, JSON kept as strings or as objects, CVSS as an array of {Key, Value} or as a map by version).
+ */
+
+export const SEVERITY_ORDER = ['Critical', 'High', 'Medium', 'Low', 'Unknown'] as const;
+export type Severity = (typeof SEVERITY_ORDER)[number];
+export type FixStatus = 'FixAvailable' | 'NoFix' | 'WontFix' | 'Scheduled' | 'Unknown';
+export type DataModel = 'assessments' | 'subAssessments';
+
+export interface Cvss {
+  version: string;
+  base: number;
+  vector?: string;
+}
+
+export interface Finding {
+  /** The vulnerability id, e.g. CVE-2024-6119 (upper case). */
+  id: string;
+  severity: Severity;
+  /** The severity as Defender wrote it, when it was not one of the known values. */
+  reportedSeverity?: string;
+  /** Highest CVSS version first. */
+  cvss: Cvss[];
+  package: string;
+  installedVersion: string;
+  fixedVersion?: string;
+  fixStatus: FixStatus;
+  exploit: { inExploitKit: boolean; publiclyDisclosed: boolean; verified: boolean };
+  published?: string;
+  description?: string;
+  digest: string;
+  model: DataModel;
+}
+
+/** What one Defender record says about the image, besides its findings. */
+export interface RecordFacts {
+  model: DataModel;
+  digest?: string;
+  /** Healthy, Unhealthy or NotApplicable. */
+  statusCode: string;
+  /** When Defender produced the record, if it says. */
+  generatedAt?: number;
+  /** When the digest was last pushed, as Defender saw it. */
+  pushedAt?: number;
+  findings: Finding[];
+}
+
+type Bag = Record<string, unknown>;
+
+/** A property by name, ignoring case (Defender writes both `ResourceType` and `resourceType`). */
+export function prop(value: unknown, ...names: string[]): unknown {
+  const bag = asBag(value);
+  if (!bag) return undefined;
+  for (const name of names) {
+    if (name in bag) return bag[name];
+  }
+  const lower = names.map((n) => n.toLowerCase());
+  for (const key of Object.keys(bag)) {
+    if (lower.includes(key.toLowerCase())) return bag[key];
+  }
+  return undefined;
+}
+
+/** A nested property by path, each step ignoring case and parsing JSON kept as a string. */
+export function path(value: unknown, ...steps: string[]): unknown {
+  let current: unknown = value;
+  for (const step of steps) {
+    current = prop(parseJsonString(current), ...step.split('|'));
+    if (current === undefined || current === null) return undefined;
+  }
+  return parseJsonString(current);
+}
+
+/** Defender keeps some objects as JSON text: parse those, leave everything else as it is. */
+export function parseJsonString(value: unknown): unknown {
+  if (typeof value !== 'string') return value;
+  const t = value.trim();
+  if (!(t.startsWith('{') || t.startsWith('['))) return value;
+  try {
+    return JSON.parse(t) as unknown;
+  } catch {
+    return value;
+  }
+}
+
+function asBag(value: unknown): Bag | undefined {
+  const v = parseJsonString(value);
+  return v && typeof v === 'object' && !Array.isArray(v) ? (v as Bag) : undefined;
+}
+
+function text(value: unknown): string | undefined {
+  if (typeof value === 'string') return value.trim() || undefined;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return undefined;
+}
+
+function number(value: unknown): number | undefined {
+  const n = typeof value === 'number' ? value : typeof value === 'string' && value.trim() ? Number(value) : NaN;
+  return Number.isFinite(n) ? n : undefined;
+}
+
+function bool(value: unknown): boolean {
+  return value === true || (typeof value === 'string' && value.toLowerCase() === 'true');
+}
+
+function time(value: unknown): number | undefined {
+  const s = text(value);
+  if (!s) return undefined;
+  const t = Date.parse(s);
+  return Number.isNaN(t) ? undefined : t;
+}
+
+function list(value: unknown): unknown[] {
+  const v = parseJsonString(value);
+  if (Array.isArray(v)) return v;
+  if (v === undefined || v === null || v === '') return [];
+  return [v];
+}
+
+/** Severity in its canonical spelling; anything unknown, empty or missing is Unknown (and never "clean"). */
+export function normaliseSeverity(value: unknown): { severity: Severity; reported?: string } {
+  const s = text(value);
+  const match = SEVERITY_ORDER.find((k) => k.toLowerCase() === s?.toLowerCase());
+  if (match) return { severity: match };
+  return { severity: 'Unknown', reported: s };
+}
+
+export function normaliseFixStatus(value: unknown, fixedVersion: string | undefined): FixStatus {
+  const s = text(value)?.toLowerCase().replace(/[^a-z]/g, '');
+  switch (s) {
+    case 'fixavailable':
+    case 'fixed':
+      return 'FixAvailable';
+    case 'nofix':
+    case 'nofixavailable':
+    case 'notfixed':
+      return 'NoFix';
+    case 'wontfix':
+    case 'willnotfix':
+      return 'WontFix';
+    case 'scheduled':
+    case 'fixdeferred':
+      return 'Scheduled';
+    default:
+      return fixedVersion ? 'FixAvailable' : 'Unknown';
+  }
+}
+
+/** CVSS from either `[{Key: "3", Value: {Base, CvssVectorString}}]` or `{"3.0": {base, cvssVectorString}}`. */
+export function normaliseCvss(value: unknown): Cvss[] {
+  const v = parseJsonString(value);
+  const out: Cvss[] = [];
+  const add = (version: unknown, entry: unknown) => {
+    const base = number(prop(entry, 'Base', 'base', 'baseScore', 'score'));
+    if (base === undefined) return;
+    out.push({ version: text(version) ?? '?', base, vector: text(prop(entry, 'CvssVectorString', 'cvssVectorString', 'vectorString', 'vector')) });
+  };
+  if (Array.isArray(v)) {
+    for (const item of v) add(prop(item, 'Key', 'key', 'version'), prop(item, 'Value', 'value') ?? item);
+  } else if (v && typeof v === 'object') {
+    for (const [version, entry] of Object.entries(v as Bag)) if (entry) add(version, entry);
+  }
+  return out.sort((a, b) => Number.parseFloat(b.version) - Number.parseFloat(a.version) || b.base - a.base);
+}
+
+function exploit(value: unknown): Finding['exploit'] {
+  return {
+    inExploitKit: bool(prop(value, 'IsInExploitKit', 'isInExploitKit')),
+    publiclyDisclosed: bool(prop(value, 'ExploitStepsPublished', 'IsPubliclyDisclosed', 'exploitStepsPublished', 'isPubliclyDisclosed')),
+    verified: bool(prop(value, 'ExploitStepsVerified', 'IsVerified', 'exploitStepsVerified', 'isVerified')),
+  };
+}
+
+/** Which data model a record belongs to, from its type; undefined for anything else. */
+export function modelOf(record: unknown): DataModel | undefined {
+  const type = text(prop(record, 'type'))?.toLowerCase();
+  if (type === 'microsoft.security/assessments') return 'assessments';
+  if (type === 'microsoft.security/assessments/subassessments') return 'subAssessments';
+  return undefined;
+}
+
+/** Reads one Resource Graph row of either model. Rows of other types give undefined. */
+export function readRecord(record: unknown): RecordFacts | undefined {
+  const model = modelOf(record);
+  if (!model) return undefined;
+  return model === 'assessments' ? readAssessment(record) : readSubAssessment(record);
+}
+
+function readAssessment(record: unknown): RecordFacts {
+  const props = prop(record, 'properties');
+  const image = path(props, 'resourceAdditionalData');
+  const digest = text(prop(image, 'Digest', 'digest', 'imageDigest'))?.toLowerCase();
+  const pushedAt = time(prop(image, 'LastPushedToRegistryUTC', 'lastPushedToRegistryUtc'))
+    ?? time(path(image, 'RepositoryDetails', 'LastPushedToRegistryUTC|lastPushedToRegistryUtc'));
+  const generatedAt = time(prop(props, 'timeGenerated', 'TimeGenerated'))
+    ?? time(path(props, 'status', 'statusChangeDate|StatusChangeDate'))
+    ?? time(path(props, 'status', 'firstEvaluationDate|FirstEvaluationDate'));
+  const statusCode = text(path(props, 'status', 'code|Code')) ?? 'Unknown';
+  const facts: RecordFacts = { model: 'assessments', digest, statusCode, generatedAt, pushedAt, findings: [] };
+  if (statusCode.toLowerCase() !== 'unhealthy') return facts;
+
+  const data = path(props, 'additionalData');
+  const scanners = asBag(prop(data, 'ScannersDetails', 'scannersDetails'));
+  const scanner = scanners ? asBag(Object.values(scanners)[0]) : undefined;
+  const pkg = text(prop(data, 'SoftwareName', 'softwareName', 'PackageName', 'packageName')) ?? text(prop(props, 'displayName')) ?? '(unknown package)';
+  const installed = list(prop(data, 'DetectedSoftwareVersions', 'detectedSoftwareVersions') ?? prop(scanner, 'DetectedSoftwareVersions', 'detectedSoftwareVersions'))
+    .map(text).filter(Boolean).join(', ');
+  const recordFixed = text(prop(data, 'FixedVersion', 'fixedVersion')) ?? text(prop(scanner, 'FixedVersion', 'fixedVersion'));
+  const recordFixStatus = prop(data, 'FixStatus', 'fixStatus') ?? prop(scanner, 'FixStatus', 'fixStatus');
+  const recordSeverity = path(props, 'metadata', 'severity|Severity') ?? path(props, 'status', 'severity|Severity');
+  const cves = list(prop(data, 'CvesDetails', 'cvesDetails', 'Cves', 'cves'));
+  const base = { package: pkg, installedVersion: installed || '(unknown)', digest: digest ?? '', model: 'assessments' as const };
+  if (cves.length === 0) {
+    const sev = normaliseSeverity(recordSeverity);
+    facts.findings.push({
+      ...base, id: (text(prop(props, 'displayName')) ?? pkg).toUpperCase(), severity: sev.severity, reportedSeverity: sev.reported,
+      cvss: [], fixedVersion: recordFixed, fixStatus: normaliseFixStatus(recordFixStatus, recordFixed),
+      exploit: { inExploitKit: false, publiclyDisclosed: false, verified: false },
+    });
+    return facts;
+  }
+  for (const cve of cves) {
+    const id = text(prop(cve, 'CveId', 'cveId', 'Id', 'id'));
+    if (!id) continue;
+    // A CVE without its own severity takes the recommendation's; one with "Unknown" or "" stays Unknown.
+    const own = prop(cve, 'Severity', 'severity');
+    const sev = normaliseSeverity(own === undefined || own === null ? recordSeverity : own);
+    const fixed = text(prop(cve, 'FixedVersion', 'fixedVersion')) ?? recordFixed;
+    facts.findings.push({
+      ...base, id: id.toUpperCase(), severity: sev.severity, reportedSeverity: sev.reported,
+      cvss: normaliseCvss(prop(cve, 'Cvss', 'cvss')), fixedVersion: fixed,
+      fixStatus: normaliseFixStatus(prop(cve, 'FixStatus', 'fixStatus') ?? recordFixStatus, fixed),
+      exploit: exploit(prop(cve, 'ExploitabilityDetails', 'exploitabilityDetails', 'ExploitabilityAssessment', 'exploitabilityAssessment')),
+      published: text(prop(cve, 'PublishedDate', 'publishedDate')),
+      description: text(prop(cve, 'Description', 'description')),
+    });
+  }
+  return facts;
+}
+
+function readSubAssessment(record: unknown): RecordFacts {
+  const props = prop(record, 'properties');
+  const data = path(props, 'additionalData');
+  const artifact = prop(data, 'artifactDetails', 'ArtifactDetails');
+  const vuln = prop(data, 'vulnerabilityDetails', 'VulnerabilityDetails');
+  const software = prop(data, 'softwareDetails', 'SoftwareDetails');
+  const resourceId = text(path(props, 'resourceDetails', 'id|Id'));
+  const digest = (text(prop(artifact, 'digest', 'Digest')) ?? /sha256:[0-9a-f]{64}/i.exec(resourceId ?? '')?.[0])?.toLowerCase();
+  const statusCode = text(path(props, 'status', 'code|Code')) ?? 'Unknown';
+  const facts: RecordFacts = {
+    model: 'subAssessments', digest, statusCode,
+    generatedAt: time(prop(props, 'timeGenerated', 'TimeGenerated')),
+    pushedAt: time(prop(artifact, 'lastPushedToRegistryUTC', 'lastPublishedToRegistryUTC', 'LastPushedToRegistryUTC')),
+    findings: [],
+  };
+  if (statusCode.toLowerCase() !== 'unhealthy') return facts;
+  const id = text(prop(vuln, 'cveId', 'CveId')) ?? text(prop(props, 'id', 'Id')) ?? text(prop(props, 'displayName')) ?? '(unknown)';
+  const own = prop(vuln, 'severity', 'Severity');
+  const sev = normaliseSeverity(own === undefined || own === null ? path(props, 'status', 'severity|Severity') : own);
+  const cvss = normaliseCvss(prop(vuln, 'cvss', 'Cvss'));
+  const v30 = number(prop(data, 'cvssV30Score', 'CvssV30Score'));
+  if (v30 !== undefined && !cvss.some((c) => c.version.startsWith('3'))) cvss.push({ version: '3.0', base: v30 });
+  const fixed = text(prop(software, 'fixedVersion', 'FixedVersion'));
+  facts.findings.push({
+    id: id.toUpperCase(), severity: sev.severity, reportedSeverity: sev.reported, cvss,
+    package: text(prop(software, 'packageName', 'PackageName')) ?? '(unknown package)',
+    installedVersion: text(prop(software, 'version', 'Version')) ?? '(unknown)',
+    fixedVersion: fixed,
+    fixStatus: normaliseFixStatus(prop(software, 'fixStatus', 'FixStatus'), fixed),
+    exploit: exploit(prop(vuln, 'exploitabilityAssessment', 'ExploitabilityAssessment', 'exploitabilityDetails')),
+    published: text(prop(vuln, 'publishedDate', 'PublishedDate')),
+    description: text(prop(props, 'description', 'Description')),
+    digest: digest ?? '',
+    model: 'subAssessments',
+  });
+  return facts;
+}
+
+/** Whether a finding has a fix: a fix status that says so, or a fixed version when the status is unknown. */
+export function isFixable(f: Finding): boolean {
+  return f.fixStatus === 'FixAvailable' || (f.fixStatus === 'Unknown' && !!f.fixedVersion);
+}
+
+/** The same vulnerability in the same package and version reported twice counts once. */
+export function dedupe(findings: Finding[]): Finding[] {
+  const seen = new Map<string, Finding>();
+  for (const f of findings) {
+    const key = `${f.digest}|${f.id}|${f.package}|${f.installedVersion}`;
+    const prev = seen.get(key);
+    if (!prev || SEVERITY_ORDER.indexOf(f.severity) < SEVERITY_ORDER.indexOf(prev.severity)) seen.set(key, f);
+  }
+  return [...seen.values()];
+}

@@ -1,0 +1,170 @@
+import { ResourceGraphClient } from '@azure/arm-resourcegraph';
+import type { TokenCredential } from '@azure/identity';
+import { armClientOptions } from '../common/azureCredential';
+import type { AzureConnection } from '../common/connections';
+import { UserError, errorMessage } from '../common/errors';
+import type { TaskLog } from '../common/log';
+import { isDroppedConnection, isTransientStatus, parseRetryAfter, retry, sleep } from '../common/retry';
+import type { DataModel } from './findings';
+
+/** The assessment key of the grouped MDVM recommendation for registry images, parent of the retired sub-assessments. */
+export const REGISTRY_VA_ASSESSMENT_KEY = 'c0b7cfc6-3172-465a-b378-53c7ff2cc0d5';
+
+const PAGE_SIZE = 1000;
+
+/**
+ * The KQL for one digest's records in one data model. Only the rows' raw JSON is asked for; expanding the CVE lists
+ * is done here, not with mv-expand (whose row limit would silently cut large images short). Key fields are read in
+ * both spellings because Defender's casing varies.
+ */
+export function findingsQuery(model: DataModel, digest: string): string {
+  const hex = digestHex(digest);
+  if (model === 'assessments') {
+    return [
+      'securityresources',
+      "| where type =~ 'microsoft.security/assessments'",
+      "| where tostring(properties.metadata.recommendationCategory) =~ 'SoftwareUpdate'",
+      "| where coalesce(tostring(properties.resourceDetails.ResourceType), tostring(properties.resourceDetails.resourceType)) =~ '.containerimage'",
+      `| where coalesce(tostring(properties.resourceDetails.Id), tostring(properties.resourceDetails.id)) has '${hex}'`,
+      '| extend image = parse_json(tostring(properties.resourceAdditionalData))',
+      `| where coalesce(tostring(image.Digest), tostring(image.digest)) =~ 'sha256:${hex}'`,
+      '| project id, type, properties',
+      '| order by id asc',
+    ].join('\n');
+  }
+  return [
+    'securityresources',
+    "| where type =~ 'microsoft.security/assessments/subassessments'",
+    `| where id contains '/assessments/${REGISTRY_VA_ASSESSMENT_KEY}/'`,
+    `| where tostring(properties.additionalData.artifactDetails.digest) =~ 'sha256:${hex}'`,
+    '| project id, type, properties',
+    '| order by id asc',
+  ].join('\n');
+}
+
+function digestHex(digest: string): string {
+  const m = /^sha256:([a-f0-9]{64})$/.exec(digest);
+  if (!m) throw new Error(`not a sha256 digest: ${digest}`);
+  return m[1];
+}
+
+class GraphStatusError extends Error {
+  constructor(readonly status: number, readonly code: string | undefined, message: string, readonly retryAfterMs?: number) {
+    super(message);
+  }
+}
+
+export interface QueryStats {
+  requests: number;
+  pages: number;
+  throttledWaits: number;
+}
+
+/**
+ * Runs Resource Graph queries for one subscription: every page through `$skipToken`, the per-user quota honoured
+ * (when `x-ms-user-quota-remaining` reaches 0 the next call waits for `x-ms-user-quota-resets-after`), 429 and 5xx
+ * retried after Retry-After or with backoff, and ARM's refusals turned into messages that say what to change.
+ */
+export class FindingsSource {
+  private readonly client: ResourceGraphClient;
+  private quotaResetAt = 0;
+  readonly stats: QueryStats = { requests: 0, pages: 0, throttledWaits: 0 };
+
+  constructor(private readonly connection: AzureConnection, credential: TokenCredential, private readonly log: TaskLog) {
+    // Retries are ours: the quota headers and ARM's error bodies are read on every answer.
+    this.client = new ResourceGraphClient(credential, { ...armClientOptions(connection), retryOptions: { maxRetries: 0 } });
+  }
+
+  private get subscription(): string {
+    const sub = this.connection.subscriptionId;
+    if (!sub) {
+      throw new UserError(`Input '${this.connection.input}': the service connection '${this.connection.id}' names no subscription. Use an AzureRM service connection scoped to the subscription that holds the registry.`);
+    }
+    return sub;
+  }
+
+  /** All rows of a query, page by page. */
+  async query(query: string): Promise<unknown[]> {
+    const rows: unknown[] = [];
+    let skipToken: string | undefined;
+    do {
+      const page = await this.page(query, skipToken);
+      for (const row of page.data) rows.push(row);
+      skipToken = page.skipToken;
+      this.stats.pages++;
+    } while (skipToken);
+    return rows;
+  }
+
+  private async page(query: string, skipToken: string | undefined): Promise<{ data: unknown[]; skipToken?: string }> {
+    return retry(async () => {
+      const wait = this.quotaResetAt - Date.now();
+      if (wait > 0) {
+        this.stats.throttledWaits++;
+        this.log.debug(`Resource Graph quota used up; waiting ${wait} ms for it to reset`);
+        await sleep(wait);
+      }
+      this.stats.requests++;
+      let status = 0;
+      let headers: { get(name: string): string | undefined } | undefined;
+      try {
+        const result = await this.client.resources(
+          { query, subscriptions: [this.subscription], options: { top: PAGE_SIZE, skipToken, resultFormat: 'objectArray' } },
+          { onResponse: (raw) => { status = raw.status; headers = raw.headers; } },
+        );
+        this.noteQuota(headers);
+        const data = Array.isArray(result.data) ? (result.data as unknown[]) : [];
+        return { data, skipToken: result.skipToken || undefined };
+      } catch (err) {
+        this.noteQuota(headers);
+        throw this.explain(err, status, headers);
+      }
+    }, (err) => ({
+      transient: (err instanceof GraphStatusError && isTransientStatus(err.status)) || isDroppedConnection(err),
+      retryAfterMs: err instanceof GraphStatusError ? err.retryAfterMs : undefined,
+      reason: err instanceof GraphStatusError ? `Resource Graph answered ${err.status}` : 'the connection to Resource Graph dropped',
+    }), {
+      attempts: 6,
+      onRetry: ({ delayMs, reason }) => this.log.info(`${reason}; trying again in ${Math.round(delayMs / 100) / 10} s`),
+    }).catch((err: unknown) => {
+      if (err instanceof GraphStatusError) {
+        throw new UserError(`Resource Graph kept answering ${err.status} (${err.message}); try again later.`);
+      }
+      throw err;
+    });
+  }
+
+  private noteQuota(headers: { get(name: string): string | undefined } | undefined): void {
+    const remaining = Number(headers?.get('x-ms-user-quota-remaining'));
+    const resets = parseHms(headers?.get('x-ms-user-quota-resets-after'));
+    if (Number.isFinite(remaining) && remaining <= 0 && resets !== undefined) this.quotaResetAt = Date.now() + resets;
+  }
+
+  private explain(err: unknown, status: number, headers: { get(name: string): string | undefined } | undefined): Error {
+    if (err instanceof UserError) return err;
+    const e = err as { statusCode?: number; code?: string; details?: unknown; message?: string };
+    const code = typeof e.statusCode === 'number' ? e.statusCode : status;
+    if (!code) return isDroppedConnection(err) ? (err as Error) : new UserError(`Cannot reach Resource Graph at ${this.connection.armUrl} (${errorMessage(err)}). Check the service connection's ARM URL and that the agent can reach it.`, { cause: err });
+    const details = JSON.stringify((err as { details?: unknown }).details ?? '') + (e.message ?? '');
+    const who = `the service connection '${this.connection.id}'`;
+    if (isTransientStatus(code)) {
+      const retryAfterMs = parseRetryAfter(headers?.get('retry-after')) ?? parseHms(headers?.get('x-ms-user-quota-resets-after'));
+      return new GraphStatusError(code, e.code, e.message ?? `HTTP ${code}`, retryAfterMs);
+    }
+    if (code === 401) return new UserError(`Input '${this.connection.input}': Resource Graph did not accept the token of ${who} (${e.message}). Check the service connection's tenant and credentials.`);
+    if (code === 403) {
+      return new UserError(`Input '${this.connection.input}': ${who} may not read Defender's findings in subscription ${this.subscription}. Give its identity the Security Reader role (or Reader) on the subscription that holds the registry.`);
+    }
+    if (/NoValidSubscriptionsInQueryRequest|SubscriptionNotFound|InvalidSubscription/i.test(details)) {
+      return new UserError(`Input '${this.connection.input}': the subscription ${this.subscription} of ${who} does not exist or is not visible to its identity. Check the subscription id of the service connection.`);
+    }
+    return new Error(`Resource Graph refused the query (${code}${e.code ? ` ${e.code}` : ''}): ${e.message ?? ''}`);
+  }
+}
+
+/** `hh:mm:ss` as milliseconds. */
+export function parseHms(value: string | undefined | null): number | undefined {
+  const m = /^(\d+):(\d{2}):(\d{2}(?:\.\d+)?)$/.exec(value?.trim() ?? '');
+  if (!m) return undefined;
+  return Math.round(((Number(m[1]) * 60 + Number(m[2])) * 60 + Number(m[3])) * 1000);
+}

@@ -1,0 +1,185 @@
+import * as fs from 'node:fs';
+import type { TokenCredential } from '@azure/identity';
+import { armScope, createAzureCredential } from '../common/azureCredential';
+import { UserError } from '../common/errors';
+import { formatImageReference } from '../common/imageReference';
+import { formatDuration, type TaskLog } from '../common/log';
+import { RegistryClient } from '../common/registry/client';
+import { isIndex } from '../common/registry/mediaTypes';
+import { listReferrers } from '../common/registry/referrers';
+import { sleep } from '../common/retry';
+import type { TaskStatus } from '../common/pipeline';
+import { dedupe, readRecord, type DataModel, type Finding, type RecordFacts } from './findings';
+import type { ScanCheckOptions } from './options';
+import { evaluatePolicy, parseAllowlist, type Allowlist } from './policy';
+import { junitReport, markdownSummary, sarifReport, type CheckedDigest, type ReportInput } from './reports';
+import { FindingsSource, findingsQuery } from './resourceGraph';
+
+export interface ScanCheckResult {
+  status: TaskStatus;
+  reason: string;
+  outputs: Record<string, string>;
+  summary: string;
+  sarif: string;
+  junit: string;
+}
+
+const ATTESTATION_TYPE = 'application/vnd.in-toto+json';
+/** Longest pause between two looks for results, so the log shows progress at least this often. */
+const MAX_POLL_MS = 15_000;
+const FIRST_POLL_MS = 2_000;
+
+interface Target {
+  digest: string;
+  platform?: string;
+  result?: { answeredBy: CheckedDigest['answeredBy']; findings: Finding[] };
+}
+
+/** Resolves the image to the digests Defender scans: the manifest itself, or every platform of an index. */
+async function resolveTargets(client: RegistryClient, options: ScanCheckOptions, log: TaskLog): Promise<{ targets: Target[]; resolved: string }> {
+  const { image } = options;
+  const reference = image.digest ?? image.tag ?? 'latest';
+  const found = await client.manifest(image.repository, reference);
+  if (!found) {
+    throw new UserError(`Input 'image': ${formatImageReference(image)} does not exist in the registry ${image.registry}. Check the repository and ${image.digest ? 'digest' : 'tag'}, and that the image was pushed before this step.`);
+  }
+  const resolved = `${image.registry}/${image.repository}@${found.digest}`;
+  if (!image.digest) log.info(`${formatImageReference(image)} is ${found.digest}`);
+  if (!isIndex(found.mediaType)) return { targets: [{ digest: found.digest }], resolved };
+  const platforms = (found.manifest.manifests ?? []).filter((d) => !d.artifactType && d.platform && d.platform.os !== 'unknown');
+  if (!platforms.length) throw new UserError(`Input 'image': ${resolved} is an index without platform images; give the digest of an image.`);
+  log.info(`${resolved} is a multi-architecture index: checking each of its ${platforms.length} platform images`);
+  return {
+    resolved,
+    targets: platforms.map((d) => ({ digest: d.digest, platform: [d.platform!.os, d.platform!.architecture, d.platform!.variant].filter(Boolean).join('/') })),
+  };
+}
+
+function readAllowlist(path: string | undefined): Allowlist | undefined {
+  if (!path) return undefined;
+  let text: string;
+  try {
+    text = fs.readFileSync(path, 'utf8');
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    throw new UserError(`Input 'allowlist': cannot read ${path} (${code === 'ENOENT' ? 'no such file' : code ?? String(err)}). Give the path of a YAML file in the repository, or leave the input empty.`);
+  }
+  return parseAllowlist(text, path);
+}
+
+/**
+ * Keeps the records that belong to the digest's latest push: Defender's records carry the push time it saw and
+ * the time they were made; a record made before the newest push is an older scan and does not count as this one.
+ */
+function currentRecords(records: RecordFacts[], digest: string): { current: RecordFacts[]; stale: number } {
+  const mine = records.filter((r) => !r.digest || r.digest === digest);
+  const pushes = mine.map((r) => r.pushedAt).filter((t): t is number => t !== undefined);
+  const pushedAt = pushes.length ? Math.max(...pushes) : undefined;
+  const current = pushedAt === undefined ? mine : mine.filter((r) => r.generatedAt === undefined || r.generatedAt >= pushedAt);
+  return { current, stale: mine.length - current.length };
+}
+
+export async function runScanCheck(options: ScanCheckOptions, log: TaskLog, toolVersion = '1'): Promise<ScanCheckResult> {
+  const allowlist = readAllowlist(options.allowlistPath);
+  if (allowlist) log.info(`Allowlist ${allowlist.source}: ${allowlist.entries.length} entr${allowlist.entries.length === 1 ? 'y' : 'ies'}`);
+  const credential: TokenCredential = createAzureCredential(options.azure, log);
+  const source = `service connection '${options.azure.id}'`;
+  const registry = new RegistryClient(options.image.registry, { kind: 'entra', credential, tenantId: options.azure.tenantId, scope: armScope(options.azure), source }, log);
+  const { targets, resolved } = await resolveTargets(registry, options, log);
+  const graph = new FindingsSource(options.azure, credential, log);
+
+  const models: DataModel[] = options.dataSource === 'auto' ? ['assessments', 'subAssessments'] : [options.dataSource];
+  const lookFor = async (t: Target): Promise<void> => {
+    for (const model of models) {
+      const rows = await graph.query(findingsQuery(model, t.digest));
+      const records = rows.map(readRecord).filter((r): r is RecordFacts => !!r && r.model === model);
+      const { current, stale } = currentRecords(records, t.digest);
+      if (stale && !current.length) {
+        log.info(`${t.digest}: Defender's ${model === 'assessments' ? 'recommendations' : 'sub-assessments'} (${stale}) are from before the digest's latest push; waiting for the new scan`);
+        return;
+      }
+      if (!current.length) continue;
+      if (options.dataSource === 'auto') {
+        log.info(model === 'assessments'
+          ? `${t.digest}: Defender's individual recommendations answered (${current.length} records)`
+          : `${t.digest}: only the retired sub-assessment model has results (${current.length} records); using it`);
+      }
+      t.result = { answeredBy: model, findings: dedupe(current.flatMap((r) => r.findings)) };
+      return;
+    }
+    // No records in any model: a clean image shows only as Defender's vulnerability attestation in the registry.
+    const { referrers } = await listReferrers(registry, options.image.repository, t.digest, ATTESTATION_TYPE);
+    const attested = referrers.some((d) => d.annotations?.scanner === 'MDVM' && d.annotations?.['report-type'] === 'SoftwareInventoryAssessment');
+    if (attested) {
+      log.info(`${t.digest}: no findings in Resource Graph, and Defender's vulnerability attestation is in the registry: scanned, nothing found`);
+      t.result = { answeredBy: 'attestation', findings: [] };
+    }
+  };
+
+  const started = Date.now();
+  const deadline = started + options.waitForScanSeconds * 1000;
+  for (let round = 0; ; round++) {
+    for (const t of targets.filter((x) => !x.result)) await lookFor(t);
+    const pending = targets.filter((x) => !x.result);
+    const left = deadline - Date.now();
+    if (!pending.length || left <= 0) break;
+    const delay = Math.min(FIRST_POLL_MS * 2 ** round, MAX_POLL_MS, left);
+    log.info(`No Defender results yet for ${pending.map((p) => p.platform ?? p.digest).join(', ')}; waited ${formatDuration(Date.now() - started)} of ${formatDuration(options.waitForScanSeconds * 1000)}, looking again in ${formatDuration(delay)}`);
+    await sleep(delay);
+  }
+  const waitedMs = Date.now() - started;
+
+  const findings = targets.flatMap((t) => t.result?.findings ?? []);
+  const verdict = evaluatePolicy(findings, { failOnSeverity: options.failOnSeverity, onlyFixable: options.onlyFixable, allowlist });
+  const notScanned = targets.filter((t) => !t.result);
+  const warnings: string[] = [];
+  for (const e of verdict.expiredEntries) {
+    const matches = verdict.expiredMatches.filter((m) => m.entry === e).length;
+    warnings.push(`Allowlist entry ${e.id}${e.package ? ` (${e.package})` : ''} expired on ${e.expires} and no longer applies${matches ? `: ${matches} finding${matches > 1 ? 's' : ''} count${matches > 1 ? '' : 's'} again` : ''}. Renew it with a new date or remove it.`);
+  }
+  for (const f of verdict.unfixableCritical) {
+    warnings.push(`${f.id} (Critical) in ${f.package} ${f.installedVersion} has no fix (${f.fixStatus}) and is let through because onlyFixable is true.`);
+  }
+  const unknown = findings.filter((f) => f.severity === 'Unknown').length;
+  if (unknown) log.info(`${unknown} finding${unknown > 1 ? 's have' : ' has'} no known severity: counted as High`);
+  for (const w of warnings) log.warn(w);
+
+  const scanResult: ReportInput['scanResult'] = verdict.failing.length ? 'Failed' : notScanned.length ? 'NotScanned' : 'Passed';
+  let status: TaskStatus;
+  let reason: string;
+  const image = formatImageReference(options.image);
+  if (verdict.failing.length) {
+    const first = verdict.failing.slice(0, 3).map((f) => `${f.id} (${f.severity}, ${f.package})`).join(', ');
+    status = 'Failed';
+    reason = `${verdict.failing.length} finding${verdict.failing.length > 1 ? 's' : ''} at or above ${options.failOnSeverity} in ${image}: ${first}${verdict.failing.length > 3 ? ', …' : ''}. Fix them, or accept them in the allowlist with a reason and an expiry date.`;
+  } else if (notScanned.length) {
+    const which = notScanned.map((t) => t.platform ? `${t.platform} (${t.digest})` : t.digest).join(', ');
+    const what = `No Defender scan result for ${which} arrived within ${options.waitForScanSeconds} s`;
+    status = options.onMissingScan === 'fail' ? 'Failed' : options.onMissingScan === 'warn' ? 'SucceededWithIssues' : 'Succeeded';
+    reason = options.onMissingScan === 'fail'
+      ? `${what}. Raise waitForScan, check that Defender for Containers scans the registry, or set onMissingScan to warn or pass.`
+      : `${what}; onMissingScan is ${options.onMissingScan}.`;
+    if (options.onMissingScan === 'warn') log.warn(reason);
+  } else {
+    status = warnings.length ? 'SucceededWithIssues' : 'Succeeded';
+    reason = `No finding at or above ${options.failOnSeverity} in ${image} (${findings.length} found, ${verdict.allowlisted.length} allowlisted)${warnings.length ? `; ${warnings.length} warning${warnings.length > 1 ? 's' : ''}` : ''}.`;
+  }
+  log.info(reason);
+
+  const checked: CheckedDigest[] = targets.map((t) => ({ digest: t.digest, platform: t.platform, answeredBy: t.result?.answeredBy, scanned: !!t.result, findings: t.result?.findings.length ?? 0 }));
+  const report: ReportInput = {
+    image: resolved, repository: options.image.repository, digests: checked, findings, verdict,
+    failOnSeverity: options.failOnSeverity, onlyFixable: options.onlyFixable, allowlistSource: allowlist?.source, waitedMs, scanResult,
+  };
+  log.debug(`Resource Graph: ${graph.stats.requests} requests, ${graph.stats.pages} pages, ${graph.stats.throttledWaits} waits for the quota`);
+  return {
+    status, reason,
+    outputs: {
+      criticalCount: String(verdict.counts.critical), highCount: String(verdict.counts.high),
+      mediumCount: String(verdict.counts.medium), lowCount: String(verdict.counts.low), scanResult,
+    },
+    summary: markdownSummary(report),
+    sarif: sarifReport(report, toolVersion),
+    junit: junitReport(report),
+  };
+}
