@@ -8,6 +8,8 @@ import { EntraEmulator, type EntraIdentity } from './entra';
 import type { TlsMaterial } from './http';
 import { addAcrAuthentication, addAcrDataPlane, addAcrResourceProvider, type AcrDataPlane, type ImportRecord } from './acr';
 import { Registry, type RegistryUser } from './registry';
+// defender-scan-check: Resource Graph serving Defender findings
+import { ResourceGraphEmulator } from './resourceGraph';
 
 /** How to reach the environment: the one line of JSON `npm run env` prints (DESIGN.md §5). */
 export interface EnvironmentInfo {
@@ -21,6 +23,8 @@ export interface EnvironmentInfo {
   };
   devops: { collectionUri: string; oidcRequestUri: string; accessToken: string; serviceConnectionId: string; federatedClientId: string };
   arm: { url: string; subscriptionId: string };
+  /** defender-scan-check: Resource Graph serves Defender records from `<findingsDir>/sha256-<hex>.json`. */
+  defender: { findingsDir: string };
   registries: Record<string, { loginServer: string; resourceGroup: string; name: string; username: string; password: string; pullUsername: string; pullPassword: string }>;
 }
 
@@ -56,6 +60,8 @@ export interface Environment {
   readonly entra: EntraEmulator;
   readonly devops: DevOpsEmulator;
   readonly arm: ArmEmulator;
+  /** defender-scan-check: Resource Graph's query endpoint on the ARM emulator. */
+  readonly resourceGraph: ResourceGraphEmulator;
   readonly identities: EnvironmentIdentities;
   /** The service connection whose federated credential `identities.federated` trusts. */
   readonly federatedConnection: ServiceConnectionRecord;
@@ -86,6 +92,8 @@ export async function startEnvironment(options: { dir?: string } = {}): Promise<
     entra.trustIssuer(devops.issuer, devops.publicKeyPem);
     const arm = await ArmEmulator.start(tls, entra);
     stops.push(() => arm.close());
+    // defender-scan-check: Resource Graph (routes on the ARM emulator; nothing of its own to stop)
+    const resourceGraph = new ResourceGraphEmulator(arm, path.join(dir, 'defender-findings'));
 
     const federatedConnection = devops.addServiceConnection('delivery-arm');
     const spCert = ca.selfSigned('pipeline-certificate-sp');
@@ -145,6 +153,7 @@ export async function startEnvironment(options: { dir?: string } = {}): Promise<
         federatedClientId: identities.federated.clientId,
       },
       arm: { url: arm.url, subscriptionId: arm.subscriptionId },
+      defender: { findingsDir: resourceGraph.findingsDir },
       registries: Object.fromEntries(Object.entries(registries).map(([key, r]) => [key, {
         loginServer: r.registry.loginServer, resourceGroup: r.resourceGroup, name: r.name,
         username: r.push.username, password: r.push.password, pullUsername: r.pull.username, pullPassword: r.pull.password,
@@ -153,8 +162,10 @@ export async function startEnvironment(options: { dir?: string } = {}): Promise<
 
     return {
       dir, ca, tls, entra, devops, arm, identities, federatedConnection, registries, info, acrImports,
+      resourceGraph, // defender-scan-check
       clearFaults() {
         for (const faults of [entra.faults, devops.faults, arm.faults, nonprod.registry.faults, prod.registry.faults]) faults.clear();
+        resourceGraph.reset(); // defender-scan-check
       },
       async stop() {
         for (const stop of stops.reverse()) await stop().catch(() => undefined);
