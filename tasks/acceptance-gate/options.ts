@@ -9,6 +9,10 @@ export interface GateOptions {
   gateSource: string;
   azure?: AzureConnection;
   publishTestResults: boolean;
+  /** Pipeline variables for `$(name)` references in a gate file (inline gates arrive expanded by the agent). */
+  variables: (name: string) => { value: string; secret: boolean } | undefined;
+  /** Where commands and JUnit globs start: the job's default working directory. */
+  workingDirectory: string;
 }
 
 export function readGateOptions(inputs: Inputs): GateOptions {
@@ -29,5 +33,10 @@ export function readGateOptions(inputs: Inputs): GateOptions {
     gateSource: file ?? "input 'gate'",
     azure: readAzureConnection(inputs, 'azureSubscription', false),
     publishTestResults: inputs.bool('publishTestResults', true),
+    variables: (name) => {
+      const value = inputs.source.variable(name);
+      return value === undefined ? undefined : { value, secret: inputs.source.isSecretVariable?.(name) ?? false };
+    },
+    workingDirectory: inputs.variable('System.DefaultWorkingDirectory') ?? process.cwd(),
   };
 }

@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as tlInternal from 'azure-pipelines-task-lib/internal';
 import * as tl from 'azure-pipelines-task-lib/task';
 import type { AgentSource } from './inputs';
 import type { TaskLog } from './log';
@@ -25,8 +26,15 @@ export class AgentPipeline implements TaskLog, AgentSource {
   input(name: string): string | undefined {
     return tl.getInput(name, false);
   }
+  /**
+   * A secret variable is read from the task library's vault directly, because getVariable writes every value it
+   * reads to the debug log; the value is registered with the agent before anything else can print it.
+   */
   variable(name: string): string | undefined {
-    return tl.getVariable(name);
+    if (!this.isSecretVariable(name)) return tl.getVariable(name);
+    const value = tlInternal._vault.retrieveSecret(`SECRET_${tlInternal._getVariableKey(name)}`);
+    this.secret(value);
+    return value;
   }
   endpointUrl(id: string): string | undefined {
     return tl.getEndpointUrl(id, true);
@@ -52,8 +60,7 @@ export class AgentPipeline implements TaskLog, AgentSource {
     return tl.filePathSupplied(name);
   }
   isSecretVariable(name: string): boolean {
-    const key = name.toLowerCase();
-    return tl.getVariables().some((v) => v.secret && v.name.toLowerCase() === key);
+    return tlInternal._knownVariableMap[tlInternal._getVariableKey(name)]?.secret === true;
   }
 
   // ---- TaskLog

@@ -10,6 +10,8 @@ import { addAcrAuthentication, addAcrDataPlane, addAcrResourceProvider, type Acr
 import { Registry, type RegistryUser } from './registry';
 // defender-scan-check: Resource Graph serving Defender findings
 import { ResourceGraphEmulator } from './resourceGraph';
+// acceptance-gate: the sample app, Prometheus scraping it, Azure Monitor's managed Prometheus query endpoint
+import { startMonitoring, type Monitoring } from './monitoring';
 
 /** How to reach the environment: the one line of JSON `npm run env` prints (DESIGN.md §5). */
 export interface EnvironmentInfo {
@@ -26,6 +28,11 @@ export interface EnvironmentInfo {
   /** defender-scan-check: Resource Graph serves Defender records from `<findingsDir>/sha256-<hex>.json`. */
   defender: { findingsDir: string };
   registries: Record<string, { loginServer: string; resourceGroup: string; name: string; username: string; password: string; pullUsername: string; pullPassword: string }>;
+  /** acceptance-gate: the real Prometheus, the sample app (HTTP and HTTPS), and the Azure Monitor query endpoint. */
+  prometheus: string;
+  app: string;
+  appHttps: string;
+  azureMonitorPrometheus: string;
 }
 
 export interface EnvironmentIdentities {
@@ -62,6 +69,8 @@ export interface Environment {
   readonly arm: ArmEmulator;
   /** defender-scan-check: Resource Graph's query endpoint on the ARM emulator. */
   readonly resourceGraph: ResourceGraphEmulator;
+  /** acceptance-gate: the sample app (state changeable while it runs), Prometheus and the Azure Monitor endpoint. */
+  readonly monitoring: Monitoring;
   readonly identities: EnvironmentIdentities;
   /** The service connection whose federated credential `identities.federated` trusts. */
   readonly federatedConnection: ServiceConnectionRecord;
@@ -130,6 +139,10 @@ export async function startEnvironment(options: { dir?: string } = {}): Promise<
     const registries = { nonprod, prod };
     // ---- promote-image: ACR resource provider (registry lookups, importImage between the local registries)
     const acrImports = addAcrResourceProvider(arm, [nonprod, prod], ca.caCertPath, dir).imports;
+    // ---- acceptance-gate: sample app, Prometheus, Azure Monitor query endpoint (noAccess is no Monitoring Data Reader)
+    const monitoring = await startMonitoring(path.join(dir, 'monitoring'), tls, entra,
+      [identities.secret, identities.certificate, identities.federated, identities.managed]);
+    stops.push(() => monitoring.stop());
 
     const info: EnvironmentInfo = {
       ca: ca.caCertPath,
@@ -158,14 +171,18 @@ export async function startEnvironment(options: { dir?: string } = {}): Promise<
         loginServer: r.registry.loginServer, resourceGroup: r.resourceGroup, name: r.name,
         username: r.push.username, password: r.push.password, pullUsername: r.pull.username, pullPassword: r.pull.password,
       }])),
+      // acceptance-gate
+      prometheus: monitoring.prometheus.url, app: monitoring.app.url, appHttps: monitoring.app.httpsUrl, azureMonitorPrometheus: monitoring.azureMonitor.url,
     };
 
     return {
       dir, ca, tls, entra, devops, arm, identities, federatedConnection, registries, info, acrImports,
       resourceGraph, // defender-scan-check
+      monitoring, // acceptance-gate
       clearFaults() {
         for (const faults of [entra.faults, devops.faults, arm.faults, nonprod.registry.faults, prod.registry.faults]) faults.clear();
         resourceGraph.reset(); // defender-scan-check
+        monitoring.azureMonitor.faults.clear(); // acceptance-gate
       },
       async stop() {
         for (const stop of stops.reverse()) await stop().catch(() => undefined);

@@ -1,0 +1,96 @@
+import { formatDuration } from '../common/log';
+import type { CheckConfig, GateConfig } from './config';
+import type { GateVerdict } from './gate';
+import { worst, type Outcome } from './judge';
+
+const ICON: Record<Outcome, string> = { passed: '✅', failed: '❌', error: '⚠️', inconclusive: '❔' };
+
+function cell(text: string): string {
+  return text.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
+}
+
+function target(check: CheckConfig): string {
+  switch (check.kind) {
+    case 'http': return `${check.method} ${check.url}`;
+    case 'prometheus': return `${check.query} @ ${new URL(check.url).host}`;
+    case 'command': return check.run;
+  }
+}
+
+/** The outcome each check gets in the Tests tab: the gate's own verdict when it succeeded, else its worst. */
+function checkOutcome(verdict: GateVerdict, name: string): Outcome {
+  if (verdict.result === 'Succeeded') return 'passed';
+  const outcomes = verdict.evaluations.flatMap((e) => e.measurements.filter((m) => m.check === name).map((m) => m.outcome));
+  return outcomes.length ? worst(outcomes) : 'error';
+}
+
+function counts(verdict: GateVerdict, name: string): Record<Outcome, number> {
+  const c: Record<Outcome, number> = { passed: 0, failed: 0, error: 0, inconclusive: 0 };
+  for (const e of verdict.evaluations) for (const m of e.measurements) if (m.check === name) c[m.outcome]++;
+  return c;
+}
+
+export function summaryMarkdown(config: GateConfig, verdict: GateVerdict, status: string): string {
+  const lines: string[] = [];
+  lines.push(`### Acceptance gate: ${verdict.result}`, '');
+  lines.push(`**${verdict.reason}**`, '');
+  lines.push(`Task result: ${status}. ${verdict.evaluations.length} evaluation${verdict.evaluations.length === 1 ? '' : 's'} in ${formatDuration(verdict.durationMs)}${verdict.timedOut ? ' (timed out)' : ''}.`);
+  lines.push(`Rules: interval ${config.intervalSeconds} s, requiredSuccesses ${config.requiredSuccesses}, failureLimit ${config.failureLimit}, consecutiveErrorLimit ${config.consecutiveErrorLimit}${config.inconclusiveLimit !== undefined ? `, inconclusiveLimit ${config.inconclusiveLimit}` : ''}, timeout ${config.timeoutSeconds} s, onInconclusive ${config.onInconclusive}.`, '');
+  lines.push('#### Checks', '', '| check | kind | what | passed | failed | inconclusive | error | last |', '|---|---|---|---|---|---|---|---|');
+  for (const check of config.checks) {
+    const c = counts(verdict, check.name);
+    const last = verdict.evaluations.at(-1)?.measurements.find((m) => m.check === check.name);
+    lines.push(`| ${cell(check.name)} | ${check.kind} | \`${cell(target(check))}\` | ${c.passed} | ${c.failed} | ${c.inconclusive} | ${c.error} | ${last ? `${ICON[last.outcome]} ${cell(last.value ?? last.message)}` : '—'} |`);
+  }
+  lines.push('', '#### Timeline', '', '| # | at | took | outcome | checks not passing |', '|---|---|---|---|---|');
+  for (const e of verdict.evaluations) {
+    const notPassing = e.measurements.filter((m) => m.outcome !== 'passed').map((m) => `${ICON[m.outcome]} ${m.check}: ${m.message}`);
+    lines.push(`| ${e.index} | +${formatDuration(e.atMs)} | ${formatDuration(e.durationMs)} | ${ICON[e.outcome]} ${e.outcome} | ${cell(notPassing.join('; ') || '—')} |`);
+  }
+  lines.push('');
+  return lines.join('\n');
+}
+
+function xml(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;')
+    // Characters XML 1.0 cannot carry.
+    // eslint-disable-next-line no-control-regex
+    .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '');
+}
+
+/** Every check as a test case; the test cases of commands' JUnit files follow in a suite per check. */
+export function junitXml(config: GateConfig, verdict: GateVerdict): string {
+  const suites: string[] = [];
+  const cases: string[] = [];
+  let failures = 0;
+  let errors = 0;
+  let skipped = 0;
+  for (const check of config.checks) {
+    const outcome = checkOutcome(verdict, check.name);
+    const c = counts(verdict, check.name);
+    const measurements = verdict.evaluations.flatMap((e) => e.measurements.filter((m) => m.check === check.name));
+    const deciding = [...measurements].reverse().find((m) => m.outcome === outcome) ?? measurements.at(-1);
+    const seconds = measurements.reduce((s, m) => s + m.durationMs, 0) / 1000;
+    const out = `${check.kind}: ${target(check)}\npassed ${c.passed}, failed ${c.failed}, inconclusive ${c.inconclusive}, error ${c.error} of ${verdict.evaluations.length} evaluations\n${measurements.map((m, i) => `#${i + 1} ${m.outcome}: ${m.value ? `${m.value}; ` : ''}${m.message}`).join('\n')}`;
+    let body = '';
+    const message = deciding ? `${outcome} in ${c[outcome]} of ${measurements.length} evaluations: ${deciding.message}` : 'not evaluated';
+    if (outcome === 'failed') { failures++; body = `<failure message="${xml(message)}" type="failed">${xml(message)}</failure>`; }
+    if (outcome === 'error') { errors++; body = `<error message="${xml(message)}" type="error">${xml(message)}</error>`; }
+    if (outcome === 'inconclusive') { skipped++; body = `<skipped message="${xml(message)}"/>`; }
+    cases.push(`    <testcase name="${xml(check.name)}" classname="acceptance-gate.${check.kind}" time="${seconds.toFixed(3)}">${body}<system-out>${xml(out)}</system-out></testcase>`);
+
+    const last = [...measurements].reverse().find((m) => m.testCases?.length);
+    if (last?.testCases) {
+      const tcs = last.testCases;
+      const tcLines = tcs.map((t) => {
+        const inner = t.outcome === 'failed' ? `<failure message="${xml(t.message ?? 'failed')}"/>`
+          : t.outcome === 'error' ? `<error message="${xml(t.message ?? 'error')}"/>`
+            : t.outcome === 'skipped' ? '<skipped/>' : '';
+        return `    <testcase name="${xml(t.name)}" classname="${xml(t.classname ?? t.suite ?? check.name)}" time="${(t.timeSeconds ?? 0).toFixed(3)}">${inner}</testcase>`;
+      });
+      suites.push(`  <testsuite name="${xml(`${check.name} (test command)`)}" tests="${tcs.length}" failures="${tcs.filter((t) => t.outcome === 'failed').length}" errors="${tcs.filter((t) => t.outcome === 'error').length}" skipped="${tcs.filter((t) => t.outcome === 'skipped').length}">\n${tcLines.join('\n')}\n  </testsuite>`);
+    }
+  }
+  const main = `  <testsuite name="Acceptance gate" tests="${config.checks.length}" failures="${failures}" errors="${errors}" skipped="${skipped}" time="${(verdict.durationMs / 1000).toFixed(3)}">\n${cases.join('\n')}\n  </testsuite>`;
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="Acceptance gate">\n${[main, ...suites].join('\n')}\n</testsuites>\n`;
+}
