@@ -5,7 +5,20 @@ import type { Inputs } from '../common/inputs';
 
 export type ClusterConnection =
   | { type: 'azureResourceManager'; azure: AzureConnection; resourceGroup: string; clusterName: string; useClusterAdmin: boolean }
-  | { type: 'kubernetesServiceConnection'; endpointId: string }
+  | {
+    type: 'kubernetesServiceConnection';
+    endpointId: string;
+    /** `Kubeconfig`, or `ServiceAccount` / `AzureSubscription` (server URL, service account token and CA). */
+    authorizationType: 'Kubeconfig' | 'ServiceAccount';
+    kubeconfig?: string;
+    clusterContext?: string;
+    server?: string;
+    token?: string;
+    /** Base64 PEM of the cluster CA. */
+    caData?: string;
+    namespace?: string;
+    acceptUntrustedCerts: boolean;
+  }
   | { type: 'kubeconfig'; path: string };
 
 export interface DeployOptions {
@@ -19,7 +32,14 @@ export interface DeployOptions {
   dryRun: boolean;
   prune: boolean;
   rollbackOnFailure: boolean;
+  /** Label value that marks the objects of this app, for prune. */
+  appName: string;
+  /** Pipeline metadata written as annotations of every applied object. */
+  metadata: Record<string, string>;
 }
+
+/** Annotation keys of the pipeline metadata. */
+export const ANNOTATION_PREFIX = 'aks-secure-delivery.dev';
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
@@ -36,7 +56,7 @@ export function readDeployOptions(inputs: Inputs): DeployOptions {
       useClusterAdmin: inputs.bool('useClusterAdmin', false),
     };
   } else if (type === 'kubernetesServiceConnection') {
-    connection = { type, endpointId: inputs.required('kubernetesServiceConnection', 'choose a Kubernetes service connection') };
+    connection = readKubernetesServiceConnection(inputs);
   } else {
     const path = inputs.path('kubeconfig');
     if (!path) throw new UserError("Input 'kubeconfig' is required when connectionType is kubeconfig: give the path of a kubeconfig file on the agent.");
@@ -63,5 +83,65 @@ export function readDeployOptions(inputs: Inputs): DeployOptions {
     dryRun: inputs.bool('dryRun', false),
     prune: inputs.bool('prune', false),
     rollbackOnFailure: inputs.bool('rollbackOnFailure', false),
+    appName: readAppName(inputs),
+    metadata: pipelineMetadata(inputs),
   };
+}
+
+function readKubernetesServiceConnection(inputs: Inputs): ClusterConnection {
+  const endpointId = inputs.required('kubernetesServiceConnection', 'choose a Kubernetes service connection');
+  const src = inputs.source;
+  const server = src.endpointUrl(endpointId);
+  if (!server) {
+    throw new UserError(`Input 'kubernetesServiceConnection': the service connection '${endpointId}' is not available to this job. Check its name, and that the pipeline is authorised to use it.`);
+  }
+  const data = (key: string) => src.endpointDataParameter(endpointId, key)?.trim() || undefined;
+  const auth = (key: string) => src.endpointAuthParameter(endpointId, key) || undefined;
+  const kind = (data('authorizationType') ?? 'Kubeconfig').toLowerCase();
+  const acceptUntrustedCerts = /^true$/i.test(data('acceptUntrustedCerts') ?? '');
+  if (kind === 'kubeconfig') {
+    return { type: 'kubernetesServiceConnection', endpointId, authorizationType: 'Kubeconfig', kubeconfig: auth('kubeconfig'), clusterContext: auth('clusterContext')?.trim() || data('clusterContext'), acceptUntrustedCerts };
+  }
+  if (kind !== 'serviceaccount' && kind !== 'azuresubscription') {
+    throw new UserError(`Input 'kubernetesServiceConnection': the service connection '${endpointId}' has the authorization type '${data('authorizationType')}', which this task cannot use. Use Kubeconfig or Service Account.`);
+  }
+  const apiToken = auth('apiToken');
+  const certificate = auth('serviceAccountCertificate')?.trim();
+  let token = apiToken ? Buffer.from(apiToken, 'base64').toString('utf8') : undefined;
+  if (apiToken && !/^[A-Za-z0-9+/=\s]+$/.test(apiToken)) token = apiToken;
+  return {
+    type: 'kubernetesServiceConnection', endpointId, authorizationType: 'ServiceAccount', server, token,
+    caData: certificate ? (certificate.startsWith('-----BEGIN') ? Buffer.from(certificate).toString('base64') : certificate) : undefined,
+    namespace: data('namespace'), acceptUntrustedCerts,
+  };
+}
+
+/** A label value (at most 63 characters of [A-Za-z0-9._-], alphanumeric at both ends). */
+function labelValue(text: string): string {
+  return text.replace(/[^A-Za-z0-9._-]+/g, '-').slice(0, 63).replace(/^[^A-Za-z0-9]+|[^A-Za-z0-9]+$/g, '');
+}
+
+function readAppName(inputs: Inputs): string {
+  const given = inputs.text('appName');
+  if (given !== undefined) {
+    if (labelValue(given) !== given) throw new UserError(`Input 'appName': '${given}' is not a valid label value (at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit).`);
+    return given;
+  }
+  return labelValue(inputs.variable('Build.DefinitionName') ?? inputs.variable('Release.DefinitionName') ?? '') || 'app';
+}
+
+function pipelineMetadata(inputs: Inputs): Record<string, string> {
+  const v = (name: string) => inputs.variable(name);
+  const collection = v('System.CollectionUri')?.replace(/\/+$/, '');
+  const project = v('System.TeamProject');
+  const buildId = v('Build.BuildId');
+  const out: Record<string, string> = {};
+  if (collection && project && buildId) out[`${ANNOTATION_PREFIX}/run-url`] = `${collection}/${encodeURIComponent(project)}/_build/results?buildId=${buildId}`;
+  const pipeline = v('Build.DefinitionName') ?? v('Release.DefinitionName');
+  if (pipeline) out[`${ANNOTATION_PREFIX}/pipeline`] = pipeline;
+  const build = v('Build.BuildNumber') ?? v('Release.ReleaseName');
+  if (build) out[`${ANNOTATION_PREFIX}/build-number`] = build;
+  const commit = v('Build.SourceVersion');
+  if (commit) out[`${ANNOTATION_PREFIX}/commit`] = commit;
+  return out;
 }

@@ -1,0 +1,163 @@
+import * as https from 'node:https';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { UserError } from '../common/errors';
+import type { TaskLog } from '../common/log';
+import { isDroppedConnection, isTransientStatus, parseRetryAfter, retry } from '../common/retry';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type KObj = Record<string, any> & { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; [key: string]: any } };
+
+/** A failure answered by the API server, with its Status fields. */
+export class KubeApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly reason: string,
+    message: string,
+    readonly details?: { name?: string; kind?: string; group?: string; causes?: { field?: string; message?: string }[] },
+    readonly retryAfterMs?: number,
+  ) {
+    super(message);
+    this.name = 'KubeApiError';
+  }
+}
+
+export interface RequestOptions {
+  query?: Record<string, string | undefined>;
+  body?: unknown;
+  contentType?: string;
+  /** Retry 429, 5xx and dropped connections (default true). */
+  retry?: boolean;
+}
+
+export type WatchEvent = { type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR'; object: KObj };
+
+/**
+ * The task's only way to the API server. Connection details (server, CA, client certificate, token, exec plugin)
+ * come from client-node's KubeConfig through `applyToHTTPSOptions`; requests are made here with raw JSON bodies,
+ * because client-node's model serializer drops fields it does not know (CRD schemas above all). Transient
+ * failures are retried with backoff honouring Retry-After.
+ */
+export class KubeClient {
+  readonly server: string;
+  private readonly agent = new https.Agent({ keepAlive: true, maxSockets: 16 });
+
+  constructor(private readonly kc: KubeConfig, private readonly log: TaskLog, readonly description: string) {
+    const cluster = kc.getCurrentCluster();
+    if (!cluster) throw new UserError(`${description}: the kubeconfig has no current cluster. Set current-context to a context whose cluster has a server.`);
+    this.server = cluster.server.replace(/\/+$/, '');
+  }
+
+  /** The namespace of the kubeconfig's current context, if it names one. */
+  get contextNamespace(): string | undefined {
+    return this.kc.getContextObject(this.kc.getCurrentContext())?.namespace || undefined;
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+
+  async request<T = KObj>(method: string, path: string, options: RequestOptions = {}): Promise<{ status: number; body: T }> {
+    const attempt = () => this.once<T>(method, path, options);
+    if (options.retry === false) return attempt();
+    return retry(attempt, (err) => ({
+      transient: (err instanceof KubeApiError && isTransientStatus(err.status)) || isDroppedConnection(err),
+      retryAfterMs: err instanceof KubeApiError ? err.retryAfterMs : undefined,
+      reason: err instanceof Error ? err.message : String(err),
+    }), {
+      attempts: 6, baseDelayMs: 200, maxDelayMs: 5000,
+      onRetry: ({ delayMs, reason }) => this.log.debug(`${method} ${path}: ${reason}; retrying in ${delayMs} ms`),
+    });
+  }
+
+  private async options(method: string, path: string, query?: Record<string, string | undefined>): Promise<https.RequestOptions> {
+    const opts: https.RequestOptions = { method, headers: {} };
+    await this.kc.applyToHTTPSOptions(opts);
+    const url = new URL(this.server + path);
+    for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) url.searchParams.set(k, v);
+    return { ...opts, agent: this.agent, hostname: url.hostname, port: url.port || 443, path: `${url.pathname}${url.search}`, headers: { ...opts.headers, 'user-agent': 'aks-secure-delivery/deploy-to-aks' } };
+  }
+
+  private async once<T>(method: string, path: string, { query, body, contentType }: RequestOptions): Promise<{ status: number; body: T }> {
+    const opts = await this.options(method, path, query);
+    const payload = body === undefined ? undefined : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
+    opts.headers = { ...opts.headers, accept: 'application/json', ...(payload ? { 'content-type': contentType ?? 'application/json', 'content-length': String(payload.length) } : {}) };
+    return new Promise((resolve, reject) => {
+      const req = https.request(opts, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', reject);
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let parsed: unknown;
+          try {
+            parsed = text ? JSON.parse(text) : undefined;
+          } catch {
+            parsed = text;
+          }
+          const status = res.statusCode ?? 0;
+          if (status >= 400) return reject(toApiError(status, parsed, res.headers['retry-after'] as string | undefined));
+          resolve({ status, body: parsed as T });
+        });
+      });
+      req.setTimeout(30_000, () => req.destroy(Object.assign(new Error('the API server did not answer within 30 s'), { code: 'ETIMEDOUT' })));
+      req.on('error', reject);
+      req.end(payload);
+    });
+  }
+
+  /**
+   * One watch request: calls `onEvent` for each event until the server ends the stream (resolves), the signal
+   * aborts (resolves), or the request fails (rejects with KubeApiError or a network error).
+   */
+  async watch(path: string, query: Record<string, string | undefined>, onEvent: (event: WatchEvent) => void, signal: AbortSignal): Promise<void> {
+    const opts = await this.options('GET', path, { ...query, watch: 'true' });
+    opts.headers = { ...opts.headers, accept: 'application/json' };
+    return new Promise((resolve, reject) => {
+      if (signal.aborted) return resolve();
+      const req = https.request({ ...opts, agent: false }, (res) => {
+        const status = res.statusCode ?? 0;
+        if (status >= 400) {
+          let text = '';
+          res.setEncoding('utf8').on('data', (d: string) => { text += d; }).on('end', () => {
+            let parsed: unknown;
+            try { parsed = JSON.parse(text); } catch { parsed = text; }
+            reject(toApiError(status, parsed, res.headers['retry-after'] as string | undefined));
+          });
+          return;
+        }
+        let buffer = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => {
+          buffer += d;
+          let i: number;
+          while ((i = buffer.indexOf('\n')) >= 0) {
+            const line = buffer.slice(0, i).trim();
+            buffer = buffer.slice(i + 1);
+            if (!line) continue;
+            try {
+              onEvent(JSON.parse(line) as WatchEvent);
+            } catch (err) {
+              if (err instanceof SyntaxError) continue;
+              req.destroy();
+              return reject(err);
+            }
+          }
+        });
+        res.on('end', () => resolve());
+        res.on('aborted', () => (signal.aborted ? resolve() : reject(Object.assign(new Error('the watch was cut off'), { code: 'ECONNRESET' }))));
+        res.on('error', (err) => (signal.aborted ? resolve() : reject(err)));
+      });
+      const abort = () => { req.destroy(); resolve(); };
+      signal.addEventListener('abort', abort, { once: true });
+      req.on('close', () => signal.removeEventListener('abort', abort));
+      req.on('error', (err) => (signal.aborted ? resolve() : reject(err)));
+      req.end();
+    });
+  }
+}
+
+function toApiError(status: number, body: unknown, retryAfter?: string): KubeApiError {
+  const s = (body && typeof body === 'object' ? body : {}) as { message?: string; reason?: string; details?: KubeApiError['details']; error?: { message?: string } };
+  const message = s.message ?? s.error?.message ?? (typeof body === 'string' && body ? body.slice(0, 300) : `HTTP ${status}`);
+  return new KubeApiError(status, s.reason ?? '', message, s.details, parseRetryAfter(retryAfter));
+}

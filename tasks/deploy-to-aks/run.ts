@@ -1,0 +1,295 @@
+import { UserError, errorMessage } from '../common/errors';
+import { formatDuration, type TaskLog } from '../common/log';
+import { Discovery, FIELD_MANAGER, applyObject, describeObject, explainApiError, objectPath, unreachable, waitForCrd, type ApplyAction, type ResourceInfo } from './apply';
+import { connectToCluster } from './connect';
+import { KubeApiError, type KObj, type KubeClient } from './kubeClient';
+import { addImagePullSecrets, expandGlobs, imagesOf, orderForApply, parseManifests, phaseOf, substituteImages, type Manifest } from './manifests';
+import { ANNOTATION_PREFIX, type DeployOptions } from './options';
+import { WORKLOAD_KINDS, waitError, waitForRollouts, type RolloutResult } from './rollout';
+
+/** The label that marks objects applied by this task for an app: what prune looks for. */
+export const APP_LABEL = `${ANNOTATION_PREFIX}/app`;
+
+export interface ObjectReport {
+  kind: string;
+  apiVersion: string;
+  namespace?: string;
+  name: string;
+  action: ApplyAction | 'pruned' | 'denied' | 'skipped' | 'rolled back';
+  note?: string;
+}
+
+export interface DeployResult {
+  ok: boolean;
+  /** One line for the task result. */
+  reason: string;
+  objects: ObjectReport[];
+  rollouts: RolloutResult[];
+  images: string[];
+  dryRun: boolean;
+  cluster: string;
+}
+
+interface Planned extends Manifest {
+  info: ResourceInfo;
+  namespaced: boolean;
+}
+
+/** Kinds prune looks at (besides those in the manifests): what apps usually ship, never Namespaces or CRDs. */
+const PRUNABLE: [string, string][] = [
+  ['v1', 'ConfigMap'], ['v1', 'Secret'], ['v1', 'Service'], ['v1', 'ServiceAccount'], ['v1', 'PersistentVolumeClaim'],
+  ['apps/v1', 'Deployment'], ['apps/v1', 'StatefulSet'], ['apps/v1', 'DaemonSet'], ['batch/v1', 'Job'], ['batch/v1', 'CronJob'],
+  ['networking.k8s.io/v1', 'Ingress'], ['networking.k8s.io/v1', 'NetworkPolicy'], ['policy/v1', 'PodDisruptionBudget'],
+  ['rbac.authorization.k8s.io/v1', 'Role'], ['rbac.authorization.k8s.io/v1', 'RoleBinding'],
+];
+
+export async function run(options: DeployOptions, log: TaskLog, cwd: string): Promise<DeployResult> {
+  const files = expandGlobs(options.manifests, cwd);
+  const manifests = parseManifests(files, cwd);
+  if (manifests.length === 0) throw new UserError(`Input 'manifests': the files (${files.length}) hold no Kubernetes objects.`);
+  log.info(`Read ${manifests.length} object${manifests.length === 1 ? '' : 's'} from ${files.length} file${files.length === 1 ? '' : 's'}`);
+
+  const session = await connectToCluster(options.connection, log);
+  const client = session.client;
+  try {
+    log.info(`Connecting to ${session.description} at ${client.server} with ${session.authentication}`);
+    try {
+      const { body } = await client.request<{ gitVersion: string }>('GET', '/version');
+      log.info(`Kubernetes ${body.gitVersion}`);
+    } catch (err) {
+      if (err instanceof KubeApiError && err.status === 401) {
+        throw new UserError(`${session.description}: the API server ${client.server} did not accept the task's credentials (401 Unauthorized). Check that the identity of the connection may sign in to the cluster.`, { cause: err });
+      }
+      throw unreachable(err, session.description, client.server);
+    }
+    return await deploy(options, log, client, manifests, session.description);
+  } finally {
+    client.close();
+  }
+}
+
+async function deploy(options: DeployOptions, log: TaskLog, client: KubeClient, manifests: Manifest[], cluster: string): Promise<DeployResult> {
+  const discovery = new Discovery(client);
+  const defaultNamespace = options.namespace ?? client.contextNamespace ?? 'default';
+  // CRDs in the manifests make their kinds known before the cluster serves them.
+  const crdKinds = new Map<string, ResourceInfo>();
+  for (const m of manifests) {
+    if (m.obj.kind !== 'CustomResourceDefinition' || !m.obj.apiVersion.startsWith('apiextensions.k8s.io/')) continue;
+    const spec = m.obj.spec ?? {};
+    for (const v of spec.versions ?? []) crdKinds.set(`${spec.group}/${v.name}/${spec.names?.kind}`, { resource: spec.names?.plural, namespaced: spec.scope !== 'Cluster' });
+  }
+  const planned: Planned[] = [];
+  for (const m of manifests) {
+    const { obj } = m;
+    let info: ResourceInfo | undefined;
+    try {
+      info = await discovery.resolve(obj.apiVersion, obj.kind);
+    } catch (err) {
+      throw explainApiError(err, obj, m.source, 'discover');
+    }
+    info ??= crdKinds.get(`${obj.apiVersion}/${obj.kind}`);
+    if (!info) {
+      throw new UserError(`Input 'manifests': ${m.source}: the cluster does not serve kind '${obj.kind}' in apiVersion '${obj.apiVersion}'. Check the apiVersion and kind, or install the CustomResourceDefinition that defines it (it may be in the manifests too).`);
+    }
+    if (info.namespaced) obj.metadata.namespace ??= defaultNamespace;
+    else delete obj.metadata.namespace;
+    planned.push({ ...m, info, namespaced: info.namespaced });
+  }
+
+  // Images, pull secrets, labels and pipeline metadata go into the applied body itself.
+  const images = new Set<string>();
+  for (const p of planned) {
+    for (const s of substituteImages(p.obj, options.images)) log.info(`Image of ${s.object}, container '${s.container}': ${s.from} -> ${s.to}`);
+    if (options.imagePullSecrets.length && addImagePullSecrets(p.obj, options.imagePullSecrets)) log.debug(`imagePullSecrets of ${describeObject(p.obj)}: ${options.imagePullSecrets.join(', ')}`);
+    for (const i of imagesOf(p.obj)) images.add(i);
+    p.obj.metadata.labels = { ...p.obj.metadata.labels, [APP_LABEL]: options.appName };
+    p.obj.metadata.annotations = { ...p.obj.metadata.annotations, ...options.metadata };
+  }
+  for (const entry of options.images) {
+    const text = `${entry.registry}/${entry.repository}`;
+    if (![...images].some((i) => i.startsWith(text))) log.warn(`Input 'images': no container uses ${text} (or ${entry.repository}); it was not substituted anywhere.`);
+  }
+
+  await checkNamespaces(client, planned, log);
+
+  const ordered = orderForApply(planned);
+  const reports: ObjectReport[] = [];
+  const previous = new Map<string, KObj | undefined>();
+  const applied: KObj[] = [];
+  const denials: string[] = [];
+  log.info(`${options.dryRun ? 'Dry run (server-side): checking' : 'Applying'} ${ordered.length} object${ordered.length === 1 ? '' : 's'} with field manager '${FIELD_MANAGER}'`);
+  let phase = -1;
+  for (const p of ordered) {
+    if (phaseOf(p) !== phase && phase === 1 && !options.dryRun) {
+      for (const crd of ordered.filter((x) => x.obj.kind === 'CustomResourceDefinition')) await waitForCrd(client, crd.obj.metadata.name, log);
+    }
+    phase = phaseOf(p);
+    const report: ObjectReport = { kind: p.obj.kind, apiVersion: p.obj.apiVersion, namespace: p.obj.metadata.namespace, name: p.obj.metadata.name, action: 'created' };
+    if (options.dryRun && crdKinds.has(`${p.obj.apiVersion}/${p.obj.kind}`) && !(await discovery.resolve(p.obj.apiVersion, p.obj.kind))) {
+      report.action = 'skipped';
+      report.note = 'its CustomResourceDefinition is created by this deployment, so the dry run cannot check it';
+      log.info(`${describeObject(p.obj)}: skipped (${report.note})`);
+      reports.push(report);
+      continue;
+    }
+    try {
+      const outcome = await applyObject(client, p.obj, p.info, options.dryRun, p.source);
+      report.action = outcome.action;
+      previous.set(describeObject(p.obj), outcome.before);
+      applied.push({ ...outcome.live, apiVersion: p.obj.apiVersion, kind: p.obj.kind });
+      log.info(`${describeObject(p.obj)} ${outcome.action}${options.dryRun ? ' (dry run)' : ''}`);
+    } catch (err) {
+      if (options.dryRun && err instanceof UserError) {
+        report.action = 'denied';
+        report.note = err.message;
+        denials.push(err.message);
+        log.warn(err.message);
+        reports.push(report);
+        continue;
+      }
+      throw err;
+    }
+    reports.push(report);
+  }
+
+  const base = { objects: reports, images: [...images], dryRun: options.dryRun, cluster, rollouts: [] as RolloutResult[] };
+  if (options.dryRun) {
+    if (denials.length) {
+      return { ...base, ok: false, reason: `Dry run: ${denials.length} of ${ordered.length} object${ordered.length === 1 ? ' was' : 's were'} refused; nothing was changed. ${denials[0]}` };
+    }
+    return { ...base, ok: true, reason: `Dry run: the cluster accepts all ${ordered.length} objects; nothing was changed.` };
+  }
+
+  if (options.prune) reports.push(...await prune(client, discovery, planned, options.appName, log));
+
+  const workloads = applied.filter((o) => WORKLOAD_KINDS.has(o.kind) && o.apiVersion.match(/^(apps|batch)\/v1$/));
+  if (workloads.length === 0) {
+    return { ...base, ok: true, reason: `Applied ${ordered.length} objects to ${cluster}; no workloads to wait for.` };
+  }
+  log.info(`Waiting for ${workloads.length} workload${workloads.length === 1 ? '' : 's'} (rolloutTimeout ${options.rolloutTimeoutSeconds} s)`);
+  const started = Date.now();
+  let rollouts: RolloutResult[];
+  try {
+    rollouts = await waitForRollouts(client, workloads, log, { timeoutSeconds: options.rolloutTimeoutSeconds });
+  } catch (err) {
+    throw waitError(err);
+  }
+  const failed = rollouts.find((r) => r.status !== 'ready' && r.status !== 'stopped');
+  if (!failed) {
+    return { ...base, rollouts, ok: true, reason: `Deployed ${ordered.length} objects to ${cluster}; ${workloads.length} workload${workloads.length === 1 ? '' : 's'} ready in ${formatDuration(Date.now() - started)}.` };
+  }
+  log.warn(failed.message);
+  for (const line of failed.details) log.info(`  ${line}`);
+  let reason = failed.message;
+  if (options.rollbackOnFailure) {
+    const rolledBack = await rollback(client, planned, previous, reports, log);
+    reason = rolledBack.length
+      ? `${failed.message} Rolled back ${rolledBack.join(', ')} to the previous revision.`
+      : `${failed.message} Nothing to roll back: no changed workload had a previous revision.`;
+  }
+  return { ...base, rollouts, ok: false, reason };
+}
+
+/** Fails before anything changes when a namespace the objects need neither exists nor is in the manifests. */
+async function checkNamespaces(client: KubeClient, planned: Planned[], log: TaskLog): Promise<void> {
+  const created = new Set(planned.filter((p) => p.obj.kind === 'Namespace').map((p) => p.obj.metadata.name));
+  const needed = new Map<string, string[]>();
+  for (const p of planned) {
+    const ns = p.obj.metadata.namespace;
+    if (p.namespaced && ns && !created.has(ns)) needed.set(ns, [...(needed.get(ns) ?? []), describeObject(p.obj)]);
+  }
+  for (const [ns, users] of needed) {
+    try {
+      await client.request('GET', `/api/v1/namespaces/${encodeURIComponent(ns)}`);
+    } catch (err) {
+      if (err instanceof KubeApiError && err.status === 404) {
+        throw new UserError(`The namespace '${ns}' does not exist in the cluster (needed by ${users.slice(0, 3).join(', ')}${users.length > 3 ? ', …' : ''}). Add a Namespace object to the manifests, create the namespace, or change the 'namespace' input.`);
+      }
+      if (err instanceof KubeApiError && err.status === 403) {
+        log.debug(`namespace ${ns}: not allowed to read it; the apply will tell whether it exists`);
+        continue;
+      }
+      throw err;
+    }
+  }
+}
+
+/** Deletes objects labelled for this app that the manifests no longer hold. */
+async function prune(client: KubeClient, discovery: Discovery, planned: Planned[], app: string, log: TaskLog): Promise<ObjectReport[]> {
+  const keep = new Set(planned.map((p) => `${p.obj.apiVersion}/${p.obj.kind}/${p.obj.metadata.namespace ?? ''}/${p.obj.metadata.name}`));
+  const kinds = new Map<string, [string, string]>();
+  for (const [v, k] of PRUNABLE) kinds.set(`${v}/${k}`, [v, k]);
+  for (const p of planned) if (p.obj.kind !== 'Namespace' && p.obj.kind !== 'CustomResourceDefinition') kinds.set(`${p.obj.apiVersion}/${p.obj.kind}`, [p.obj.apiVersion, p.obj.kind]);
+  const namespaces = [...new Set(planned.map((p) => p.obj.metadata.namespace).filter((n): n is string => !!n))];
+  const reports: ObjectReport[] = [];
+  for (const [apiVersion, kind] of kinds.values()) {
+    const info = await discovery.resolve(apiVersion, kind);
+    if (!info) continue;
+    const query = { labelSelector: `${APP_LABEL}=${app}` };
+    let found: KObj[] = [];
+    try {
+      found = (await client.request<{ items: KObj[] }>('GET', objectPath(apiVersion, { ...info, namespaced: false }, undefined), { query })).body.items;
+    } catch (err) {
+      if (!(err instanceof KubeApiError && err.status === 403 && info.namespaced)) throw explainApiError(err, { apiVersion, kind, metadata: { name: '*' } }, 'prune', 'list');
+      for (const ns of namespaces) found.push(...(await client.request<{ items: KObj[] }>('GET', objectPath(apiVersion, info, ns), { query })).body.items);
+    }
+    for (const o of found) {
+      const key = `${apiVersion}/${kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`;
+      if (keep.has(key)) continue;
+      if ((o.metadata.ownerReferences ?? []).length) continue;
+      const obj = { ...o, apiVersion, kind };
+      try {
+        await client.request('DELETE', objectPath(apiVersion, info, o.metadata.namespace, o.metadata.name), { query: { propagationPolicy: 'Background' } });
+      } catch (err) {
+        if (err instanceof KubeApiError && err.status === 404) continue;
+        throw explainApiError(err, obj, 'prune', 'delete');
+      }
+      log.info(`${describeObject(obj)} pruned (applied earlier for app '${app}', no longer in the manifests)`);
+      reports.push({ kind, apiVersion, namespace: o.metadata.namespace, name: o.metadata.name, action: 'pruned' });
+    }
+  }
+  if (reports.length === 0) log.info(`Prune: nothing to delete for app '${app}'`);
+  return reports;
+}
+
+/** Returns each changed workload to the state it had before this run, by applying that state again. */
+async function rollback(client: KubeClient, planned: Planned[], previous: Map<string, KObj | undefined>, reports: ObjectReport[], log: TaskLog): Promise<string[]> {
+  const done: string[] = [];
+  for (const p of planned) {
+    if (!WORKLOAD_KINDS.has(p.obj.kind) || p.obj.kind === 'Job') continue;
+    const key = describeObject(p.obj);
+    const report = reports.find((r) => r.kind === p.obj.kind && r.namespace === p.obj.metadata.namespace && r.name === p.obj.metadata.name);
+    if (report?.action === 'unchanged') continue;
+    const before = previous.get(key);
+    if (!before) {
+      log.info(`${key}: created by this run, so there is no previous revision to return to`);
+      continue;
+    }
+    const body = restorable(before, p.obj);
+    try {
+      await client.request('PATCH', objectPath(p.obj.apiVersion, p.info, p.obj.metadata.namespace, p.obj.metadata.name), {
+        query: { fieldManager: FIELD_MANAGER, force: 'true' }, body, contentType: 'application/apply-patch+yaml',
+      });
+      const revision = before.metadata.annotations?.['deployment.kubernetes.io/revision'];
+      log.warn(`${key} rolled back to its previous ${revision ? `revision ${revision}` : 'state'}`);
+      if (report) report.action = 'rolled back';
+      done.push(key);
+    } catch (err) {
+      log.warn(`${key} could not be rolled back: ${errorMessage(explainApiError(err, p.obj, 'rollback', 'patch'))}`);
+    }
+  }
+  return done;
+}
+
+/** The previous live object as an apply body: its spec, labels and annotations, without server-owned fields. */
+function restorable(before: KObj, applied: KObj): KObj {
+  const annotations = { ...before.metadata.annotations };
+  delete annotations['deployment.kubernetes.io/revision'];
+  const labels = { ...before.metadata.labels };
+  if (applied.metadata.labels?.[APP_LABEL]) labels[APP_LABEL] = applied.metadata.labels[APP_LABEL];
+  return {
+    apiVersion: applied.apiVersion, kind: applied.kind,
+    metadata: { name: before.metadata.name, namespace: before.metadata.namespace, labels, annotations },
+    spec: before.spec,
+  };
+}

@@ -1,0 +1,111 @@
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { Environment } from '../env';
+import type { AksCluster } from '../env/aks';
+import type { KObj } from '../env/kube/types';
+import { runTask, type RunOptions, type TaskRun } from '../helpers/agent';
+import { mergeRunOptions } from '../helpers/connections';
+import { sharedEnvironment } from '../helpers/environment';
+import { OciLayout, skopeoCertDir, skopeoPush } from '../helpers/images';
+
+export interface DeployFixture {
+  env: Environment;
+  cluster: AksCluster;
+  /** `127.0.0.1:<port>/shop/web`, pushed with tags 1.0 and 2.0. */
+  image: string;
+  dir: string;
+  adminKubeconfigPath: string;
+}
+
+let fixture: Promise<DeployFixture> | undefined;
+
+/** The shared environment, with an image in the non-production registry and a kubeconfig file for staging. */
+export function deployFixture(): Promise<DeployFixture> {
+  fixture ??= (async () => {
+    const env = await sharedEnvironment();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'deploy-to-aks-'));
+    const nonprod = env.registries.nonprod;
+    const layout = new OciLayout(path.join(dir, 'layout'));
+    layout.tag(layout.image([256]), '1.0');
+    layout.tag(layout.image([256]), '2.0');
+    const target = { loginServer: nonprod.registry.loginServer, username: nonprod.push.username, password: nonprod.push.password, certDir: skopeoCertDir(env.ca.caCertPath, path.join(dir, 'certs')) };
+    await skopeoPush(layout, '1.0', target, 'shop/web');
+    await skopeoPush(layout, '2.0', target, 'shop/web');
+    const cluster = env.aks.clusters.staging;
+    const adminKubeconfigPath = path.join(dir, 'admin.kubeconfig');
+    fs.writeFileSync(adminKubeconfigPath, cluster.adminKubeconfig(), { mode: 0o600 });
+    return { env, cluster, image: `${nonprod.registry.loginServer}/shop/web`, dir, adminKubeconfigPath };
+  })();
+  return fixture;
+}
+
+/** A fresh namespace in the cluster, for one test. */
+export function freshNamespace(f: DeployFixture, prefix = 't'): string {
+  const name = `${prefix}-${randomBytes(4).toString('hex')}`;
+  f.cluster.kube.put({ apiVersion: 'v1', kind: 'Namespace', metadata: { name }, status: { phase: 'Active' } });
+  return name;
+}
+
+/** Writes YAML documents to a new file and returns its path. */
+export function writeManifest(f: DeployFixture, ...docs: string[]): string {
+  const file = path.join(f.dir, `m-${randomBytes(4).toString('hex')}.yaml`);
+  fs.writeFileSync(file, docs.join('\n---\n'));
+  return file;
+}
+
+export interface WorkloadOptions {
+  kind?: 'Deployment' | 'StatefulSet' | 'DaemonSet';
+  name?: string;
+  image: string;
+  replicas?: number;
+  env?: Record<string, string>;
+  extraSpec?: string;
+  extraContainer?: string;
+  namespace?: string;
+}
+
+export function workload(o: WorkloadOptions): string {
+  const kind = o.kind ?? 'Deployment';
+  const name = o.name ?? 'web';
+  const env = Object.entries(o.env ?? {});
+  return [
+    'apiVersion: apps/v1',
+    `kind: ${kind}`,
+    'metadata:',
+    `  name: ${name}`,
+    ...(o.namespace ? [`  namespace: ${o.namespace}`] : []),
+    'spec:',
+    ...(kind === 'DaemonSet' ? [] : [`  replicas: ${o.replicas ?? 2}`]),
+    ...(kind === 'StatefulSet' ? [`  serviceName: ${name}`] : []),
+    ...(o.extraSpec ? o.extraSpec.split('\n').map((l) => `  ${l}`) : []),
+    `  selector: { matchLabels: { app: ${name} } }`,
+    '  template:',
+    `    metadata: { labels: { app: ${name} } }`,
+    '    spec:',
+    '      containers:',
+    `      - name: ${name}`,
+    `        image: ${o.image}`,
+    ...(env.length ? ['        env:', ...env.map(([k, v]) => `        - { name: ${k}, value: "${v}" }`)] : []),
+    ...(o.extraContainer ? o.extraContainer.split('\n').map((l) => `        ${l}`) : []),
+  ].join('\n');
+}
+
+/** Runs the built task against staging through a kubeconfig file (the admin's client certificate). */
+export function runDeploy(f: DeployFixture, inputs: Record<string, string | boolean | number | undefined>, extra: Partial<RunOptions> = {}): Promise<TaskRun> {
+  return runTask('deploy-to-aks', mergeRunOptions({
+    caFile: f.env.ca.caCertPath,
+    timeoutMs: 60_000,
+    inputs: { connectionType: 'kubeconfig', kubeconfig: f.adminKubeconfigPath, ...inputs },
+  }, extra));
+}
+
+export function get(f: DeployFixture, apiVersion: string, kind: string, namespace: string | undefined, name: string): KObj | undefined {
+  return f.cluster.kube.get(apiVersion, kind, namespace, name);
+}
+
+/** Everything a person would read about a run: result, log and stderr. */
+export function describeRun(run: TaskRun): string {
+  return `${run.result?.status}: ${run.result?.message}\n${run.logLines.join('\n')}\n${run.stderr}`;
+}
