@@ -149,7 +149,7 @@ export function sarifReport(r: ReportInput, toolVersion: string): string {
             logicalLocations: [{ name: f.package, kind: 'package', fullyQualifiedName: `${f.package}@${f.installedVersion}` }],
           }],
           partialFingerprints: { 'vulnerability/package/digest': `${f.id}/${f.package}/${f.installedVersion}/${f.digest}` },
-          ...(entry ? { suppressions: [{ kind: 'external', status: 'accepted', justification: `${entry.reason} (until ${entry.expires})` }] } : {}),
+          ...(entry ? { suppressions: [{ kind: 'external', state: 'accepted', justification: `${entry.reason} (until ${entry.expires})` }] } : {}),
           properties: {
             severity: f.severity, policySeverity: policySeverity(f), fixStatus: f.fixStatus, fixedVersion: f.fixedVersion ?? null,
             cvss: f.cvss, exploit: f.exploit, published: f.published ?? null, dataModel: f.model,
