@@ -218,7 +218,7 @@ export class ResourceGraphEmulator {
       return [];
     }
     const key = `${shape}:${file}`;
-    const stamp = `${stat.mtimeMs}:${stat.size}`;
+    const stamp = `${stat.ino}:${stat.mtimeMs}:${stat.size}`;
     const cached = this.cache.get(key);
     if (cached?.stamp === stamp) return cached.rows;
     const parsed = JSON.parse(fs.readFileSync(file, 'utf8')) as unknown;
