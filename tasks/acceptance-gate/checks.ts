@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { errorMessage } from '../common/errors';
+import { isDroppedConnection, isTransientStatus, parseRetryAfter, retry } from '../common/retry';
 import type { CommandCheck, HttpCheck, PrometheusCheck } from './config';
 import type { Value } from './expression';
 import { formatValue, judge, type Measurement, type Outcome } from './judge';
@@ -151,16 +152,29 @@ export async function measurePrometheus(check: PrometheusCheck, ctx: CheckContex
   }
   let res: Response;
   let text: string;
+  const signal = signalFor(check.timeoutSeconds, ctx.signal);
+  let retries = 0;
   try {
-    res = await fetch(endpoint, {
-      method: 'POST',
-      headers,
-      body: new URLSearchParams({ query: check.query, timeout: `${check.timeoutSeconds}s` }).toString(),
-      signal: signalFor(check.timeoutSeconds, ctx.signal),
-    });
-    text = await res.text();
+    // A throttled or briefly failing query service is retried within the check's timeout, so a blip is not
+    // counted as an error of the evaluation; the last answer is judged when retries run out.
+    ({ res, text } = await retry(async (attempt) => {
+      retries = attempt - 1;
+      const r = await fetch(endpoint, {
+        method: 'POST',
+        headers,
+        body: new URLSearchParams({ query: check.query, timeout: `${check.timeoutSeconds}s` }).toString(),
+        signal,
+      });
+      const t = await r.text();
+      if (isTransientStatus(r.status)) throw new TransientAnswer(r, t);
+      return { res: r, text: t };
+    }, (err) => ({
+      transient: !signal.aborted && (err instanceof TransientAnswer || isDroppedConnection(err)),
+      retryAfterMs: err instanceof TransientAnswer ? parseRetryAfter(err.res.headers.get('retry-after')) : undefined,
+    }), { attempts: 3, baseDelayMs: 100, maxDelayMs: 1000, signal }));
   } catch (err) {
-    return fail('error', describeRequestFailure(err, endpoint, check.timeoutSeconds, ctx.signal));
+    if (err instanceof TransientAnswer) ({ res, text } = err);
+    else return fail('error', describeRequestFailure(err, endpoint, check.timeoutSeconds, ctx.signal));
   }
   let answer: PrometheusAnswer = {};
   try {
@@ -178,7 +192,7 @@ export async function measurePrometheus(check: PrometheusCheck, ctx: CheckContex
   if (res.status === 404) return fail('error', `${endpoint} does not exist (404): the url must be the Prometheus server's base URL`, true);
   if (!res.ok || answer.status !== 'success') {
     const detail = answer.errorType ? `${answer.errorType}: ${answer.error}` : text.slice(0, 200).replace(/\s+/g, ' ');
-    return fail('error', `Prometheus answered ${res.status} (${detail})`);
+    return fail('error', `Prometheus answered ${res.status} (${detail})${retries ? ` after ${retries + 1} attempts` : ''}`);
   }
   const data = answer.data ?? {};
   let result: Value;
@@ -209,6 +223,12 @@ export async function measurePrometheus(check: PrometheusCheck, ctx: CheckContex
   }
   const j = judge(check, result);
   return { check: check.name, outcome: j.outcome, value: formatValue(result), message: j.message, durationMs: elapsed(started) };
+}
+
+class TransientAnswer extends Error {
+  constructor(readonly res: Response, readonly text: string) {
+    super(`answered ${res.status}`);
+  }
 }
 
 const KILL_GRACE_MS = 2000;

@@ -71,7 +71,12 @@ export async function runGate(config: GateConfig, measure: Measure, log: TaskLog
     if (signal.aborted) break;
     const evalStart = Date.now();
     const t0 = process.hrtime.bigint();
-    const measurements = await Promise.all(config.checks.map((check) => measure(check, signal)));
+    const pending = new Set(config.checks.map((c) => c.name));
+    const progress = setInterval(() => {
+      log.info(`Evaluation ${index}: still measuring ${[...pending].map((n) => `'${n}'`).join(', ')} after ${formatDuration(Date.now() - evalStart)}.`);
+    }, PROGRESS_EVERY_MS);
+    const measurements = await Promise.all(config.checks.map((check) => measure(check, signal).finally(() => pending.delete(check.name))));
+    clearInterval(progress);
     const durationMs = Number(process.hrtime.bigint() - t0) / 1e6;
     if (signal.aborted) {
       log.info(`Evaluation ${index} was cut short by the gate's timeout and does not count.`);

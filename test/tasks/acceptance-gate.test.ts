@@ -102,7 +102,7 @@ checks:
     successCondition: result < 0.01
 `);
     assert.equal(run.result?.status, 'Succeeded', describeRun(run));
-    assert.ok(run.logLines.some((l) => /error ratio by code: passed \(\[\d+, 0\]|error ratio by code: passed \(\[0, \d+\]/.test(l)), describeRun(run));
+    assert.ok(run.logLines.some((l) => /error ratio by code: passed \((\[[\d.]+, 0\]|\[0, [\d.]+\])\)/.test(l)), describeRun(run));
   });
 
   describe('no data (an empty vector, or NaN) follows onNoData', () => {
@@ -343,6 +343,32 @@ checks:
       const run = await gate(azureGate(), mergeRunOptions(options, { inputs: { azureSubscription: id } }));
       assert.equal(run.result?.status, 'Failed', describeRun(run));
       assert.match(run.outputs.gateReason, /^Check 'managed error ratio' cannot be evaluated: .* refused the query with 403 .*Monitoring Data Reader/);
+    });
+
+    it('retries a throttled or failing query service within the check, so a blip is no error', async () => {
+      const { id, options } = azureRmConnection(env, 'secret');
+      env.monitoring.azureMonitor.faults.failNext('503', 1, { match: /^POST \/api\/v1\/query/, retryAfterSeconds: 0 });
+      env.monitoring.azureMonitor.faults.failNext('429', 1, { match: /^POST \/api\/v1\/query/, retryAfterSeconds: 0 });
+      const run = await gate(azureGate(), mergeRunOptions(options, { inputs: { azureSubscription: id } }));
+      assert.equal(run.result?.status, 'Succeeded', describeRun(run));
+      assert.equal(env.monitoring.azureMonitor.faults.served['503'], 1);
+      assert.equal(env.monitoring.azureMonitor.faults.served['429'], 1);
+      assert.equal(run.logLines.filter((l) => l.startsWith('Evaluation ')).length, 2, 'no evaluation was lost to the faults');
+    });
+
+    it('counts a query service that keeps failing as an error, not a failure', async () => {
+      const { id, options } = azureRmConnection(env, 'secret');
+      env.monitoring.azureMonitor.faults.setRates({ rate500: 1, match: /^POST \/api\/v1\/query/ });
+      const run = await gate(`${azureGate()}consecutiveErrorLimit: 0\n`, mergeRunOptions(options, { inputs: { azureSubscription: id } }));
+      assert.equal(run.result?.status, 'Failed', describeRun(run));
+      assert.match(run.outputs.gateReason, /'managed error ratio' Prometheus answered 500 .* after 3 attempts in 1 of 1 evaluation: 1 evaluations in a row could not measure every check/);
+    });
+
+    it('fails at once on a query that Azure Monitor refuses because it names no metric', async () => {
+      const { id, options } = azureRmConnection(env, 'secret');
+      const run = await gate(azureGate().replace("'max(app_healthy)'", "'vector(1)'"), mergeRunOptions(options, { inputs: { azureSubscription: id } }));
+      assert.equal(run.result?.status, 'Failed', describeRun(run));
+      assert.match(run.outputs.gateReason, /^Check 'managed error ratio' cannot be evaluated: Prometheus rejected the query \(bad_data\): .*scoped to a metric/);
     });
 
     it('fails before any query without an AzureRM connection', async () => {
