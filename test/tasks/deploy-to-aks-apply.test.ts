@@ -1,0 +1,179 @@
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { deployFixture, describeRun, freshNamespace, get, runDeploy, workload, writeManifest, type DeployFixture } from './deploy-to-aks-fixture';
+
+describe('DeployToAks@1: applying manifests', function () {
+  let f: DeployFixture;
+  before(async function () {
+    this.timeout(120_000);
+    f = await deployFixture();
+  });
+  afterEach(() => {
+    f.env.clearFaults();
+    f.cluster.kube.policies.length = 0;
+  });
+
+  it('applies a CRD and its custom resource in one run, the CRD established first', async () => {
+    const ns = freshNamespace(f);
+    const group = `${ns}.example.com`;
+    const crd = [
+      'apiVersion: apiextensions.k8s.io/v1', 'kind: CustomResourceDefinition', `metadata: { name: widgets.${group} }`, 'spec:', `  group: ${group}`,
+      '  names: { kind: Widget, plural: widgets, singular: widget }', '  scope: Namespaced', '  versions:', '  - name: v1', '    served: true', '    storage: true',
+      '    schema:', '      openAPIV3Schema:', '        type: object', '        properties:', '          spec:', '            type: object',
+      '            x-kubernetes-preserve-unknown-fields: true', '            required: [size]',
+    ].join('\n');
+    const cr = `apiVersion: ${group}/v1\nkind: Widget\nmetadata: { name: big }\nspec: { size: 3, colour: blue }`;
+    // The custom resource comes first in the file: the task orders the CRD before it.
+    const run = await runDeploy(f, { manifests: writeManifest(f, cr, crd), namespace: ns });
+    assert.equal(run.result?.status, 'Succeeded', describeRun(run));
+    const stored = get(f, 'apiextensions.k8s.io/v1', 'CustomResourceDefinition', undefined, `widgets.${group}`)!;
+    assert.equal(stored.spec.versions[0].schema.openAPIV3Schema.properties.spec['x-kubernetes-preserve-unknown-fields'], true, 'CRD fields the client-node models drop reach the server');
+    assert.equal(get(f, `${group}/v1`, 'Widget', ns, 'big')?.spec.colour, 'blue');
+    const crdLine = run.logLines.findIndex((l) => l.includes(`CustomResourceDefinition widgets.${group} is established`));
+    const crLine = run.logLines.findIndex((l) => l.includes(`Widget ${ns}/big created`));
+    assert.ok(crdLine >= 0 && crLine > crdLine, describeRun(run));
+  });
+
+  it('deploys to several namespaces: objects keep their own, others take the input, Namespaces come first', async () => {
+    const suffix = freshNamespace(f, 'x');
+    const [a, b] = [`${suffix}-a`, `${suffix}-b`];
+    const file = writeManifest(f,
+      `apiVersion: v1\nkind: ConfigMap\nmetadata: { name: settings, namespace: ${b} }\ndata: { mode: b }`,
+      `apiVersion: v1\nkind: ConfigMap\nmetadata: { name: settings }\ndata: { mode: default }`,
+      workload({ image: `${f.image}:1.0`, namespace: a, replicas: 1 }),
+      `apiVersion: v1\nkind: Namespace\nmetadata: { name: ${a} }`,
+      `apiVersion: v1\nkind: Namespace\nmetadata: { name: ${b} }`,
+    );
+    const run = await runDeploy(f, { manifests: file, namespace: suffix });
+    assert.equal(run.result?.status, 'Succeeded', describeRun(run));
+    assert.equal(get(f, 'v1', 'ConfigMap', b, 'settings')?.data.mode, 'b');
+    assert.equal(get(f, 'v1', 'ConfigMap', suffix, 'settings')?.data.mode, 'default');
+    assert.equal(get(f, 'apps/v1', 'Deployment', a, 'web')?.status.availableReplicas, 1);
+    const order = run.logLines.filter((l) => / (created|configured|unchanged)$/.test(l));
+    assert.match(order[0], /^Namespace /);
+    assert.match(order[1], /^Namespace /);
+  });
+
+  it('expands globs, flattens List objects and skips empty documents', async () => {
+    const ns = freshNamespace(f);
+    const dir = path.join(f.dir, `glob-${ns}`);
+    fs.mkdirSync(path.join(dir, 'sub'), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'a.yaml'), `---\n# only a comment\n---\napiVersion: v1\nkind: List\nitems:\n- { apiVersion: v1, kind: ConfigMap, metadata: { name: one } }\n- { apiVersion: v1, kind: ConfigMap, metadata: { name: two } }\n---\n`);
+    fs.writeFileSync(path.join(dir, 'sub', 'b.yml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: three }\n');
+    fs.writeFileSync(path.join(dir, 'notes.txt'), 'not a manifest');
+    const run = await runDeploy(f, { manifests: `${dir}/**/*.y*ml`, namespace: ns });
+    assert.equal(run.result?.status, 'Succeeded', describeRun(run));
+    for (const name of ['one', 'two', 'three']) assert.ok(get(f, 'v1', 'ConfigMap', ns, name), name);
+  });
+
+  it('dry run reports each policy denial before anything changes', async () => {
+    const ns = freshNamespace(f);
+    f.cluster.kube.policies.push((obj) => (obj.kind === 'Deployment' && !obj.spec?.template?.spec?.securityContext?.runAsNonRoot
+      ? `[azurepolicy-k8sazurev2noprivilege] Deployment ${obj.metadata.name} must set securityContext.runAsNonRoot` : undefined));
+    const file = writeManifest(f, workload({ image: `${f.image}:1.0` }), 'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: settings }\ndata: { a: b }');
+    const run = await runDeploy(f, { manifests: file, namespace: ns, dryRun: true });
+    assert.equal(run.result?.status, 'Failed', describeRun(run));
+    assert.match(run.result!.message, /Dry run: 1 of 2 objects were refused; nothing was changed\. Deployment .*\/web .* was denied by the cluster's admission policy: admission webhook "validation\.gatekeeper\.sh" denied the request: \[azurepolicy-k8sazurev2noprivilege\]/);
+    assert.equal(get(f, 'apps/v1', 'Deployment', ns, 'web'), undefined, 'nothing was created');
+    assert.equal(get(f, 'v1', 'ConfigMap', ns, 'settings'), undefined, 'nothing was created');
+    assert.match(run.summaries[0]?.content ?? '', /\| Deployment\/web \| .* \| denied: /);
+    assert.match(run.summaries[0]?.content ?? '', /\| ConfigMap\/settings \| .* \| created \|/);
+
+    f.cluster.kube.policies.length = 0;
+    const clean = await runDeploy(f, { manifests: file, namespace: ns, dryRun: true });
+    assert.equal(clean.result?.status, 'Succeeded', describeRun(clean));
+    assert.equal(get(f, 'apps/v1', 'Deployment', ns, 'web'), undefined, 'a dry run changes nothing');
+  });
+
+  it('fails on an admission denial of a real apply, naming the object and the policy', async () => {
+    const ns = freshNamespace(f);
+    f.cluster.kube.policies.push((obj) => (obj.kind === 'ConfigMap' && obj.data?.password ? '[no-plain-secrets] ConfigMap holds a password' : undefined));
+    const run = await runDeploy(f, { manifests: writeManifest(f, 'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: settings }\ndata: { password: hunter2 }'), namespace: ns });
+    assert.equal(run.result?.status, 'Failed');
+    assert.match(run.result!.message, new RegExp(`ConfigMap ${ns}/settings \\(.*m-[0-9a-f]+\\.yaml:1\\) was denied by the cluster's admission policy: .*\\[no-plain-secrets\\]`));
+  });
+
+  it('rolls back to the previous revision on a failed rollout, and still fails', async () => {
+    const ns = freshNamespace(f);
+    const good = await runDeploy(f, { manifests: writeManifest(f, workload({ image: `${f.image}:1.0` })), namespace: ns });
+    assert.equal(good.result?.status, 'Succeeded', describeRun(good));
+    const bad = await runDeploy(f, { manifests: writeManifest(f, workload({ image: `${f.image}:1.0`, env: { EMULATOR_EXIT_CODE: '1' } })), namespace: ns, rollbackOnFailure: true });
+    assert.equal(bad.result?.status, 'Failed', describeRun(bad));
+    assert.match(bad.result!.message, /CrashLoopBackOff.*Rolled back Deployment .*\/web to the previous revision\./);
+    const d = get(f, 'apps/v1', 'Deployment', ns, 'web')!;
+    assert.equal(d.spec.template.spec.containers[0].env, undefined, 'the template is the previous one again');
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline && (get(f, 'apps/v1', 'Deployment', ns, 'web')!.metadata.annotations['deployment.kubernetes.io/revision'] !== '3'
+      || get(f, 'apps/v1', 'Deployment', ns, 'web')!.status.availableReplicas !== 2)) await new Promise((r) => setTimeout(r, 100));
+    const after = get(f, 'apps/v1', 'Deployment', ns, 'web')!;
+    assert.equal(after.metadata.annotations['deployment.kubernetes.io/revision'], '3', 'the old ReplicaSet became revision 3, as kubectl rollout undo does');
+    assert.equal(after.status.availableReplicas, 2);
+    assert.match(bad.summaries[0]?.content ?? '', /\| Deployment\/web \| .* \| rolled back \|/);
+  });
+
+  it('prunes objects applied earlier for the same app that left the manifests, and lists them', async () => {
+    const ns = freshNamespace(f);
+    const cm = (name: string) => `apiVersion: v1\nkind: ConfigMap\nmetadata: { name: ${name} }\ndata: { a: b }`;
+    const first = await runDeploy(f, { manifests: writeManifest(f, cm('keep'), cm('old'), workload({ image: `${f.image}:1.0`, name: 'worker', replicas: 1 })), namespace: ns, appName: `shop-${ns}` });
+    assert.equal(first.result?.status, 'Succeeded', describeRun(first));
+    f.cluster.kube.put({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'foreign', namespace: ns, labels: { 'aks-secure-delivery.dev/app': 'another-app' } } });
+    const second = await runDeploy(f, { manifests: writeManifest(f, cm('keep')), namespace: ns, appName: `shop-${ns}`, prune: true });
+    assert.equal(second.result?.status, 'Succeeded', describeRun(second));
+    assert.ok(get(f, 'v1', 'ConfigMap', ns, 'keep'));
+    assert.equal(get(f, 'v1', 'ConfigMap', ns, 'old'), undefined);
+    assert.equal(get(f, 'apps/v1', 'Deployment', ns, 'worker'), undefined);
+    assert.ok(get(f, 'v1', 'ConfigMap', ns, 'foreign'), 'objects of another app are left alone');
+    assert.ok(second.logLines.some((l) => l === `ConfigMap ${ns}/old pruned (applied earlier for app 'shop-${ns}', no longer in the manifests)`), describeRun(second));
+    assert.match(second.summaries[0]?.content ?? '', /\| Deployment\/worker \| .* \| pruned \|/);
+  });
+
+  describe('bad input', () => {
+    it('names the file and line of invalid YAML', async () => {
+      const file = writeManifest(f, 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: [unclosed\n');
+      const run = await runDeploy(f, { manifests: file });
+      assert.equal(run.result?.status, 'Failed');
+      assert.match(run.result!.message, new RegExp(`${path.basename(file)}:\\d+:\\d+: invalid YAML`));
+    });
+
+    it('names the object without a kind or name', async () => {
+      const file = writeManifest(f, 'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: fine }', 'apiVersion: v1\nkind: ConfigMap\nmetadata: { labels: { a: b } }');
+      const run = await runDeploy(f, { manifests: file });
+      assert.equal(run.result?.status, 'Failed');
+      assert.match(run.result!.message, new RegExp(`${path.basename(file)}:5: the ConfigMap has no metadata\\.name`));
+    });
+
+    it('refuses an unknown kind before applying anything', async () => {
+      const ns = freshNamespace(f);
+      const run = await runDeploy(f, { manifests: writeManifest(f, 'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: a }', 'apiVersion: example.com/v1\nkind: Gadget\nmetadata: { name: g }'), namespace: ns });
+      assert.equal(run.result?.status, 'Failed');
+      assert.match(run.result!.message, /does not serve kind 'Gadget' in apiVersion 'example\.com\/v1'.*install the CustomResourceDefinition/);
+      assert.equal(get(f, 'v1', 'ConfigMap', ns, 'a'), undefined);
+    });
+
+    it('refuses a namespace that does not exist', async () => {
+      const run = await runDeploy(f, { manifests: writeManifest(f, 'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: a, namespace: nowhere-at-all }') });
+      assert.equal(run.result?.status, 'Failed');
+      assert.match(run.result!.message, /The namespace 'nowhere-at-all' does not exist .*ConfigMap nowhere-at-all\/a.*Add a Namespace object/);
+    });
+
+    it('explains an RBAC refusal', async () => {
+      const ns = freshNamespace(f);
+      const other = freshNamespace(f);
+      const { kubeconfig } = f.cluster.serviceAccountKubeconfig([ns]);
+      const file = path.join(f.dir, `sa-${ns}.kubeconfig`);
+      fs.writeFileSync(file, kubeconfig);
+      const run = await runDeploy(f, { kubeconfig: file, manifests: writeManifest(f, `apiVersion: v1\nkind: ConfigMap\nmetadata: { name: a, namespace: ${other} }`) });
+      assert.equal(run.result?.status, 'Failed');
+      assert.match(run.result!.message, new RegExp(`ConfigMap ${other}/a .*may not patch it: configmaps "a" is forbidden: User "system:serviceaccount:${ns}:deployer" cannot patch resource "configmaps" in API group "" in the namespace "${other}"\\. Grant the identity a Role`));
+    });
+
+    it('explains an unreachable API server', async () => {
+      const file = path.join(f.dir, 'unreachable.kubeconfig');
+      fs.writeFileSync(file, f.cluster.adminKubeconfig().replace(f.cluster.kube.url, 'https://127.0.0.1:9'));
+      const run = await runDeploy(f, { kubeconfig: file, manifests: writeManifest(f, 'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: a }') });
+      assert.equal(run.result?.status, 'Failed');
+      assert.match(run.result!.message, /the API server https:\/\/127\.0\.0\.1:9 could not be reached \(ECONNREFUSED\)\. Check the server address/);
+    });
+  });
+});

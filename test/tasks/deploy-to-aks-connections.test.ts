@@ -1,0 +1,112 @@
+import { strict as assert } from 'node:assert';
+import { randomUUID } from 'node:crypto';
+import { secretLeaks } from '../helpers/agent';
+import { azureRmConnection, type AzureCredentialKind } from '../helpers/connections';
+import { deployFixture, describeRun, freshNamespace, get, runDeploy, workload, writeManifest, type DeployFixture } from './deploy-to-aks-fixture';
+
+/** The AKS server app: asked for as a scope (`…/.default`), or as a resource by managed identities. */
+const AKS_SERVER_APP = '6dae42f8-4368-4678-94ff-3960e28e3630';
+
+describe('DeployToAks@1: connections', function () {
+  let f: DeployFixture;
+  before(async function () {
+    this.timeout(120_000);
+    f = await deployFixture();
+  });
+  afterEach(() => f.env.clearFaults());
+
+  const arm = (kind: AzureCredentialKind, cluster: 'staging' | 'production', inputs: Record<string, string | boolean> = {}) => {
+    const { id, options } = azureRmConnection(f.env, kind);
+    const c = f.env.aks.clusters[cluster];
+    return { id, options, inputs: { connectionType: 'azureResourceManager', azureSubscription: id, resourceGroup: c.resourceGroup, kubernetesCluster: c.name, kubeconfig: undefined, ...inputs } };
+  };
+
+  const kinds: [AzureCredentialKind, string][] = [
+    ['federated', 'workload identity federation'],
+    ['secret', 'service principal secret'],
+    ['certificate', 'service principal certificate'],
+    ['managed', 'managed identity'],
+  ];
+  for (const [kind, title] of kinds) {
+    it(`deploys to the AAD cluster through ARM with a ${title}, minting the AKS token in-process`, async () => {
+      const ns = freshNamespace(f);
+      const c = arm(kind, 'staging');
+      const before = f.env.entra.tokenRequests.length;
+      const run = await runDeploy(f, { ...c.inputs, manifests: writeManifest(f, workload({ image: `${f.image}:1.0`, replicas: 1 })), namespace: ns }, c.options);
+      assert.equal(run.result?.status, 'Succeeded', describeRun(run));
+      assert.equal(get(f, 'apps/v1', 'Deployment', ns, 'web')?.status.availableReplicas, 1);
+      assert.ok(run.logLines.some((l) => l.includes(`Microsoft Entra token of the service connection (${title})`)), describeRun(run));
+      const requests = f.env.entra.tokenRequests.slice(before);
+      assert.ok(requests.some((r) => r.clientId === f.env.identities[kind].clientId && r.scope.startsWith(AKS_SERVER_APP)), `a token for the AKS server app was requested: ${JSON.stringify(requests)}`);
+      assert.deepEqual(secretLeaks(run, [f.env.identities[kind].clientSecret, f.env.devops.accessToken]), []);
+    });
+  }
+
+  it('uses the admin credentials (a client certificate) when asked', async () => {
+    const ns = freshNamespace(f);
+    const c = arm('secret', 'staging', { useClusterAdmin: true });
+    const run = await runDeploy(f, { ...c.inputs, manifests: writeManifest(f, 'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: a }'), namespace: ns }, c.options);
+    assert.equal(run.result?.status, 'Succeeded', describeRun(run));
+    assert.ok(run.logLines.some((l) => l.includes('with client certificate')), describeRun(run));
+    const keyLine = f.cluster.adminKubeconfig().split('\n').find((l) => l.includes('client-key-data'))!.split(': ')[1];
+    assert.ok(run.secrets.some((s) => s.includes(keyLine.slice(0, 40))), 'the kubeconfig is registered as a secret');
+    assert.deepEqual(secretLeaks(run, [keyLine]), []);
+  });
+
+  it('explains that a cluster with local accounts disabled has no admin credentials', async () => {
+    const c = arm('secret', 'production', { useClusterAdmin: true });
+    const run = await runDeploy(f, { ...c.inputs, manifests: writeManifest(f, 'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: a }') }, c.options);
+    assert.equal(run.result?.status, 'Failed');
+    assert.match(run.result!.message, /Input 'useClusterAdmin': the AKS cluster 'aks-production' has local accounts disabled.*Set useClusterAdmin to false/);
+  });
+
+  it('deploys to the production cluster (local accounts disabled) with the user credentials', async () => {
+    const ns = `prod-${randomUUID().slice(0, 8)}`;
+    f.env.aks.clusters.production.kube.put({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+    const c = arm('federated', 'production');
+    const run = await runDeploy(f, { ...c.inputs, manifests: writeManifest(f, workload({ image: `${f.image}:1.0`, replicas: 1 })), namespace: ns }, c.options);
+    assert.equal(run.result?.status, 'Succeeded', describeRun(run));
+    assert.equal(f.env.aks.clusters.production.kube.get('apps/v1', 'Deployment', ns, 'web')?.status.availableReplicas, 1);
+  });
+
+  it('names a wrong cluster name and a missing role', async () => {
+    const wrong = arm('secret', 'staging', { kubernetesCluster: 'aks-nope' });
+    const run = await runDeploy(f, { ...wrong.inputs, manifests: writeManifest(f, 'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: a }') }, wrong.options);
+    assert.equal(run.result?.status, 'Failed');
+    assert.match(run.result!.message, /Input 'kubernetesCluster': there is no AKS cluster 'aks-nope' in resource group 'delivery-staging'/);
+
+    const denied = arm('noAccess', 'staging');
+    const run2 = await runDeploy(f, { ...denied.inputs, manifests: writeManifest(f, 'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: a }') }, denied.options);
+    assert.equal(run2.result?.status, 'Failed');
+    assert.match(run2.result!.message, /may not get the user credentials of the AKS cluster 'aks-staging'\. Give its identity the 'Azure Kubernetes Service Cluster User Role'/);
+  });
+
+  it('deploys through a Kubernetes service connection of type service account', async () => {
+    const ns = freshNamespace(f);
+    const { token } = f.cluster.serviceAccountKubeconfig([ns]);
+    const id = randomUUID();
+    const run = await runDeploy(f, {
+      connectionType: 'kubernetesServiceConnection', kubernetesServiceConnection: id, kubeconfig: undefined,
+      manifests: writeManifest(f, workload({ image: `${f.image}:1.0`, replicas: 1 })), namespace: ns,
+    }, {
+      endpoints: { [id]: { url: f.cluster.kube.url, scheme: 'Token', parameters: { apiToken: Buffer.from(token).toString('base64'), serviceAccountCertificate: Buffer.from(f.env.ca.caPem).toString('base64') }, data: { authorizationType: 'ServiceAccount' } } },
+    });
+    assert.equal(run.result?.status, 'Succeeded', describeRun(run));
+    assert.equal(get(f, 'apps/v1', 'Deployment', ns, 'web')?.status.availableReplicas, 1);
+    assert.deepEqual(secretLeaks(run, [token]), []);
+  });
+
+  it('deploys through a Kubernetes service connection holding a kubeconfig, and refuses one that would prompt for a device code', async () => {
+    const ns = freshNamespace(f);
+    const id = randomUUID();
+    const endpoint = (kubeconfig: string) => ({ [id]: { url: f.cluster.kube.url, scheme: 'Kubernetes', parameters: { kubeconfig }, data: { authorizationType: 'Kubeconfig' } } });
+    const inputs = { connectionType: 'kubernetesServiceConnection', kubernetesServiceConnection: id, kubeconfig: undefined, manifests: writeManifest(f, 'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: a }'), namespace: ns };
+    const run = await runDeploy(f, inputs, { endpoints: endpoint(f.cluster.adminKubeconfig()) });
+    assert.equal(run.result?.status, 'Succeeded', describeRun(run));
+    assert.ok(get(f, 'v1', 'ConfigMap', ns, 'a'));
+
+    const aad = await runDeploy(f, inputs, { endpoints: endpoint(f.cluster.userKubeconfig()) });
+    assert.equal(aad.result?.status, 'Failed');
+    assert.match(aad.result!.message, /signs in to a Microsoft Entra \(AAD\) cluster interactively \(kubelogin devicecode\).*Use connectionType 'azureResourceManager'/);
+  });
+});
