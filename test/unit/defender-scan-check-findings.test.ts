@@ -82,7 +82,7 @@ describe('defender-scan-check: one normaliser for both data models', () => {
     assert.equal(normaliseFixStatus('FixAvailable', ''), 'FixAvailable');
     assert.equal(normaliseFixStatus(undefined, '1.2.3'), 'FixAvailable');
     assert.equal(normaliseFixStatus('something new', undefined), 'Unknown');
-    const base = { id: 'CVE-1', severity: 'High', cvss: [], package: 'p', installedVersion: '1', exploit: { inExploitKit: false, publiclyDisclosed: false, verified: false }, digest: DIGEST, model: 'assessments' } as const;
+    const base: Omit<Finding, 'fixStatus'> = { id: 'CVE-1', severity: 'High', cvss: [], package: 'p', installedVersion: '1', exploit: { inExploitKit: false, publiclyDisclosed: false, verified: false }, digest: DIGEST, model: 'assessments' };
     assert.equal(isFixable({ ...base, fixStatus: 'NoFix', fixedVersion: '2' }), false, 'an explicit no-fix wins over a version');
     assert.equal(isFixable({ ...base, fixStatus: 'Unknown' }), false);
     assert.equal(isFixable({ ...base, fixStatus: 'FixAvailable' }), true);
