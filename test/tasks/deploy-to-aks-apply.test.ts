@@ -104,10 +104,10 @@ describe('DeployToAks@1: applying manifests', function () {
     const d = get(f, 'apps/v1', 'Deployment', ns, 'web')!;
     assert.equal(d.spec.template.spec.containers[0].env, undefined, 'the template is the previous one again');
     const deadline = Date.now() + 10_000;
-    while (Date.now() < deadline && (get(f, 'apps/v1', 'Deployment', ns, 'web')!.metadata.annotations['deployment.kubernetes.io/revision'] !== '3'
+    while (Date.now() < deadline && (get(f, 'apps/v1', 'Deployment', ns, 'web')!.metadata.annotations?.['deployment.kubernetes.io/revision'] !== '3'
       || get(f, 'apps/v1', 'Deployment', ns, 'web')!.status.availableReplicas !== 2)) await new Promise((r) => setTimeout(r, 100));
     const after = get(f, 'apps/v1', 'Deployment', ns, 'web')!;
-    assert.equal(after.metadata.annotations['deployment.kubernetes.io/revision'], '3', 'the old ReplicaSet became revision 3, as kubectl rollout undo does');
+    assert.equal(after.metadata.annotations?.['deployment.kubernetes.io/revision'], '3', 'the old ReplicaSet became revision 3, as kubectl rollout undo does');
     assert.equal(after.status.availableReplicas, 2);
     assert.match(bad.summaries[0]?.content ?? '', /\| Deployment\/web \| .* \| rolled back \|/);
   });

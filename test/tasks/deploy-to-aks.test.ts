@@ -27,9 +27,9 @@ describe('DeployToAks@1: rollouts', function () {
     const deployment = get(f, 'apps/v1', 'Deployment', ns, 'web')!;
     assert.equal(deployment.spec.template.spec.containers[0].image, `${f.image}:2.0`, 'the repository-only template image was substituted');
     assert.equal(deployment.status.availableReplicas, 2);
-    assert.equal(deployment.metadata.annotations['aks-secure-delivery.dev/run-url'], 'https://dev.azure.com/contoso/shop/_build/results?buildId=42');
-    assert.equal(deployment.metadata.annotations['aks-secure-delivery.dev/commit'], 'abc123');
-    assert.equal(deployment.metadata.labels['aks-secure-delivery.dev/app'], 'shop-cd');
+    assert.equal(deployment.metadata.annotations?.['aks-secure-delivery.dev/run-url'], 'https://dev.azure.com/contoso/shop/_build/results?buildId=42');
+    assert.equal(deployment.metadata.annotations?.['aks-secure-delivery.dev/commit'], 'abc123');
+    assert.equal(deployment.metadata.labels?.['aks-secure-delivery.dev/app'], 'shop-cd');
     assert.equal(get(f, 'apps/v1', 'StatefulSet', ns, 'db')!.status.readyReplicas, 2);
     assert.equal(get(f, 'apps/v1', 'DaemonSet', ns, 'agent')!.status.numberAvailable, 2);
     const applied = JSON.parse(run.outputs.appliedObjects) as { kind: string; namespace: string; name: string }[];
