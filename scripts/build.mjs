@@ -1,7 +1,7 @@
 // Builds each task exactly as it ships: build/tasks/<folder>/{task.json, icon.png, index.js}.
 // task.json gets the extension's version (agents cache tasks by version) and the messages shared by all tasks.
 import { build } from 'esbuild';
-import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { TASK_FOLDERS } from './tasks.mjs';
 
@@ -12,10 +12,12 @@ const [major, minor, patch] = pkg.version.split('.').map(Number);
 
 export async function buildTasks({ quiet = false } = {}) {
   const out = path.join(root, 'build/tasks');
-  rmSync(out, { recursive: true, force: true });
   await Promise.all(TASK_FOLDERS.map(async (folder) => {
     const src = path.join(root, 'tasks', folder);
-    const dest = path.join(out, folder);
+    // Built beside the old folder and swapped in at the end, so a task that is running keeps a whole bundle.
+    const final = path.join(out, folder);
+    const dest = `${final}.partial-${process.pid}`;
+    rmSync(dest, { recursive: true, force: true });
     mkdirSync(dest, { recursive: true });
     const task = JSON.parse(readFileSync(path.join(src, 'task.json'), 'utf8'));
     if (task.version.Major !== major) {
@@ -45,7 +47,9 @@ export async function buildTasks({ quiet = false } = {}) {
     if (taskLibCopies.size > 1) throw new Error(`${folder}: more than one copy of azure-pipelines-task-lib in the bundle`);
     writeFileSync(path.join(dest, 'task.json'), `${JSON.stringify(task, null, 2)}\n`);
     copyFileSync(path.join(src, 'icon.png'), path.join(dest, 'icon.png'));
-    if (!quiet) console.log(`built ${path.relative(root, dest)} (${task.name} ${pkg.version})`);
+    rmSync(final, { recursive: true, force: true });
+    renameSync(dest, final);
+    if (!quiet) console.log(`built ${path.relative(root, final)} (${task.name} ${pkg.version})`);
   }));
 }
 

@@ -1,0 +1,134 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Environment } from '../env';
+import { writeFindings, assessmentRecord } from '../data/defender/fixtures';
+import { runTask, type TaskRun } from '../helpers/agent';
+import { azureRmConnection, mergeRunOptions } from '../helpers/connections';
+import { OciLayout, skopeoCertDir, skopeoDigest, skopeoPush, type SkopeoTarget } from '../helpers/images';
+
+export interface FlowStep {
+  name: string;
+  task: string;
+  run: TaskRun;
+}
+
+export interface FlowResult {
+  /** The digest CI pushed to the non-production registry. */
+  builtDigest: string;
+  /** What skopeo reads in the production registry after the promotion. */
+  productionDigest: string;
+  steps: FlowStep[];
+}
+
+const REPOSITORY = 'shop/web';
+
+/** The app's manifests, as a team keeps them in its repository: one template for every registry (`image: shop/web`). */
+function manifests(namespace: string): string {
+  return `apiVersion: v1
+kind: Namespace
+metadata:
+  name: ${namespace}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  labels: { app: web }
+spec:
+  replicas: 2
+  selector:
+    matchLabels: { app: web }
+  template:
+    metadata:
+      labels: { app: web }
+    spec:
+      containers:
+        - name: web
+          image: ${REPOSITORY}
+          ports: [{ containerPort: 8080 }]
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: web
+spec:
+  selector: { app: web }
+  ports: [{ port: 80, targetPort: 8080 }]
+`;
+}
+
+function gate(env: Environment): string {
+  return `timeout: 60
+interval: 1
+requiredSuccesses: 2
+failureLimit: 0
+onInconclusive: fail
+checks:
+  - name: health
+    http: { url: ${env.info.app}/healthz, timeout: 5 }
+    expect: { status: [200], maxLatencyMs: 1000 }
+  - name: error ratio
+    prometheus: { url: ${env.info.prometheus}, query: 'sum(rate(http_requests_total{code=~"5.."}[5s])) / sum(rate(http_requests_total[5s]))' }
+    successCondition: result < 0.05
+    onNoData: pass
+`;
+}
+
+/**
+ * The CD flow of DESIGN.md §1 against the local environment, each task run as the agent runs it:
+ * CI pushes an image → DefenderScanCheck → DeployToAks (staging) → AcceptanceGate → PromoteImage → DeployToAks
+ * (production). Stops at the first step that does not succeed.
+ */
+export async function runDeliveryFlow(env: Environment, workDir: string, log: (line: string) => void = () => undefined): Promise<FlowResult> {
+  fs.mkdirSync(workDir, { recursive: true });
+  const nonprod = env.registries.nonprod;
+  const prod = env.registries.prod;
+  const certDir = skopeoCertDir(env.ca.caCertPath, path.join(workDir, 'certs'));
+  const nonprodTarget: SkopeoTarget = { loginServer: nonprod.registry.loginServer, username: nonprod.push.username, password: nonprod.push.password, certDir };
+  const prodTarget: SkopeoTarget = { loginServer: prod.registry.loginServer, username: prod.pull.username, password: prod.pull.password, certDir };
+  const buildId = `${Date.now() % 100000}`;
+
+  // CI: build and push the image.
+  const layout = new OciLayout(path.join(workDir, 'layout'));
+  layout.tag(layout.image([64 * 1024, 256 * 1024, 16 * 1024]), 'build');
+  await skopeoPush(layout, 'build', nonprodTarget, REPOSITORY, buildId);
+  const builtDigest = await skopeoDigest(nonprodTarget, `${REPOSITORY}:${buildId}`);
+  const sourceImage = `${nonprod.registry.loginServer}/${REPOSITORY}:${buildId}`;
+  log(`CI pushed ${sourceImage} (${builtDigest})`);
+
+  // Defender scans the pushed digest: a clean result.
+  writeFindings(env.info.defender.findingsDir, builtDigest, [
+    assessmentRecord(builtDigest, { name: 'openssl', installed: '3.0.15', cves: [] }, { repository: REPOSITORY, status: 'Healthy' }),
+  ]);
+
+  const manifestFile = path.join(workDir, 'web.yaml');
+  fs.writeFileSync(manifestFile, manifests('shop'));
+  const gateFile = path.join(workDir, 'gate.yaml');
+  fs.writeFileSync(gateFile, gate(env));
+
+  const arm = azureRmConnection(env, 'federated');
+  const steps: FlowStep[] = [];
+  const step = async (name: string, task: string, inputs: Record<string, string | boolean | number>): Promise<TaskRun> => {
+    const run = await runTask(task, mergeRunOptions(arm.options, { inputs: { azureSubscription: arm.id, ...inputs }, timeoutMs: 180_000 }));
+    steps.push({ name, task, run });
+    log(`${name.padEnd(28)} ${String(run.result?.status).padEnd(20)} ${(run.durationMs / 1000).toFixed(1).padStart(5)} s  ${run.result?.message ?? ''}`);
+    if (run.result?.status !== 'Succeeded') {
+      const detail = run.result ? run.result.message : `no result (exit ${run.exitCode}${run.timedOut ? ', timed out' : ''}): ${run.stderr.slice(-1500)}`;
+      throw Object.assign(new Error(`${name} did not succeed: ${detail}`), { steps });
+    }
+    return run;
+  };
+  const cluster = (key: 'staging' | 'production') => ({
+    connectionType: 'azureResourceManager', resourceGroup: env.info.clusters[key].resourceGroup, kubernetesCluster: env.info.clusters[key].name,
+  });
+
+  await step('Defender scan check', 'defender-scan-check', { image: sourceImage, failOnSeverity: 'High', waitForScan: 60 });
+  await step('Deploy to staging', 'deploy-to-aks', { ...cluster('staging'), manifests: manifestFile, namespace: 'shop', images: `${nonprod.registry.loginServer}/${REPOSITORY}@${builtDigest}`, rolloutTimeout: 120 });
+  await step('Acceptance gate', 'acceptance-gate', { gateFile });
+  const promoted = await step('Promote image', 'promote-image', { sourceImage, targetRegistry: prod.registry.loginServer, method: 'auto' });
+  await step('Deploy to production', 'deploy-to-aks', { ...cluster('production'), manifests: manifestFile, namespace: 'shop', images: promoted.outputs.promotedImage, rolloutTimeout: 120 });
+
+  const productionDigest = await skopeoDigest(prodTarget, `${REPOSITORY}:${buildId}`);
+  log(`production holds ${prod.registry.loginServer}/${REPOSITORY}:${buildId} at ${productionDigest}`);
+  return { builtDigest, productionDigest, steps };
+}
