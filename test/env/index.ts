@@ -10,6 +10,8 @@ import { addAcrAuthentication, addAcrDataPlane, addAcrResourceProvider, type Acr
 import { Registry, type RegistryUser } from './registry';
 // defender-scan-check: Resource Graph serving Defender findings
 import { ResourceGraphEmulator } from './resourceGraph';
+// deploy-to-aks: AKS clusters (ARM managedClusters and a Kubernetes API emulator per cluster)
+import { startAks, type AksEnvironment } from './aks';
 // acceptance-gate: the sample app, Prometheus scraping it, Azure Monitor's managed Prometheus query endpoint
 import { startMonitoring, type Monitoring } from './monitoring';
 
@@ -27,6 +29,8 @@ export interface EnvironmentInfo {
   arm: { url: string; subscriptionId: string };
   /** defender-scan-check: Resource Graph serves Defender records from `<findingsDir>/sha256-<hex>.json`. */
   defender: { findingsDir: string };
+  /** deploy-to-aks: each AKS cluster's ARM coordinates and API server. */
+  clusters: Record<'staging' | 'production', { resourceGroup: string; name: string; server: string; aad: boolean; disableLocalAccounts: boolean }>;
   registries: Record<string, { loginServer: string; resourceGroup: string; name: string; username: string; password: string; pullUsername: string; pullPassword: string }>;
   /** acceptance-gate: the real Prometheus, the sample app (HTTP and HTTPS), and the Azure Monitor query endpoint. */
   prometheus: string;
@@ -69,6 +73,8 @@ export interface Environment {
   readonly arm: ArmEmulator;
   /** defender-scan-check: Resource Graph's query endpoint on the ARM emulator. */
   readonly resourceGraph: ResourceGraphEmulator;
+  /** deploy-to-aks: the AKS clusters (staging: AAD with local accounts; production: AAD, local accounts disabled). */
+  readonly aks: AksEnvironment;
   /** acceptance-gate: the sample app (state changeable while it runs), Prometheus and the Azure Monitor endpoint. */
   readonly monitoring: Monitoring;
   readonly identities: EnvironmentIdentities;
@@ -139,6 +145,13 @@ export async function startEnvironment(options: { dir?: string } = {}): Promise<
     const registries = { nonprod, prod };
     // ---- promote-image: ACR resource provider (registry lookups, importImage between the local registries)
     const acrImports = addAcrResourceProvider(arm, [nonprod, prod], ca.caCertPath, dir).imports;
+    // ---- deploy-to-aks: AKS clusters; kubelets pull with each registry's pull user, as an attached ACR allows
+    const aks = await startAks({
+      tls, ca, entra, arm,
+      registries: [nonprod, prod].map((r) => ({ loginServer: r.registry.loginServer, username: r.pull.username, password: r.pull.password })),
+      aadUsers: [identities.secret, identities.certificate, identities.federated, identities.managed],
+    });
+    stops.push(() => aks.stop());
     // ---- acceptance-gate: sample app, Prometheus, Azure Monitor query endpoint (noAccess is no Monitoring Data Reader)
     const monitoring = await startMonitoring(path.join(dir, 'monitoring'), tls, entra,
       [identities.secret, identities.certificate, identities.federated, identities.managed]);
@@ -167,6 +180,10 @@ export async function startEnvironment(options: { dir?: string } = {}): Promise<
       },
       arm: { url: arm.url, subscriptionId: arm.subscriptionId },
       defender: { findingsDir: resourceGraph.findingsDir },
+      clusters: { // deploy-to-aks
+        staging: { resourceGroup: aks.clusters.staging.resourceGroup, name: aks.clusters.staging.name, server: aks.clusters.staging.kube.url, aad: aks.clusters.staging.aad, disableLocalAccounts: aks.clusters.staging.disableLocalAccounts },
+        production: { resourceGroup: aks.clusters.production.resourceGroup, name: aks.clusters.production.name, server: aks.clusters.production.kube.url, aad: aks.clusters.production.aad, disableLocalAccounts: aks.clusters.production.disableLocalAccounts },
+      },
       registries: Object.fromEntries(Object.entries(registries).map(([key, r]) => [key, {
         loginServer: r.registry.loginServer, resourceGroup: r.resourceGroup, name: r.name,
         username: r.push.username, password: r.push.password, pullUsername: r.pull.username, pullPassword: r.pull.password,
@@ -178,10 +195,12 @@ export async function startEnvironment(options: { dir?: string } = {}): Promise<
     return {
       dir, ca, tls, entra, devops, arm, identities, federatedConnection, registries, info, acrImports,
       resourceGraph, // defender-scan-check
+      aks, // deploy-to-aks
       monitoring, // acceptance-gate
       clearFaults() {
         for (const faults of [entra.faults, devops.faults, arm.faults, nonprod.registry.faults, prod.registry.faults]) faults.clear();
         resourceGraph.reset(); // defender-scan-check
+        aks.clearFaults(); // deploy-to-aks
         monitoring.azureMonitor.faults.clear(); // acceptance-gate
       },
       async stop() {
