@@ -337,9 +337,12 @@ function parseCheck(r: Reader, node: YamlNode | null): CheckConfig {
           expect.json = { path, equals: j.has('equals') ? plainValue(j.get('equals')!.node) : undefined };
         }
       }
+      const headers = h.has('headers') ? r.stringMap(h.get('headers')!.node, `${what}: http headers`) : {};
+      if (h.has('body') && !isScalar(h.get('body')!.node) && !Object.keys(headers).some((k) => k.toLowerCase() === 'content-type')) {
+        headers['content-type'] = 'application/json';
+      }
       return {
-        ...base, kind, url, method, body: requestBody, expect,
-        headers: h.has('headers') ? r.stringMap(h.get('headers')!.node, `${what}: http headers`) : {},
+        ...base, kind, url, method, body: requestBody, expect, headers,
         timeoutSeconds: h.has('timeout') ? r.seconds(h.get('timeout')!.node, `${what}: http timeout`, 0.001) : 10,
       };
     }

@@ -3,6 +3,7 @@ import type { CheckConfig, GateConfig } from './config';
 import type { GateVerdict } from './gate';
 import { worst, type Outcome } from './judge';
 
+const JUNIT_MEASUREMENTS = 30;
 const ICON: Record<Outcome, string> = { passed: '✅', failed: '❌', error: '⚠️', inconclusive: '❔' };
 
 function cell(text: string): string {
@@ -43,9 +44,17 @@ export function summaryMarkdown(config: GateConfig, verdict: GateVerdict, status
     lines.push(`| ${cell(check.name)} | ${check.kind} | \`${cell(target(check))}\` | ${c.passed} | ${c.failed} | ${c.inconclusive} | ${c.error} | ${last ? `${ICON[last.outcome]} ${cell(last.value ?? last.message)}` : '—'} |`);
   }
   lines.push('', '#### Timeline', '', '| # | at | took | outcome | checks not passing |', '|---|---|---|---|---|');
-  for (const e of verdict.evaluations) {
-    const notPassing = e.measurements.filter((m) => m.outcome !== 'passed').map((m) => `${ICON[m.outcome]} ${m.check}: ${m.message}`);
-    lines.push(`| ${e.index} | +${formatDuration(e.atMs)} | ${formatDuration(e.durationMs)} | ${ICON[e.outcome]} ${e.outcome} | ${cell(notPassing.join('; ') || '—')} |`);
+  // Runs of evaluations with the same outcome for every check share one row, so a long gate stays readable.
+  const key = (e: GateVerdict['evaluations'][number]) => `${e.outcome}|${e.measurements.map((m) => `${m.check}:${m.outcome}`).join('|')}`;
+  for (let i = 0; i < verdict.evaluations.length;) {
+    let j = i;
+    while (j + 1 < verdict.evaluations.length && key(verdict.evaluations[j + 1]) === key(verdict.evaluations[i])) j++;
+    const first = verdict.evaluations[i];
+    const last = verdict.evaluations[j];
+    const notPassing = last.measurements.filter((m) => m.outcome !== 'passed').map((m) => `${ICON[m.outcome]} ${m.check}: ${m.message}`);
+    const took = i === j ? formatDuration(first.durationMs) : `${formatDuration(Math.max(...verdict.evaluations.slice(i, j + 1).map((e) => e.durationMs)))} at most`;
+    lines.push(`| ${i === j ? first.index : `${first.index}–${last.index}`} | +${formatDuration(first.atMs)}${i === j ? '' : ` … +${formatDuration(last.atMs)}`} | ${took} | ${ICON[last.outcome]} ${last.outcome}${i === j ? '' : ` ×${j - i + 1}`} | ${cell(notPassing.join('; ') || '—')} |`);
+    i = j + 1;
   }
   lines.push('');
   return lines.join('\n');
@@ -71,7 +80,9 @@ export function junitXml(config: GateConfig, verdict: GateVerdict): string {
     const measurements = verdict.evaluations.flatMap((e) => e.measurements.filter((m) => m.check === check.name));
     const deciding = [...measurements].reverse().find((m) => m.outcome === outcome) ?? measurements.at(-1);
     const seconds = measurements.reduce((s, m) => s + m.durationMs, 0) / 1000;
-    const out = `${check.kind}: ${target(check)}\npassed ${c.passed}, failed ${c.failed}, inconclusive ${c.inconclusive}, error ${c.error} of ${verdict.evaluations.length} evaluations\n${measurements.map((m, i) => `#${i + 1} ${m.outcome}: ${m.value ? `${m.value}; ` : ''}${m.message}`).join('\n')}`;
+    const shown = measurements.map((m, i) => `#${i + 1} ${m.outcome}: ${m.value && !m.message.startsWith(m.value) ? `${m.value}; ` : ''}${m.message}`);
+    const out = `${check.kind}: ${target(check)}\npassed ${c.passed}, failed ${c.failed}, inconclusive ${c.inconclusive}, error ${c.error} of ${verdict.evaluations.length} evaluations\n`
+      + `${shown.length > JUNIT_MEASUREMENTS ? `(the last ${JUNIT_MEASUREMENTS})\n` : ''}${shown.slice(-JUNIT_MEASUREMENTS).join('\n')}`;
     let body = '';
     const message = deciding ? `${outcome} in ${c[outcome]} of ${measurements.length} evaluations: ${deciding.message}` : 'not evaluated';
     if (outcome === 'failed') { failures++; body = `<failure message="${xml(message)}" type="failed">${xml(message)}</failure>`; }

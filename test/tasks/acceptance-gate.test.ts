@@ -63,7 +63,8 @@ checks:${health()}
     assert.equal(run.summaries.length, 1);
     assert.match(run.summaries[0].content, /### Acceptance gate: Succeeded/);
     assert.match(run.summaries[0].content, /#### Timeline/);
-    assert.match(run.summaries[0].content, /\| 1 \| \+\d+ ms \| .* \| ❌ failed \| ❌ health: status 503/);
+    assert.match(run.summaries[0].content, /\| 1(–\d+)? \| \+\d+ ms[^|]* \| [^|]+ \| ❌ failed( ×\d+)? \| ❌ health: status 503, expected 200/);
+    assert.match(run.summaries[0].content, /\| ✅ passed ×2 \| — \|$/m);
     const junit = junitOf(run);
     assert.match(junit, /<testcase name="health" classname="acceptance-gate.http" time="[\d.]+"><system-out>/);
     assert.doesNotMatch(junit, /<failure/);

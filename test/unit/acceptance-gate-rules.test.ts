@@ -82,6 +82,12 @@ checks:
     assert.deepEqual(config.checks[0].kind === 'http' && config.checks[0].expect, { status: [200], bodyContains: 'ok', json: { path: '$.status', equals: 'healthy' }, maxLatencyMs: 500 });
   });
 
+  it('sends a mapping body as JSON', () => {
+    const c = parseGate('checks:\n  - name: a\n    http: { url: "http://x", method: POST, body: { order: 1 } }\n', 'test').config.checks[0];
+    assert.equal(c.kind === 'http' && c.body, '{"order":1}');
+    assert.deepEqual(c.kind === 'http' && c.headers, { 'content-type': 'application/json' });
+  });
+
   it('accepts durations with units', () => {
     const { config } = parseGate('timeout: 5m\ninterval: 500ms\ninitialDelay: 2s\nchecks:\n  - name: a\n    command: { run: "true" }\n', 'test');
     assert.deepEqual([config.timeoutSeconds, config.intervalSeconds, config.initialDelaySeconds], [300, 0.5, 2]);
@@ -188,6 +194,13 @@ describe('acceptance-gate decision rules', () => {
     assert.equal(v.result, 'Failed');
     assert.ok(Date.now() - started < 2500, `took ${Date.now() - started} ms`);
     assert.match(v.reason, /cannot reach 3 consecutive passing evaluations before the timeout/);
+  });
+
+  it('waits initialDelay before the first evaluation and interval between evaluations', async () => {
+    const v = await runGate(base({ initialDelaySeconds: 0.3, intervalSeconds: 0.1, requiredSuccesses: 3 }), scripted(['passed']), silentLog);
+    assert.equal(v.result, 'Succeeded');
+    assert.ok(v.evaluations[0].atMs >= 295, `first evaluation at ${v.evaluations[0].atMs} ms`);
+    assert.ok(v.evaluations[2].atMs - v.evaluations[1].atMs >= 95, 'the interval is kept');
   });
 
   it('ends at once on a measurement that reveals a configuration error', async () => {
