@@ -27,8 +27,8 @@ export async function connectToCluster(connection: ClusterConnection, log: TaskL
       const description = `the Kubernetes service connection '${connection.endpointId}'`;
       if (connection.authorizationType === 'Kubeconfig') {
         if (!connection.kubeconfig) throw new UserError(`Input 'kubernetesServiceConnection': ${description} holds no kubeconfig. Edit the service connection and paste the kubeconfig.`);
-        log.secret(connection.kubeconfig);
         loadKubeconfig(kc, connection.kubeconfig, description);
+        registerSecrets(kc, log);
         if (connection.clusterContext) {
           if (!kc.getContextObject(connection.clusterContext)) throw new UserError(`Input 'kubernetesServiceConnection': the context '${connection.clusterContext}' of ${description} is not in its kubeconfig.`);
           kc.setCurrentContext(connection.clusterContext);
@@ -55,11 +55,7 @@ export async function connectToCluster(connection: ClusterConnection, log: TaskL
       } catch (err) {
         throw new UserError(`Input 'kubeconfig': ${description} could not be read: ${errorMessage(err)}. Give the path of a kubeconfig file on the agent.`, { cause: err });
       }
-      for (const user of kc.users) {
-        log.secret(user.token);
-        log.secret(user.keyData);
-        log.secret(user.password);
-      }
+      registerSecrets(kc, log);
       refuseInteractiveLogin(kc, description, "Input 'kubeconfig'");
       return { client: new KubeClient(kc, log, description), description, authentication: authenticationOf(kc.getCurrentUser()) };
     }
@@ -71,6 +67,22 @@ function loadKubeconfig(kc: KubeConfig, text: string, description: string): void
     kc.loadFromString(text);
   } catch (err) {
     throw new UserError(`${description}: the kubeconfig is not valid: ${errorMessage(err)}.`, { cause: err });
+  }
+}
+
+/**
+ * Registers the credentials a kubeconfig holds (tokens, passwords, private keys, in base64 and as PEM lines)
+ * before anything could print them. Server addresses and CA certificates are not secrets and stay readable.
+ */
+function registerSecrets(kc: KubeConfig, log: TaskLog): void {
+  for (const user of kc.users) {
+    log.secret(user.token);
+    log.secret(user.password);
+    if (user.keyData) {
+      log.secret(user.keyData);
+      for (const line of Buffer.from(user.keyData, 'base64').toString('utf8').split(/\r?\n/)) if (line && !line.startsWith('-----')) log.secret(line);
+    }
+    for (const e of ((user.exec as { env?: { value?: string }[] } | undefined)?.env ?? [])) log.secret(e.value);
   }
 }
 
@@ -131,9 +143,9 @@ async function connectThroughArm(connection: Extract<ClusterConnection, { type: 
   }
   if (!value) throw new UserError(`Azure returned no kubeconfig for ${description}.`);
   const text = Buffer.from(value).toString('utf8');
-  log.secret(text);
   const kc = new KubeConfig();
   loadKubeconfig(kc, text, description);
+  registerSecrets(kc, log);
   const user = kc.getCurrentUser();
   let authentication = authenticationOf(user);
   if (isAadUser(user)) {
@@ -156,8 +168,10 @@ function useEntraToken(kc: KubeConfig, azure: AzureConnection, credential: Retur
         const token = await credential.getToken(`${AKS_SERVER_APP_ID}/.default`);
         if (!token) throw new UserError(`Input 'azureSubscription': the service connection '${azure.id}' returned no token for the AKS server application.`);
         log.secret(token.token);
-        // Refresh five minutes before expiry, so a long wait never sends an expired token.
-        cached = { token: token.token, refreshAt: Math.max(Date.now() + 30_000, token.expiresOnTimestamp - 5 * 60_000) };
+        // Refresh well before expiry (five minutes, or half the lifetime of a short-lived token), so a long wait
+        // never sends an expired token.
+        const lifetime = token.expiresOnTimestamp - Date.now();
+        cached = { token: token.token, refreshAt: Date.now() + Math.max(1000, lifetime - Math.min(5 * 60_000, lifetime / 2)) };
         log.debug(`Got a Microsoft Entra token for the AKS server application, valid until ${new Date(token.expiresOnTimestamp).toISOString()}`);
       }
       (opts as { headers?: Record<string, string> }).headers = { ...(opts as { headers?: Record<string, string> }).headers, Authorization: `Bearer ${cached.token}` };

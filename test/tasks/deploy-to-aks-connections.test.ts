@@ -42,6 +42,24 @@ describe('DeployToAks@1: connections', function () {
     });
   }
 
+  it('refreshes the AKS token during a long wait', async () => {
+    const ns = freshNamespace(f);
+    const c = arm('secret', 'staging');
+    const lifetime = f.env.entra.tokenLifetimeSeconds;
+    f.env.entra.tokenLifetimeSeconds = 2;
+    const drop = setTimeout(() => f.cluster.kube.dropWatches(), 3500);
+    try {
+      const before = f.env.entra.tokenRequests.length;
+      const run = await runDeploy(f, { ...c.inputs, manifests: writeManifest(f, workload({ image: `${f.image}:1.0`, replicas: 1, env: { EMULATOR_READY_AFTER: '5' } })), namespace: ns }, c.options);
+      assert.equal(run.result?.status, 'Succeeded', describeRun(run));
+      const aksTokens = f.env.entra.tokenRequests.slice(before).filter((r) => r.scope.startsWith(AKS_SERVER_APP));
+      assert.ok(aksTokens.length >= 2, `the token was renewed (${aksTokens.length} requests)`);
+    } finally {
+      clearTimeout(drop);
+      f.env.entra.tokenLifetimeSeconds = lifetime;
+    }
+  });
+
   it('uses the admin credentials (a client certificate) when asked', async () => {
     const ns = freshNamespace(f);
     const c = arm('secret', 'staging', { useClusterAdmin: true });
