@@ -233,6 +233,21 @@ class TransientAnswer extends Error {
 
 const KILL_GRACE_MS = 2000;
 
+/** Process groups of the commands running now, so a cancelled job can stop them. */
+const running = new Set<number>();
+
+/** Stops every command still running (the job was cancelled): their whole process groups. */
+export function stopRunningCommands(): void {
+  for (const pid of running) {
+    try {
+      process.kill(process.platform === 'win32' ? pid : -pid, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  }
+  running.clear();
+}
+
 export async function measureCommand(check: CommandCheck, ctx: CheckContext): Promise<Measurement> {
   const started = process.hrtime.bigint();
   const startedAt = Date.now();
@@ -244,6 +259,7 @@ export async function measureCommand(check: CommandCheck, ctx: CheckContext): Pr
   const child = spawn(windows ? 'cmd.exe' : 'bash', windows ? ['/d', '/s', '/c', check.run] : ['-c', check.run], {
     cwd, env: { ...process.env, ...check.env }, stdio: ['ignore', 'pipe', 'pipe'], detached: !windows, windowsHide: true,
   });
+  if (child.pid) running.add(child.pid);
   let output = '';
   const keep = (d: Buffer) => { output = (output + d.toString('utf8')).slice(-4000); };
   child.stdout.on('data', keep);
@@ -272,6 +288,7 @@ export async function measureCommand(check: CommandCheck, ctx: CheckContext): Pr
   });
   clearTimeout(timer);
   ctx.signal.removeEventListener('abort', onAbort);
+  if (child.pid) running.delete(child.pid);
   // A test runner may leave children behind; they belong to this check.
   if (!stopped) killGroup('SIGKILL');
   const durationMs = elapsed(started);

@@ -2,7 +2,7 @@ import { createAzureCredential } from '../common/azureCredential';
 import { UserError } from '../common/errors';
 import type { TaskLog } from '../common/log';
 import type { TaskStatus } from '../common/pipeline';
-import { measureCommand, measureHttp, measurePrometheus, type CheckContext } from './checks';
+import { measureCommand, measureHttp, measurePrometheus, stopRunningCommands, type CheckContext } from './checks';
 import { azureMonitorScope, parseGate, type CheckConfig, type GateConfig } from './config';
 import { runGate, type GateResult, type GateVerdict } from './gate';
 import type { Measurement } from './judge';
@@ -87,7 +87,18 @@ export async function run(options: GateOptions, agentLog: TaskLog): Promise<Gate
     const measured = check.kind === 'http' ? measureHttp(check, ctx) : check.kind === 'prometheus' ? measurePrometheus(check, ctx) : measureCommand(check, ctx);
     return measured.then((m) => ({ ...m, message: redactor.scrub(m.message), value: m.value && redactor.scrub(m.value) }));
   };
-  const verdict = await runGate(config, measure, log);
+  // The agent stops a cancelled job with SIGINT, then SIGTERM: test commands must not outlive it.
+  const cancel = (signal: NodeJS.Signals) => {
+    stopRunningCommands();
+    log.warn(`The gate was cancelled (${signal}); running commands were stopped.`);
+    process.exit(1);
+  };
+  process.once('SIGINT', cancel);
+  process.once('SIGTERM', cancel);
+  const verdict = await runGate(config, measure, log).finally(() => {
+    process.off('SIGINT', cancel);
+    process.off('SIGTERM', cancel);
+  });
   const reason = redactor.scrub(verdict.reason);
 
   let status: TaskStatus = verdict.result === 'Succeeded' ? 'Succeeded' : 'Failed';

@@ -1,9 +1,10 @@
 import { strict as assert } from 'node:assert';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Environment } from '../env';
-import { runTask, secretLeaks, type RunOptions, type TaskRun } from '../helpers/agent';
+import { BUILD_TASKS, runTask, secretLeaks, type RunOptions, type TaskRun } from '../helpers/agent';
 import { azureRmConnection, mergeRunOptions } from '../helpers/connections';
 import { sharedEnvironment } from '../helpers/environment';
 import { freePort } from '../env/processes';
@@ -265,6 +266,27 @@ checks:
       // Gone, or a zombie waiting for a reaper that this container may not have.
       const state = fs.existsSync(`/proc/${pid}/stat`) ? fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0] : 'gone';
       assert.ok(state === 'gone' || state === 'Z', `the background sleep of the command was killed too (state ${state})`);
+    });
+
+    it('stops running commands when the job is cancelled', async () => {
+      const pidFile = path.join(tmp, 'cancel.pid');
+      fs.rmSync(pidFile, { force: true });
+      const child = spawn(process.execPath, [path.join(BUILD_TASKS, 'acceptance-gate/index.js')], {
+        cwd: tmp, stdio: 'ignore',
+        env: { PATH: process.env.PATH, AGENT_TEMPDIRECTORY: tmp, INPUT_GATE: `checks:\n  - name: long\n    command: { run: 'sleep 30 & echo $! > ${pidFile}; wait', timeout: 60 }\n` },
+      });
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      const deadline = Date.now() + 10_000;
+      while (!fs.existsSync(pidFile) || !fs.readFileSync(pidFile, 'utf8').trim()) {
+        assert.ok(Date.now() < deadline, 'the command started');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      child.kill('SIGTERM');
+      assert.equal(await exited, 1);
+      const pid = Number(fs.readFileSync(pidFile, 'utf8'));
+      await new Promise((r) => setTimeout(r, 100));
+      const state = fs.existsSync(`/proc/${pid}/stat`) ? fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0] : 'gone';
+      assert.ok(state === 'gone' || state === 'Z', `the command's children were stopped (state ${state})`);
     });
 
     it('gives secret variables to the command without letting them reach the log or the results', async () => {
