@@ -30,6 +30,8 @@ describe('AcceptanceGate@1 run as the agent runs it', function () {
     this.timeout(120_000);
     env = await sharedEnvironment();
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gate-test-'));
+    // Prometheus has data once it has scraped the app twice (rate() needs two samples).
+    await env.monitoring.prometheus.waitFor('count_over_time(app_healthy[1m])', (v) => v >= 2, 30_000);
   });
   afterEach(() => {
     env.monitoring.app.reset();
