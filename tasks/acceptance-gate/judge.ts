@@ -1,5 +1,6 @@
 import type { CheckConfig, Condition } from './config';
 import { evaluate, type Value } from './expression';
+import type { TestCase } from './junit';
 
 export type Outcome = 'passed' | 'failed' | 'inconclusive' | 'error';
 
@@ -15,7 +16,7 @@ export interface Measurement {
   /** A problem of the gate's configuration found while measuring (a rejected query, a refused permission): it will not go away, so the gate ends. */
   fatal?: boolean;
   /** Test cases a command's JUnit files reported. */
-  testCases?: import('./junit').TestCase[];
+  testCases?: TestCase[];
 }
 
 /** Worst first: the order in which outcomes decide an evaluation and a gate. */
