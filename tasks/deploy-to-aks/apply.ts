@@ -79,12 +79,26 @@ export async function applyObject(client: KubeClient, obj: KObj, info: ResourceI
       body: obj,
       contentType: 'application/apply-patch+yaml',
     });
-    const action: ApplyAction = status === 201 || !before ? 'created'
-      : body.metadata.resourceVersion === before.metadata.resourceVersion ? 'unchanged' : 'configured';
+    // A dry run persists nothing, so the resource version says nothing: compare the objects instead.
+    const same = dryRun ? sameObject(before, body) : body.metadata.resourceVersion === before?.metadata.resourceVersion;
+    const action: ApplyAction = status === 201 || !before ? 'created' : same ? 'unchanged' : 'configured';
     return { action, live: body, before };
   } catch (err) {
     throw explainApiError(err, obj, source, 'patch');
   }
+}
+
+function sameObject(a: KObj | undefined, b: KObj): boolean {
+  return canonical(a) === canonical(b);
+}
+
+/** JSON with sorted keys and without the fields every write changes. */
+function canonical(value: unknown): string {
+  return JSON.stringify(value, (key, v: unknown) => {
+    if (key === 'managedFields' || key === 'resourceVersion') return undefined;
+    if (v && typeof v === 'object' && !Array.isArray(v)) return Object.fromEntries(Object.keys(v).sort().map((k) => [k, (v as Record<string, unknown>)[k]]));
+    return v;
+  });
 }
 
 /** Turns an API server refusal into a message that names the object and says what to change. */

@@ -8,7 +8,12 @@ import { KubeApiError, type KObj, type KubeClient, type WatchEvent } from './kub
 type Any = any;
 
 /** Kinds whose rollout the task waits for. */
-export const WORKLOAD_KINDS = new Set(['Deployment', 'StatefulSet', 'DaemonSet', 'Job']);
+export const WORKLOAD_KINDS = new Set(['Deployment', 'StatefulSet', 'DaemonSet', 'Job', 'Pod']);
+
+function collectionOf(w: KObj): string {
+  const base = w.kind === 'Pod' ? '/api/v1' : w.kind === 'Job' ? '/apis/batch/v1' : '/apis/apps/v1';
+  return `${base}/namespaces/${encodeURIComponent(w.metadata.namespace!)}/${w.kind.toLowerCase()}s`;
+}
 
 /** Container waiting reasons that do not fix themselves: the rollout fails at once. */
 const FATAL_WAITING = new Set(['ImagePullBackOff', 'ErrImagePull', 'CrashLoopBackOff', 'CreateContainerConfigError', 'InvalidImageName', 'CreateContainerError', 'RunContainerError']);
@@ -130,8 +135,7 @@ export async function waitForRollouts(client: KubeClient, workloads: KObj[], log
   for (const w of workloads) {
     const ns = w.metadata.namespace!;
     const key = describeObject(w);
-    const collection = `${w.kind === 'Job' ? '/apis/batch/v1' : '/apis/apps/v1'}/namespaces/${encodeURIComponent(ns)}/${w.kind.toLowerCase()}s`;
-    const lw = new ListWatch(client, collection, { fieldSelector: `metadata.name=${w.metadata.name}` }, changed, log);
+    const lw = new ListWatch(client, collectionOf(w), { fieldSelector: `metadata.name=${w.metadata.name}` }, changed, log);
     objectWatches.set(key, lw);
     watches.push(lw);
     if (!podWatches.has(ns)) {
@@ -258,6 +262,13 @@ export function evaluate(o: KObj): Verdict {
       if (conditions.some((c) => c.type === 'Complete' && c.status === 'True')) return { done: true, message: `completed (${status.succeeded ?? 0} of ${spec.completions ?? 1} succeeded)` };
       return { done: false, message: `${status.succeeded ?? 0} of ${spec.completions ?? 1} completions, ${status.active ?? 0} active, ${status.failed ?? 0} failed` };
     }
+    case 'Pod': {
+      if (status.phase === 'Succeeded') return { done: true, message: 'completed' };
+      if (status.phase === 'Failed') return { done: false, failed: 'failed', message: `the pod failed${status.reason ? `: ${status.reason}` : ''}${status.message ? ` (${status.message})` : ''}` };
+      const ready = (status.conditions ?? []).find((c: Any) => c.type === 'Ready');
+      if (ready?.status === 'True') return { done: true, message: 'running and ready' };
+      return { done: false, message: `${status.phase ?? 'Pending'}${ready?.message ? `: ${ready.message}` : ''}` };
+    }
     default:
       return { done: true, message: 'not a workload' };
   }
@@ -297,6 +308,8 @@ async function podsOfRevision(client: KubeClient, w: KObj, pods: KObj[], newRsCa
     }
     case 'Job':
       return owned(w.metadata.uid);
+    case 'Pod':
+      return [w];
     default:
       return [];
   }

@@ -110,7 +110,7 @@ async function deploy(options: DeployOptions, log: TaskLog, client: KubeClient, 
     if (![...images].some((i) => i.startsWith(text))) log.warn(`Input 'images': no container uses ${text} (or ${entry.repository}); it was not substituted anywhere.`);
   }
 
-  await checkNamespaces(client, planned, log);
+  const newNamespaces = await checkNamespaces(client, planned, log);
 
   const ordered = orderForApply(planned);
   const reports: ObjectReport[] = [];
@@ -125,9 +125,12 @@ async function deploy(options: DeployOptions, log: TaskLog, client: KubeClient, 
     }
     phase = phaseOf(p);
     const report: ObjectReport = { kind: p.obj.kind, apiVersion: p.obj.apiVersion, namespace: p.obj.metadata.namespace, name: p.obj.metadata.name, action: 'created' };
-    if (options.dryRun && crdKinds.has(`${p.obj.apiVersion}/${p.obj.kind}`) && !(await discovery.resolve(p.obj.apiVersion, p.obj.kind))) {
+    const pendingNamespace = options.dryRun && p.namespaced && newNamespaces.has(p.obj.metadata.namespace!);
+    if (pendingNamespace || (options.dryRun && crdKinds.has(`${p.obj.apiVersion}/${p.obj.kind}`) && !(await discovery.resolve(p.obj.apiVersion, p.obj.kind)))) {
       report.action = 'skipped';
-      report.note = 'its CustomResourceDefinition is created by this deployment, so the dry run cannot check it';
+      report.note = pendingNamespace
+        ? `its namespace '${p.obj.metadata.namespace}' is created by this deployment, so the dry run cannot check it`
+        : 'its CustomResourceDefinition is created by this deployment, so the dry run cannot check it';
       log.info(`${describeObject(p.obj)}: skipped (${report.note})`);
       reports.push(report);
       continue;
@@ -162,7 +165,7 @@ async function deploy(options: DeployOptions, log: TaskLog, client: KubeClient, 
 
   if (options.prune) reports.push(...await prune(client, discovery, planned, options.appName, log));
 
-  const workloads = applied.filter((o) => WORKLOAD_KINDS.has(o.kind) && o.apiVersion.match(/^(apps|batch)\/v1$/));
+  const workloads = applied.filter((o) => WORKLOAD_KINDS.has(o.kind) && /^(apps\/v1|batch\/v1|v1)$/.test(o.apiVersion));
   if (workloads.length === 0) {
     return { ...base, ok: true, reason: `Applied ${ordered.length} objects to ${cluster}; no workloads to wait for.` };
   }
@@ -191,8 +194,17 @@ async function deploy(options: DeployOptions, log: TaskLog, client: KubeClient, 
 }
 
 /** Fails before anything changes when a namespace the objects need neither exists nor is in the manifests. */
-async function checkNamespaces(client: KubeClient, planned: Planned[], log: TaskLog): Promise<void> {
+async function checkNamespaces(client: KubeClient, planned: Planned[], log: TaskLog): Promise<Set<string>> {
   const created = new Set(planned.filter((p) => p.obj.kind === 'Namespace').map((p) => p.obj.metadata.name));
+  const missing = new Set<string>();
+  for (const ns of created) {
+    try {
+      await client.request('GET', `/api/v1/namespaces/${encodeURIComponent(ns)}`);
+    } catch (err) {
+      if (err instanceof KubeApiError && err.status === 404) missing.add(ns);
+      else if (!(err instanceof KubeApiError && err.status === 403)) throw err;
+    }
+  }
   const needed = new Map<string, string[]>();
   for (const p of planned) {
     const ns = p.obj.metadata.namespace;
@@ -212,6 +224,7 @@ async function checkNamespaces(client: KubeClient, planned: Planned[], log: Task
       throw err;
     }
   }
+  return missing;
 }
 
 /** Deletes objects labelled for this app that the manifests no longer hold. */
@@ -256,7 +269,7 @@ async function prune(client: KubeClient, discovery: Discovery, planned: Planned[
 async function rollback(client: KubeClient, planned: Planned[], previous: Map<string, KObj | undefined>, reports: ObjectReport[], log: TaskLog): Promise<string[]> {
   const done: string[] = [];
   for (const p of planned) {
-    if (!WORKLOAD_KINDS.has(p.obj.kind) || p.obj.kind === 'Job') continue;
+    if (!['Deployment', 'StatefulSet', 'DaemonSet'].includes(p.obj.kind)) continue;
     const key = describeObject(p.obj);
     const report = reports.find((r) => r.kind === p.obj.kind && r.namespace === p.obj.metadata.namespace && r.name === p.obj.metadata.name);
     if (report?.action === 'unchanged') continue;

@@ -86,6 +86,40 @@ describe('DeployToAks@1: applying manifests', function () {
     assert.equal(get(f, 'apps/v1', 'Deployment', ns, 'web'), undefined, 'a dry run changes nothing');
   });
 
+  it('dry run tells unchanged from configured, and skips objects in namespaces it would create', async () => {
+    const ns = freshNamespace(f);
+    const cm = (value: string) => `apiVersion: v1\nkind: ConfigMap\nmetadata: { name: settings }\ndata: { a: "${value}" }`;
+    const applied = await runDeploy(f, { manifests: writeManifest(f, cm('1')), namespace: ns });
+    assert.equal(applied.result?.status, 'Succeeded', describeRun(applied));
+    const same = await runDeploy(f, { manifests: writeManifest(f, cm('1')), namespace: ns, dryRun: true });
+    assert.match(same.summaries[0]?.content ?? '', /\| ConfigMap\/settings \| .* \| unchanged \|/, describeRun(same));
+    const changed = await runDeploy(f, { manifests: writeManifest(f, cm('2')), namespace: ns, dryRun: true });
+    assert.match(changed.summaries[0]?.content ?? '', /\| ConfigMap\/settings \| .* \| configured \|/);
+    assert.equal(get(f, 'v1', 'ConfigMap', ns, 'settings')?.data.a, '1', 'a dry run changes nothing');
+    const fresh = `${ns}-new`;
+    const withNamespace = await runDeploy(f, { manifests: writeManifest(f, `apiVersion: v1\nkind: Namespace\nmetadata: { name: ${fresh} }`, cm('3')), namespace: fresh, dryRun: true });
+    assert.equal(withNamespace.result?.status, 'Succeeded', describeRun(withNamespace));
+    assert.match(withNamespace.summaries[0]?.content ?? '', /\| ConfigMap\/settings \| .* \| skipped: its namespace '.*-new' is created by this deployment/);
+    assert.equal(get(f, 'v1', 'Namespace', undefined, fresh), undefined);
+  });
+
+  it('fails fast when admission denies the pods of a Deployment (ReplicaFailure)', async () => {
+    const ns = freshNamespace(f);
+    f.cluster.kube.policies.push((obj) => (obj.kind === 'Pod' && obj.metadata.namespace === ns ? '[azurepolicy-k8sazurev3allowedusersgroups] Container web must not run as root' : undefined));
+    const run = await runDeploy(f, { manifests: writeManifest(f, workload({ image: `${f.image}:1.0` })), namespace: ns });
+    assert.equal(run.result?.status, 'Failed', describeRun(run));
+    assert.match(run.result!.message, /Deployment .*\/web failed: FailedCreate: .*admission webhook "validation\.gatekeeper\.sh" denied the request: \[azurepolicy-k8sazurev3allowedusersgroups\]/);
+    assert.ok(run.durationMs < 15_000);
+  });
+
+  it('waits for a bare Pod to become ready', async () => {
+    const ns = freshNamespace(f);
+    const pod = `apiVersion: v1\nkind: Pod\nmetadata: { name: tool }\nspec:\n  containers:\n  - { name: tool, image: "shop/web", env: [{ name: EMULATOR_READY_AFTER, value: "0.5" }] }`;
+    const run = await runDeploy(f, { manifests: writeManifest(f, pod), namespace: ns, images: `${f.image}:1.0` });
+    assert.equal(run.result?.status, 'Succeeded', describeRun(run));
+    assert.ok(run.logLines.some((l) => l.startsWith(`Pod ${ns}/tool: running and ready`)), describeRun(run));
+  });
+
   it('fails on an admission denial of a real apply, naming the object and the policy', async () => {
     const ns = freshNamespace(f);
     f.cluster.kube.policies.push((obj) => (obj.kind === 'ConfigMap' && obj.data?.password ? '[no-plain-secrets] ConfigMap holds a password' : undefined));

@@ -20,13 +20,14 @@ describe('DeployToAks@1: rollouts', function () {
       workload({ kind: 'DaemonSet', name: 'agent', image: `${f.image}:1.0` }),
       'apiVersion: v1\nkind: Service\nmetadata: { name: web }\nspec: { selector: { app: web }, ports: [{ port: 80 }] }',
     );
-    const run = await runDeploy(f, { manifests: file, namespace: ns, images: `${f.image}:2.0` }, {
+    const run = await runDeploy(f, { manifests: file, namespace: ns, images: `${f.image}:2.0`, imagePullSecrets: 'acr-pull' }, {
       variables: { 'System.CollectionUri': 'https://dev.azure.com/contoso/', 'System.TeamProject': 'shop', 'Build.BuildId': '42', 'Build.DefinitionName': 'shop-cd', 'Build.BuildNumber': '20260101.1', 'Build.SourceVersion': 'abc123' },
     });
     assert.equal(run.result?.status, 'Succeeded', describeRun(run));
     const deployment = get(f, 'apps/v1', 'Deployment', ns, 'web')!;
     assert.equal(deployment.spec.template.spec.containers[0].image, `${f.image}:2.0`, 'the repository-only template image was substituted');
     assert.equal(deployment.status.availableReplicas, 2);
+    assert.deepEqual(deployment.spec.template.spec.imagePullSecrets, [{ name: 'acr-pull' }]);
     assert.equal(deployment.metadata.annotations?.['aks-secure-delivery.dev/run-url'], 'https://dev.azure.com/contoso/shop/_build/results?buildId=42');
     assert.equal(deployment.metadata.annotations?.['aks-secure-delivery.dev/commit'], 'abc123');
     assert.equal(deployment.metadata.labels?.['aks-secure-delivery.dev/app'], 'shop-cd');
@@ -41,7 +42,7 @@ describe('DeployToAks@1: rollouts', function () {
     assert.match(summary, /\| Deployment\/web \| .* \| created \|/);
     assert.match(summary, /\| StatefulSet\/.*\/db \| ready \|/);
 
-    const again = await runDeploy(f, { manifests: file, namespace: ns, images: `${f.image}:2.0` }, {
+    const again = await runDeploy(f, { manifests: file, namespace: ns, images: `${f.image}:2.0`, imagePullSecrets: 'acr-pull' }, {
       variables: { 'System.CollectionUri': 'https://dev.azure.com/contoso/', 'System.TeamProject': 'shop', 'Build.BuildId': '42', 'Build.DefinitionName': 'shop-cd', 'Build.BuildNumber': '20260101.1', 'Build.SourceVersion': 'abc123' },
     });
     assert.equal(again.result?.status, 'Succeeded', describeRun(again));
