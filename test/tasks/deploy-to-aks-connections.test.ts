@@ -1,6 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { randomUUID } from 'node:crypto';
 import { secretLeaks } from '../helpers/agent';
+import { node24Binary } from '../helpers/node24';
 import { azureRmConnection, type AzureCredentialKind } from '../helpers/connections';
 import { deployFixture, describeRun, freshNamespace, get, runDeploy, workload, writeManifest, type DeployFixture } from './deploy-to-aks-fixture';
 
@@ -58,6 +59,16 @@ describe('DeployToAks@1: connections', function () {
       clearTimeout(drop);
       f.env.entra.tokenLifetimeSeconds = lifetime;
     }
+  });
+
+  it('deploys on the Node24 handler too (workload identity federation, AAD cluster)', async function () {
+    this.timeout(120_000);
+    const node = node24Binary();
+    const ns = freshNamespace(f);
+    const c = arm('federated', 'staging');
+    const run = await runDeploy(f, { ...c.inputs, manifests: writeManifest(f, workload({ image: `${f.image}:1.0`, replicas: 1 })), namespace: ns }, { ...c.options, node });
+    assert.equal(run.result?.status, 'Succeeded', describeRun(run));
+    assert.equal(run.stderr, '');
   });
 
   it('uses the admin credentials (a client certificate) when asked', async () => {
