@@ -2,6 +2,7 @@ import { strict as assert } from 'node:assert';
 import { execFile, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as https from 'node:https';
 import { promisify } from 'node:util';
 import { requireCommand } from '../env/processes';
 import { deployFixture, freshNamespace, workload, writeManifest, type DeployFixture } from './deploy-to-aks-fixture';
@@ -64,6 +65,30 @@ describe('Kubernetes API emulator, driven by kubectl', function () {
     } finally {
       child.kill();
     }
+  });
+
+  it('rolls StatefulSets and DaemonSets as kubectl rollout status expects, and serves a server-side dry run', async () => {
+    const ns = freshNamespace(f);
+    const file = writeManifest(f, workload({ kind: 'StatefulSet', name: 'db', image: `${f.image}:1.0`, namespace: ns, replicas: 2 }), workload({ kind: 'DaemonSet', name: 'agent', image: `${f.image}:1.0`, namespace: ns }));
+    assert.match(await kubectl('apply', '--server-side', '--dry-run=server', '-f', file), /statefulset\.apps\/db serverside-applied \(server dry run\)/);
+    assert.equal(f.cluster.kube.get('apps/v1', 'StatefulSet', ns, 'db'), undefined, 'the dry run stored nothing');
+    await kubectl('apply', '--server-side', '-f', file);
+    assert.match(await kubectl('rollout', 'status', '-n', ns, 'statefulset/db', '--timeout=30s'), /partitioned roll out complete: 2 new pods have been updated|statefulset rolling update complete 2 pods/);
+    assert.match(await kubectl('rollout', 'status', '-n', ns, 'daemonset/agent', '--timeout=30s'), /daemon set "agent" successfully rolled out/);
+    assert.match(await kubectl('get', 'events', '-n', ns), /SuccessfulCreate/);
+  });
+
+  it('accepts only Entra tokens for the AKS audience, from identities it knows, and its own credentials', async () => {
+    const call = (token: string) => new Promise<number>((resolve, reject) => {
+      const url = new URL(`${f.cluster.kube.url}/api/v1/namespaces/default/configmaps`);
+      https.get({ hostname: url.hostname, port: url.port, path: url.pathname, ca: f.env.ca.caPem, headers: { authorization: `Bearer ${token}` } }, (res) => { res.resume(); resolve(res.statusCode ?? 0); }).on('error', reject);
+    });
+    const entra = f.env.entra;
+    assert.equal(await call(entra.issueAccessToken(f.env.identities.secret, '6dae42f8-4368-4678-94ff-3960e28e3630').token), 200);
+    assert.equal(await call(entra.issueAccessToken(f.env.identities.secret, f.env.arm.url).token), 401, 'an ARM token is refused');
+    assert.equal(await call(entra.issueAccessToken(f.env.identities.noAccess, '6dae42f8-4368-4678-94ff-3960e28e3630').token), 403, 'an identity without a role binding is forbidden');
+    assert.equal(await call('not-a-token'), 401);
+    assert.equal(await call(f.cluster.serviceAccountKubeconfig(['default']).token), 200);
   });
 
   it('refuses a field manager conflict without --force-conflicts, as a real API server does', async () => {

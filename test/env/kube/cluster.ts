@@ -463,6 +463,18 @@ export class KubeCluster {
 
   private sendObjects(x: Exchange, type: ResourceType, items: KObj[], single?: KObj, listRv?: string): void {
     const accept = x.header('accept') ?? '';
+    if (/as=Table/.test(accept) && type.kind === 'Event') {
+      const columns: [string, number, (e: KObj) => string][] = [
+        ['Last Seen', 0, (e) => age(e.lastTimestamp)], ['Type', 0, (e) => e.type], ['Reason', 0, (e) => e.reason],
+        ['Object', 0, (e) => `${String(e.involvedObject?.kind ?? '').toLowerCase()}/${e.involvedObject?.name ?? ''}`], ['Message', 0, (e) => e.message],
+        ['Name', 1, (e) => e.metadata.name],
+      ];
+      return x.sendJson(200, {
+        kind: 'Table', apiVersion: 'meta.k8s.io/v1', metadata: { resourceVersion: listRv ?? String(this.rv) },
+        columnDefinitions: columns.map(([name, priority]) => ({ name, type: 'string', format: name === 'Name' ? 'name' : '', description: name, priority })),
+        rows: items.map((o) => ({ cells: columns.map(([, , cell]) => cell(o)), object: { kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: o.metadata } })),
+      });
+    }
     if (/as=Table/.test(accept)) {
       return x.sendJson(200, {
         kind: 'Table', apiVersion: 'meta.k8s.io/v1', metadata: { resourceVersion: listRv ?? single?.metadata.resourceVersion ?? String(this.rv) },
