@@ -10,9 +10,7 @@ runTask(__dirname, async (pipeline, inputs) => {
   pipeline.setOutput('promotedImage', result.promotedImage);
   pipeline.setOutput('promotedTags', result.promotedTags.join(','));
   pipeline.uploadSummary('Promote image', summaryMarkdown(result, options.targetRegistry, options.targetRepository));
-  if (process.env.PROMOTE_IMAGE_REPORT_RESOURCES === 'true') {
-    pipeline.debug(`resource usage: maxRSS ${process.resourceUsage().maxRSS} KB`);
-  }
+  pipeline.debug(`peak memory (maxRSS): ${process.resourceUsage().maxRSS} KB; promotion took ${result.durationMs} ms`);
   const where = `${result.promotedImage}${result.promotedTags.length ? ` (${result.promotedTags.join(', ')})` : ''}`;
   return {
     status: 'Succeeded',

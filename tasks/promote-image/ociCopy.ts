@@ -31,7 +31,7 @@ export class OciCopier {
     private readonly target: RegistryClient,
     private readonly targetRepository: string,
     private readonly log: TaskLog,
-    private readonly concurrency = 5,
+    private readonly concurrency = 6,
   ) {}
 
   private get sameRegistry(): boolean {
@@ -88,16 +88,25 @@ export class OciCopier {
     }
     await retry(async () => {
       const mountFrom = this.sameRegistry && this.sourceRepository !== this.targetRepository ? this.sourceRepository : undefined;
-      const upload = await this.target.startUpload(this.targetRepository, { mountFrom, digest: blob.digest });
+      // Between registries nothing can be mounted, so the download opens while the upload session is created.
+      const opening = mountFrom ? undefined : this.source.blobStream(this.sourceRepository, blob.digest);
+      opening?.catch(() => undefined);
+      const upload = await this.target.startUpload(this.targetRepository, { mountFrom, digest: blob.digest }).catch(async (err: unknown) => {
+        (await opening?.catch(() => undefined))?.destroy();
+        throw err;
+      });
       if (upload.mounted) {
         this.counters.blobsMounted++;
         this.counters.bytesMounted += blob.size;
         return;
       }
-      const res = await this.source.blobGet(this.sourceRepository, blob.digest);
-      if (!res.body) throw new Error(`${this.source.registry} returned no body for ${blob.digest}`);
+      const download = await (opening ?? this.source.blobStream(this.sourceRepository, blob.digest));
       const started = Date.now();
-      await this.target.putBlob(this.targetRepository, upload.location, blob.digest, blob.size, res.body);
+      try {
+        await this.target.putBlob(this.targetRepository, upload.location, blob.digest, blob.size, download);
+      } finally {
+        download.destroy();
+      }
       this.counters.blobsCopied++;
       this.counters.bytesCopied += blob.size;
       this.log.debug(`copied ${blob.digest} (${blob.size} bytes) in ${Date.now() - started} ms`);

@@ -71,13 +71,19 @@ export async function run(options: PromoteOptions, log: TaskLog): Promise<Promot
     ? `Target ${targetRegistry} is the ACR ${targetAcr!.name} (resource group ${targetAcr!.resourceGroup}): using ACR import`
     : `Using an OCI registry-to-registry copy to ${targetRegistry}${options.method === 'auto' ? (options.azure ? ' (it is not an ACR of the subscription)' : ' (no Azure subscription given)') : ''}`);
 
-  // 3. Tags: nothing changes while one of them would move without permission.
-  const tags: PromoteResult['tags'] = [];
-  for (const tag of options.targetTags) {
-    const head = await targetClient.manifestHead(targetRepository, tag);
+  // 3. What the target holds already, read all at once: the tags, the digest, and the source's referrers.
+  const [heads, presentBefore, edges] = await Promise.all([
+    Promise.all(options.targetTags.map((tag) => targetClient.manifestHead(targetRepository, tag))),
+    targetClient.manifestHead(targetRepository, digest).then(Boolean),
+    options.copyReferrers ? collectReferrers(sourceClient, source.repository, digest, log) : Promise.resolve([]),
+  ]);
+
+  // Tags: nothing changes while one of them would move without permission.
+  const tags: PromoteResult['tags'] = options.targetTags.map((tag, i) => {
+    const head = heads[i];
     const before: TagState = !head ? 'absent' : head.digest === digest ? 'same' : 'other';
-    tags.push({ tag, before, previousDigest: head?.digest, action: before === 'same' ? 'kept' : before === 'absent' ? 'created' : 'moved' });
-  }
+    return { tag, before, previousDigest: head?.digest, action: before === 'same' ? 'kept' : before === 'absent' ? 'created' : 'moved' };
+  });
   const blocked = tags.filter((t) => t.before === 'other');
   if (blocked.length && !options.overwriteTags) {
     throw new UserError(`${blocked.map((t) => `Tag ${t.tag} of ${targetRegistry}/${targetRepository} already points at ${t.previousDigest}`).join('; ')}, not at ${digest}. Nothing was changed. Promote under a new tag, or set overwriteTags to true to move it.`);
@@ -86,26 +92,8 @@ export async function run(options: PromoteOptions, log: TaskLog): Promise<Promot
     if (t.before === 'same') log.info(`Tag ${t.tag} already points at ${digest} in ${targetRegistry}/${targetRepository}: nothing to do for it`);
     if (t.before === 'other') log.warn(`Tag ${t.tag} of ${targetRegistry}/${targetRepository} points at ${t.previousDigest}; moving it to ${digest} (overwriteTags is true)`);
   }
-  const presentBefore = !!(await targetClient.manifestHead(targetRepository, digest));
   const toWrite = tags.filter((t) => t.before !== 'same').map((t) => t.tag);
 
-  // 4. The referrers of the digest (recursively: a signature may be signed too).
-  const edges: ReferrerEdge[] = [];
-  if (options.copyReferrers) {
-    const seen = new Set<string>([digest]);
-    const queue = [digest];
-    while (queue.length) {
-      const subject = queue.shift()!;
-      const { referrers, via } = await listReferrers(sourceClient, source.repository, subject);
-      if (referrers.length) log.debug(`${referrers.length} referrer(s) of ${subject} (via ${via === 'api' ? 'the referrers API' : 'the tag fallback'})`);
-      for (const d of referrers) {
-        if (seen.has(d.digest)) continue;
-        seen.add(d.digest);
-        edges.push({ subject, descriptor: d });
-        queue.push(d.digest);
-      }
-    }
-  }
   const referrerPresent = await Promise.all(edges.map(async (e) => !!(await targetClient.manifestHead(targetRepository, e.descriptor.digest))));
 
   const counters: CopyCounters = { bytesCopied: 0, bytesMounted: 0, blobsCopied: 0, blobsMounted: 0, blobsPresent: 0, manifestsCopied: 0 };
@@ -131,17 +119,15 @@ export async function run(options: PromoteOptions, log: TaskLog): Promise<Promot
       log.info(`Importing ${source.repository}@${digest} into ${targetAcr!.name}/${targetRepository}${toWrite.length ? ` with tag${toWrite.length > 1 ? 's' : ''} ${toWrite.join(', ')}` : ' (untagged)'}`);
       await doImport(digest, toWrite);
     }
-    for (const [i, e] of edges.entries()) {
-      if (referrerPresent[i]) continue;
+    await Promise.all(edges.map(async (e, i) => {
+      if (referrerPresent[i]) return;
       log.info(`Importing referrer ${e.descriptor.digest} (${e.descriptor.artifactType ?? e.descriptor.mediaType}) of ${e.subject}`);
       await doImport(e.descriptor.digest, []);
-    }
+    }));
   } else {
     const copier = new OciCopier(sourceClient, source.repository, targetClient, targetRepository, log);
     await copier.copyManifest(digest, root);
-    for (const [i, e] of edges.entries()) {
-      if (!referrerPresent[i]) await copier.copyManifest(e.descriptor.digest);
-    }
+    await Promise.all(edges.filter((_, i) => !referrerPresent[i]).map((e) => copier.copyManifest(e.descriptor.digest)));
     // Tags last: a tag appears only when the image and its referrers are complete.
     for (const tag of toWrite) await copier.putTag(tag, root);
     Object.assign(counters, copier.counters);
@@ -162,15 +148,18 @@ export async function run(options: PromoteOptions, log: TaskLog): Promise<Promot
 
   // 6. Verify: the SDK's poller, or a 201, alone does not prove that the target holds the digest.
   if (!alreadyPromoted) {
-    const check = await targetClient.manifestHead(targetRepository, digest);
+    const [check, tagHeads, referrerHeads] = await Promise.all([
+      targetClient.manifestHead(targetRepository, digest),
+      Promise.all(tags.map((t) => targetClient.manifestHead(targetRepository, t.tag))),
+      Promise.all(edges.map((e) => targetClient.manifestHead(targetRepository, e.descriptor.digest))),
+    ]);
     if (check?.digest !== digest) throw new Error(`after the promotion ${targetRegistry}/${targetRepository} does not hold ${digest}`);
-    for (const t of tags) {
-      const head = await targetClient.manifestHead(targetRepository, t.tag);
-      if (head?.digest !== digest) throw new Error(`after the promotion tag ${t.tag} of ${targetRegistry}/${targetRepository} points at ${head?.digest ?? 'nothing'}, not ${digest}`);
-    }
-    for (const e of edges) {
-      if (!(await targetClient.manifestHead(targetRepository, e.descriptor.digest))) throw new Error(`after the promotion ${targetRegistry}/${targetRepository} does not hold the referrer ${e.descriptor.digest}`);
-    }
+    tags.forEach((t, i) => {
+      if (tagHeads[i]?.digest !== digest) throw new Error(`after the promotion tag ${t.tag} of ${targetRegistry}/${targetRepository} points at ${tagHeads[i]?.digest ?? 'nothing'}, not ${digest}`);
+    });
+    edges.forEach((e, i) => {
+      if (referrerHeads[i]?.digest !== e.descriptor.digest) throw new Error(`after the promotion ${targetRegistry}/${targetRepository} does not hold the referrer ${e.descriptor.digest}`);
+    });
     log.info(`Verified: ${targetRegistry}/${targetRepository}@${digest}${tags.length ? ` and tag${tags.length > 1 ? 's' : ''} ${tags.map((t) => t.tag).join(', ')}` : ''} match the source digest`);
   }
 
@@ -195,6 +184,28 @@ export async function run(options: PromoteOptions, log: TaskLog): Promise<Promot
     alreadyPromoted,
     durationMs,
   };
+}
+
+/** The referrers of `digest`, recursively (a signature may be signed too), each with the subject it refers to. */
+async function collectReferrers(client: RegistryClient, repository: string, digest: string, log: TaskLog): Promise<ReferrerEdge[]> {
+  const edges: ReferrerEdge[] = [];
+  const seen = new Set<string>([digest]);
+  let level = [digest];
+  while (level.length) {
+    const listed = await Promise.all(level.map((subject) => listReferrers(client, repository, subject)));
+    const next: string[] = [];
+    listed.forEach(({ referrers, via }, i) => {
+      if (referrers.length) log.debug(`${referrers.length} referrer(s) of ${level[i]} (via ${via === 'api' ? 'the referrers API' : 'the tag fallback'})`);
+      for (const d of referrers) {
+        if (seen.has(d.digest)) continue;
+        seen.add(d.digest);
+        edges.push({ subject: level[i], descriptor: d });
+        next.push(d.digest);
+      }
+    });
+    level = next;
+  }
+  return edges;
 }
 
 export function summaryMarkdown(r: PromoteResult, targetRegistry: string, targetRepository: string): string {

@@ -1,4 +1,7 @@
 import { createHash } from 'node:crypto';
+import * as http from 'node:http';
+import * as https from 'node:https';
+import type { Readable } from 'node:stream';
 import type { TokenCredential } from '@azure/identity';
 import { UserError, errorMessage } from '../errors';
 import { isLoopbackRegistry, registryApiHost } from '../imageReference';
@@ -121,21 +124,70 @@ export class RegistryClient {
   }
 
   /**
-   * Finishes an upload with the whole blob streamed in one PUT (never held in memory). Not retried here: a stream
+   * Opens a blob as a Node stream (redirects to storage followed, credentials kept to the registry's host). Node
+   * streams rather than fetch: piped into an upload they hold back the download while the upload is slower, so a
+   * layer is never buffered whole.
+   */
+  async blobStream(repository: string, digest: string): Promise<http.IncomingMessage> {
+    const scopes = [`repository:${repository}:pull`];
+    let url = `${await this.baseUrl()}/v2/${repository}/blobs/${digest}`;
+    for (let hop = 0; hop < 5; hop++) {
+      let res = await this.nodeRequest('GET', url, scopes, {});
+      if (res.statusCode === 401 && hop === 0) {
+        res.resume();
+        // The token for this scope is not cached yet: a HEAD goes through the challenge and caches it.
+        await this.blobHead(repository, digest);
+        res = await this.nodeRequest('GET', url, scopes, {});
+      }
+      const status = res.statusCode ?? 0;
+      if ([301, 302, 303, 307, 308].includes(status) && res.headers.location) {
+        res.resume();
+        url = new URL(res.headers.location, url).toString();
+        continue;
+      }
+      if (status === 200) return res;
+      const text = await readAll(res);
+      if (isTransientStatus(status)) throw new HttpStatusError(status, parseRetryAfter(String(res.headers['retry-after'] ?? '')));
+      throw this.statusError(status, 'GET', `/v2/${repository}/blobs/${digest}`, text);
+    }
+    throw new Error(`GET ${this.registry}/${repository} blob ${digest}: too many redirects`);
+  }
+
+  /**
+   * Finishes an upload with the whole blob piped in one PUT (monolithic upload). Not retried here: a stream
    * cannot be replayed, so the caller starts the blob again.
    */
-  async putBlob(repository: string, location: string, digest: string, size: number, body: ReadableStream<Uint8Array>): Promise<void> {
+  async putBlob(repository: string, location: string, digest: string, size: number, body: Readable): Promise<void> {
     const url = new URL(location);
     url.searchParams.set('digest', digest);
-    const res = await this.authorizedFetch('PUT', url.toString(), {
-      scopes: [`repository:${repository}:pull,push`],
-      headers: { 'content-type': 'application/octet-stream', 'content-length': String(size) },
-      bodyStream: body,
+    const res = await this.nodeRequest('PUT', url.toString(), [`repository:${repository}:pull,push`],
+      { 'content-type': 'application/octet-stream', 'content-length': String(size) }, body);
+    const text = await readAll(res);
+    const status = res.statusCode ?? 0;
+    if (status === 201) return;
+    // A 401 here means the token expired mid-copy; starting the blob again renews it.
+    if (isTransientStatus(status) || status === 401) throw new HttpStatusError(status, parseRetryAfter(String(res.headers['retry-after'] ?? '')));
+    throw this.statusError(status, 'PUT', `/v2/${repository}/blobs/uploads/`, text);
+  }
+
+  private async nodeRequest(method: string, url: string, scopes: string[], headers: Record<string, string>, body?: Readable): Promise<http.IncomingMessage> {
+    const target = new URL(url);
+    const authorization = this.authHeader([...new Set(scopes)].sort().join(' '));
+    const all: Record<string, string> = { ...headers };
+    if (authorization && target.host === new URL(await this.baseUrl()).host) all.authorization = authorization;
+    return new Promise((resolve, reject) => {
+      const req = (target.protocol === 'http:' ? http : https).request(target, { method, headers: all }, resolve);
+      req.once('error', (err) => {
+        body?.destroy();
+        reject(err);
+      });
+      if (body) {
+        body.once('error', (err) => req.destroy(err));
+        body.pipe(req);
+      } else {
+        req.end();
+      }
     });
-    const text = await res.text().catch(() => '');
-    if (res.status === 201) return;
-    if (isTransientStatus(res.status)) throw new HttpStatusError(res.status, parseRetryAfter(res.headers.get('retry-after')));
-    throw this.statusError(res.status, 'PUT', `/v2/${repository}/blobs/uploads/`, text);
   }
 
   /**
@@ -299,6 +351,15 @@ export class RegistryClient {
     if (codes.includes('NAME_UNKNOWN')) return new UserError(`The repository ${where} does not exist.`);
     return new Error(`${method} ${where}: HTTP ${status}${codes.length ? ` (${codes.join(', ')})` : ''}`);
   }
+}
+
+function readAll(res: http.IncomingMessage): Promise<string> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    res.on('data', (c: Buffer) => chunks.push(c));
+    res.once('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    res.once('error', () => resolve(Buffer.concat(chunks).toString('utf8')));
+  });
 }
 
 function tokenFetch(url: string, init: RequestInit): Promise<Response> {

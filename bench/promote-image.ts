@@ -1,0 +1,89 @@
+// promote-image: an OCI copy of a 200 MB image of five layers between the two local registries, by the built task
+// (run as the agent runs it) against `skopeo copy` of the same image in the same run, alternately, each into a fresh
+// repository; the task's peak memory (its own process.resourceUsage().maxRSS, which the task prints as a debug
+// line at the end); and the time to promote an image that is already there, minus the task's start-up (the median
+// of runs with no inputs, which fail right after reading them).
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import { startEnvironment } from '../test/env';
+import { runTask, type TaskRun } from '../test/helpers/agent';
+import { mergeRunOptions, registryConnection } from '../test/helpers/connections';
+import { OciLayout, skopeoCertDir, skopeoDigest, skopeoPush, type SkopeoTarget } from '../test/helpers/images';
+import { median, report, round } from './lib/report';
+
+const run = promisify(execFile);
+const LAYER_BYTES = 40 * 1024 * 1024;
+const ROUNDS = 4;
+
+async function main(): Promise<void> {
+  const env = await startEnvironment();
+  try {
+    const certDir = skopeoCertDir(env.ca.caCertPath, path.join(env.dir, 'bench-certs'));
+    const nonprod: SkopeoTarget = { loginServer: env.registries.nonprod.registry.loginServer, username: env.registries.nonprod.push.username, password: env.registries.nonprod.push.password, certDir };
+    const prod: SkopeoTarget = { loginServer: env.registries.prod.registry.loginServer, username: env.registries.prod.push.username, password: env.registries.prod.push.password, certDir };
+    // Each copy gets an image of its own: skopeo remembers where blobs are and would mount them from an earlier
+    // copy in the same registry, which would measure its cache, not a copy.
+    const seed = async (tag: string): Promise<string> => {
+      const layout = new OciLayout(fs.mkdtempSync(path.join(os.tmpdir(), 'bench-promote-')));
+      const image = layout.image(Array.from({ length: 5 }, () => LAYER_BYTES));
+      layout.tag(image, tag);
+      await skopeoPush(layout, tag, nonprod, 'bench/app', tag);
+      fs.rmSync(layout.dir, { recursive: true, force: true });
+      return image.digest;
+    };
+    const src = registryConnection(nonprod.loginServer, env.registries.nonprod.pull.username, env.registries.nonprod.pull.password);
+    const dst = registryConnection(prod.loginServer, prod.username, prod.password);
+    const promote = (tag: string, repository: string): Promise<TaskRun> => runTask('promote-image', mergeRunOptions({
+      caFile: env.ca.caCertPath, endpoints: { ...src.endpoints, ...dst.endpoints }, timeoutMs: 300_000,
+      inputs: { sourceImage: `${nonprod.loginServer}/bench/app:${tag}`, targetRegistry: prod.loginServer, targetRepository: repository, method: 'ociCopy', sourceRegistryConnection: src.id, targetRegistryConnection: dst.id },
+    }));
+    const maxRssKB = (r: TaskRun) => Number(/peak memory \(maxRSS\): (\d+) KB/.exec(r.stdout)?.[1] ?? NaN);
+
+    const taskMs: number[] = [];
+    const skopeoMs: number[] = [];
+    let peakKB = 0;
+    let digest = '';
+    for (let i = 0; i < ROUNDS; i++) {
+      await seed(`skopeo-${i}`);
+      digest = await seed(`task-${i}`);
+      const started = Date.now();
+      await run('skopeo', ['copy', '--preserve-digests', '--src-cert-dir', certDir, '--dest-cert-dir', certDir,
+        '--src-creds', `${env.registries.nonprod.pull.username}:${env.registries.nonprod.pull.password}`, '--dest-creds', `${prod.username}:${prod.password}`,
+        `docker://${nonprod.loginServer}/bench/app:skopeo-${i}`, `docker://${prod.loginServer}/bench/skopeo-${i}:skopeo-${i}`]);
+      skopeoMs.push(Date.now() - started);
+      const r = await promote(`task-${i}`, `bench/task-${i}`);
+      if (r.result?.status !== 'Succeeded') throw new Error(`the task failed: ${r.result?.message}\n${r.stdout}`);
+      taskMs.push(r.durationMs);
+      peakKB = Math.max(peakKB, maxRssKB(r));
+      if ((await skopeoDigest(prod, `bench/task-${i}:task-${i}`)) !== digest) throw new Error('the task copied another digest');
+      console.log(`round ${i + 1}: skopeo copy ${(skopeoMs[i] / 1000).toFixed(2)} s, task ${(taskMs[i] / 1000).toFixed(2)} s, task maxRSS ${(maxRssKB(r) / 1024).toFixed(1)} MB`);
+    }
+
+    const startupMs: number[] = [];
+    const againMs: number[] = [];
+    for (let i = 0; i < 7; i++) {
+      startupMs.push((await runTask('promote-image', { caFile: env.ca.caCertPath })).durationMs);
+      const r = await promote(`task-${ROUNDS - 1}`, `bench/task-${ROUNDS - 1}`);
+      if (!/Already promoted/.test(r.result?.message ?? '')) throw new Error(`expected an already-promoted run: ${r.result?.message}`);
+      againMs.push(r.durationMs);
+    }
+    console.log(`images: 5 layers of ${LAYER_BYTES / (1024 * 1024)} MB each (random, gzip), a fresh one per copy`);
+    console.log(`skopeo copy (anchor) median ${(median(skopeoMs) / 1000).toFixed(2)} s; task median ${(median(taskMs) / 1000).toFixed(2)} s`);
+    console.log(`already promoted: median run ${median(againMs).toFixed(0)} ms, start-up (no inputs) ${median(startupMs).toFixed(0)} ms`);
+    report('promote-image', {
+      copyVsSkopeo: round(median(taskMs) / median(skopeoMs)),
+      peakRssMB: round(peakKB / 1024, 1),
+      alreadyPromotedSeconds: round(Math.max(0, median(againMs) - median(startupMs)) / 1000, 3),
+    }, { copyVsSkopeo: '1.0 or less (skopeo copy = 1)', peakRssMB: 'under 150', alreadyPromotedSeconds: 'under 0.5 after start-up' });
+  } finally {
+    await env.stop();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
