@@ -102,8 +102,8 @@ export class AgentPipeline implements TaskLog, AgentSource {
     tl.command('results.publish', { type: 'JUnit', resultFiles: file, testRunTitle: runTitle, mergeResults: 'false', publishRunAttachments: 'true' }, '');
   }
 
-  /** Attaches a file to the run (e.g. SARIF) so it can be downloaded with the logs. */
-  uploadFile(name: string, content: string): string {
+  /** Attaches a file to the run (e.g. SARIF) so it can be downloaded with the logs. Large content may come in pieces. */
+  uploadFile(name: string, content: string | Iterable<string>): string {
     const file = this.tempFile(name, content, { keep: true });
     tl.uploadFile(file);
     return file;
@@ -122,11 +122,21 @@ export class AgentPipeline implements TaskLog, AgentSource {
    * Writes a file under the agent's temp directory with mode 0600. Unless kept (files the agent reads after the
    * task, such as the summary), it is removed by `cleanUp` at the end of the task.
    */
-  tempFile(name: string, content: string | Buffer, { keep = false } = {}): string {
+  tempFile(name: string, content: string | Buffer | Iterable<string>, { keep = false } = {}): string {
     const dir = path.join(this.tempDirectory(), `aks-secure-delivery-${process.pid}`);
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     const file = path.join(dir, name);
-    fs.writeFileSync(file, content, { mode: 0o600 });
+    if (typeof content === 'string' || Buffer.isBuffer(content)) {
+      fs.writeFileSync(file, content, { mode: 0o600 });
+    } else {
+      // Written piece by piece, so a large document is never held whole.
+      const fd = fs.openSync(file, 'w', 0o600);
+      try {
+        for (const piece of content) fs.writeSync(fd, piece);
+      } finally {
+        fs.closeSync(fd);
+      }
+    }
     if (!keep) this.tempFiles.push(file);
     return file;
   }

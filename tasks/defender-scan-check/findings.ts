@@ -50,25 +50,30 @@ export interface RecordFacts {
 
 type Bag = Record<string, unknown>;
 
-/** A property by name, ignoring case (Defender writes both `ResourceType` and `resourceType`). */
+/**
+ * A property under any of the given spellings (Defender writes both `ResourceType` and `resourceType`). The
+ * spellings are listed at each use rather than matched without regard to case: this runs for every record of
+ * images with tens of thousands of findings.
+ */
 export function prop(value: unknown, ...names: string[]): unknown {
   const bag = asBag(value);
   if (!bag) return undefined;
   for (const name of names) {
-    if (name in bag) return bag[name];
-  }
-  const lower = names.map((n) => n.toLowerCase());
-  for (const key of Object.keys(bag)) {
-    if (lower.includes(key.toLowerCase())) return bag[key];
+    const v = bag[name];
+    if (v !== undefined) return v;
   }
   return undefined;
 }
+
+const SPELLINGS = new Map<string, string[]>();
 
 /** A nested property by path, each step ignoring case and parsing JSON kept as a string. */
 export function path(value: unknown, ...steps: string[]): unknown {
   let current: unknown = value;
   for (const step of steps) {
-    current = prop(parseJsonString(current), ...step.split('|'));
+    let names = SPELLINGS.get(step);
+    if (!names) SPELLINGS.set(step, (names = step.split('|')));
+    current = prop(parseJsonString(current), ...names);
     if (current === undefined || current === null) return undefined;
   }
   return parseJsonString(current);
@@ -77,10 +82,12 @@ export function path(value: unknown, ...steps: string[]): unknown {
 /** Defender keeps some objects as JSON text: parse those, leave everything else as it is. */
 export function parseJsonString(value: unknown): unknown {
   if (typeof value !== 'string') return value;
-  const t = value.trim();
-  if (!(t.startsWith('{') || t.startsWith('['))) return value;
+  let i = 0;
+  while (i < value.length && value.charCodeAt(i) <= 32) i++;
+  const first = value.charCodeAt(i);
+  if (first !== 123 /* { */ && first !== 91 /* [ */) return value;
   try {
-    return JSON.parse(t) as unknown;
+    return JSON.parse(value) as unknown;
   } catch {
     return value;
   }
@@ -95,6 +102,11 @@ function text(value: unknown): string | undefined {
   if (typeof value === 'string') return value.trim() || undefined;
   if (typeof value === 'number' || typeof value === 'boolean') return String(value);
   return undefined;
+}
+
+/** Defender's descriptions can run to pages (AI-written, remediation included): keep the opening only. */
+function brief(value: string | undefined): string | undefined {
+  return value && value.length > 300 ? `${value.slice(0, 297)}…` : value;
 }
 
 function number(value: unknown): number | undefined {
@@ -176,7 +188,7 @@ function exploit(value: unknown): Finding['exploit'] {
 
 /** Which data model a record belongs to, from its type; undefined for anything else. */
 export function modelOf(record: unknown): DataModel | undefined {
-  const type = text(prop(record, 'type'))?.toLowerCase();
+  const type = text(prop(record, 'type', 'Type'))?.toLowerCase();
   if (type === 'microsoft.security/assessments') return 'assessments';
   if (type === 'microsoft.security/assessments/subassessments') return 'subAssessments';
   return undefined;
@@ -190,33 +202,40 @@ export function readRecord(record: unknown): RecordFacts | undefined {
 }
 
 function readAssessment(record: unknown): RecordFacts {
-  const props = prop(record, 'properties');
-  const image = path(props, 'resourceAdditionalData');
+  const props = prop(record, 'properties', 'Properties');
+  const image = path(props, 'resourceAdditionalData|ResourceAdditionalData');
   const digest = text(prop(image, 'Digest', 'digest', 'imageDigest'))?.toLowerCase();
-  const pushedAt = time(prop(image, 'LastPushedToRegistryUTC', 'lastPushedToRegistryUtc'))
-    ?? time(path(image, 'RepositoryDetails', 'LastPushedToRegistryUTC|lastPushedToRegistryUtc'));
+  const pushedAt = time(prop(image, 'LastPushedToRegistryUTC', 'lastPushedToRegistryUtc', 'lastPushedToRegistryUTC'))
+    ?? time(path(image, 'RepositoryDetails|repositoryDetails', 'LastPushedToRegistryUTC|lastPushedToRegistryUtc|lastPushedToRegistryUTC'));
   const generatedAt = time(prop(props, 'timeGenerated', 'TimeGenerated'))
-    ?? time(path(props, 'status', 'statusChangeDate|StatusChangeDate'))
-    ?? time(path(props, 'status', 'firstEvaluationDate|FirstEvaluationDate'));
-  const statusCode = text(path(props, 'status', 'code|Code')) ?? 'Unknown';
+    ?? time(path(props, 'status|Status', 'statusChangeDate|StatusChangeDate'))
+    ?? time(path(props, 'status|Status', 'firstEvaluationDate|FirstEvaluationDate'));
+  const statusCode = text(path(props, 'status|Status', 'code|Code')) ?? 'Unknown';
   const facts: RecordFacts = { model: 'assessments', digest, statusCode, generatedAt, pushedAt, findings: [] };
   if (statusCode.toLowerCase() !== 'unhealthy') return facts;
 
-  const data = path(props, 'additionalData');
-  const scanners = asBag(prop(data, 'ScannersDetails', 'scannersDetails'));
-  const scanner = scanners ? asBag(Object.values(scanners)[0]) : undefined;
-  const pkg = text(prop(data, 'SoftwareName', 'softwareName', 'PackageName', 'packageName')) ?? text(prop(props, 'displayName')) ?? '(unknown package)';
-  const installed = list(prop(data, 'DetectedSoftwareVersions', 'detectedSoftwareVersions') ?? prop(scanner, 'DetectedSoftwareVersions', 'detectedSoftwareVersions'))
+  const data = path(props, 'additionalData|AdditionalData');
+  // The scanner's own copy of versions and fix status, read only when the record's top level lacks them.
+  let scannerBag: Bag | undefined | null = null;
+  const scanner = () => {
+    if (scannerBag === null) {
+      const scanners = asBag(prop(data, 'ScannersDetails', 'scannersDetails'));
+      scannerBag = scanners ? asBag(Object.values(scanners)[0]) : undefined;
+    }
+    return scannerBag;
+  };
+  const pkg = text(prop(data, 'SoftwareName', 'softwareName', 'PackageName', 'packageName')) ?? text(prop(props, 'displayName', 'DisplayName')) ?? '(unknown package)';
+  const installed = list(prop(data, 'DetectedSoftwareVersions', 'detectedSoftwareVersions') ?? prop(scanner(), 'DetectedSoftwareVersions', 'detectedSoftwareVersions'))
     .map(text).filter(Boolean).join(', ');
-  const recordFixed = text(prop(data, 'FixedVersion', 'fixedVersion')) ?? text(prop(scanner, 'FixedVersion', 'fixedVersion'));
-  const recordFixStatus = prop(data, 'FixStatus', 'fixStatus') ?? prop(scanner, 'FixStatus', 'fixStatus');
-  const recordSeverity = path(props, 'metadata', 'severity|Severity') ?? path(props, 'status', 'severity|Severity');
+  const recordFixed = text(prop(data, 'FixedVersion', 'fixedVersion')) ?? text(prop(scanner(), 'FixedVersion', 'fixedVersion'));
+  const recordFixStatus = prop(data, 'FixStatus', 'fixStatus') ?? prop(scanner(), 'FixStatus', 'fixStatus');
+  const recordSeverity = path(props, 'metadata|Metadata', 'severity|Severity') ?? path(props, 'status|Status', 'severity|Severity');
   const cves = list(prop(data, 'CvesDetails', 'cvesDetails', 'Cves', 'cves'));
   const base = { package: pkg, installedVersion: installed || '(unknown)', digest: digest ?? '', model: 'assessments' as const };
   if (cves.length === 0) {
     const sev = normaliseSeverity(recordSeverity);
     facts.findings.push({
-      ...base, id: (text(prop(props, 'displayName')) ?? pkg).toUpperCase(), severity: sev.severity, reportedSeverity: sev.reported,
+      ...base, id: (text(prop(props, 'displayName', 'DisplayName')) ?? pkg).toUpperCase(), severity: sev.severity, reportedSeverity: sev.reported,
       cvss: [], fixedVersion: recordFixed, fixStatus: normaliseFixStatus(recordFixStatus, recordFixed),
       exploit: { inExploitKit: false, publiclyDisclosed: false, verified: false },
     });
@@ -235,31 +254,31 @@ function readAssessment(record: unknown): RecordFacts {
       fixStatus: normaliseFixStatus(prop(cve, 'FixStatus', 'fixStatus') ?? recordFixStatus, fixed),
       exploit: exploit(prop(cve, 'ExploitabilityDetails', 'exploitabilityDetails', 'ExploitabilityAssessment', 'exploitabilityAssessment')),
       published: text(prop(cve, 'PublishedDate', 'publishedDate')),
-      description: text(prop(cve, 'Description', 'description')),
+      description: brief(text(prop(cve, 'Description', 'description'))),
     });
   }
   return facts;
 }
 
 function readSubAssessment(record: unknown): RecordFacts {
-  const props = prop(record, 'properties');
-  const data = path(props, 'additionalData');
+  const props = prop(record, 'properties', 'Properties');
+  const data = path(props, 'additionalData|AdditionalData');
   const artifact = prop(data, 'artifactDetails', 'ArtifactDetails');
   const vuln = prop(data, 'vulnerabilityDetails', 'VulnerabilityDetails');
   const software = prop(data, 'softwareDetails', 'SoftwareDetails');
-  const resourceId = text(path(props, 'resourceDetails', 'id|Id'));
+  const resourceId = text(path(props, 'resourceDetails|ResourceDetails', 'id|Id'));
   const digest = (text(prop(artifact, 'digest', 'Digest')) ?? /sha256:[0-9a-f]{64}/i.exec(resourceId ?? '')?.[0])?.toLowerCase();
-  const statusCode = text(path(props, 'status', 'code|Code')) ?? 'Unknown';
+  const statusCode = text(path(props, 'status|Status', 'code|Code')) ?? 'Unknown';
   const facts: RecordFacts = {
     model: 'subAssessments', digest, statusCode,
     generatedAt: time(prop(props, 'timeGenerated', 'TimeGenerated')),
-    pushedAt: time(prop(artifact, 'lastPushedToRegistryUTC', 'lastPublishedToRegistryUTC', 'LastPushedToRegistryUTC')),
+    pushedAt: time(prop(artifact, 'lastPushedToRegistryUTC', 'LastPushedToRegistryUTC', 'lastPushedToRegistryUtc', 'lastPublishedToRegistryUTC')),
     findings: [],
   };
   if (statusCode.toLowerCase() !== 'unhealthy') return facts;
-  const id = text(prop(vuln, 'cveId', 'CveId')) ?? text(prop(props, 'id', 'Id')) ?? text(prop(props, 'displayName')) ?? '(unknown)';
+  const id = text(prop(vuln, 'cveId', 'CveId')) ?? text(prop(props, 'id', 'Id')) ?? text(prop(props, 'displayName', 'DisplayName')) ?? '(unknown)';
   const own = prop(vuln, 'severity', 'Severity');
-  const sev = normaliseSeverity(own === undefined || own === null ? path(props, 'status', 'severity|Severity') : own);
+  const sev = normaliseSeverity(own === undefined || own === null ? path(props, 'status|Status', 'severity|Severity') : own);
   const cvss = normaliseCvss(prop(vuln, 'cvss', 'Cvss'));
   const v30 = number(prop(data, 'cvssV30Score', 'CvssV30Score'));
   if (v30 !== undefined && !cvss.some((c) => c.version.startsWith('3'))) cvss.push({ version: '3.0', base: v30 });
@@ -272,7 +291,7 @@ function readSubAssessment(record: unknown): RecordFacts {
     fixStatus: normaliseFixStatus(prop(software, 'fixStatus', 'FixStatus'), fixed),
     exploit: exploit(prop(vuln, 'exploitabilityAssessment', 'ExploitabilityAssessment', 'exploitabilityDetails')),
     published: text(prop(vuln, 'publishedDate', 'PublishedDate')),
-    description: text(prop(props, 'description', 'Description')),
+    description: brief(text(prop(props, 'description', 'Description'))),
     digest: digest ?? '',
     model: 'subAssessments',
   });

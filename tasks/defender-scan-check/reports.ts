@@ -96,8 +96,12 @@ export function advisoryUrl(id: string): string {
   return /^CVE-\d+-\d+$/.test(id) ? `https://nvd.nist.gov/vuln/detail/${id}` : `https://www.google.com/search?q=${encodeURIComponent(id)}`;
 }
 
-/** SARIF 2.1.0: one rule per vulnerability id, one result per finding; allowlisted findings carry a suppression. */
-export function sarifReport(r: ReportInput, toolVersion: string): string {
+/**
+ * SARIF 2.1.0: one rule per vulnerability id, one result per finding; allowlisted findings carry a suppression.
+ * Produced as a sequence of JSON pieces, written to disk as they come: an image can have tens of thousands of
+ * findings, and the whole document as one object graph and one string would double the task's peak memory.
+ */
+export function* sarifChunks(r: ReportInput, toolVersion: string): Generator<string> {
   const v = r.verdict;
   const failing = new Set(v.failing);
   const allowed = new Map<Finding, AllowlistEntry>(v.allowlisted.map((a) => [a.finding, a.entry]));
@@ -108,58 +112,51 @@ export function sarifReport(r: ReportInput, toolVersion: string): string {
   }
   const ruleIds = [...rules.keys()].sort();
   const ruleIndex = new Map(ruleIds.map((id, i) => [id, i]));
-  const sarif = {
-    $schema: 'https://json.schemastore.org/sarif-2.1.0.json',
-    version: '2.1.0',
-    runs: [{
-      tool: {
-        driver: {
-          name: 'DefenderScanCheck',
-          fullName: 'Defender for Containers scan check',
-          version: toolVersion,
-          informationUri: 'https://learn.microsoft.com/azure/defender-for-cloud/defender-for-containers-introduction',
-          rules: ruleIds.map((id) => {
-            const f = rules.get(id)!;
-            return {
-              id,
-              name: id.replace(/[^A-Za-z0-9]/g, ''),
-              shortDescription: { text: `${id} in ${f.package}` },
-              fullDescription: { text: f.description ?? `${id} (${f.severity})` },
-              helpUri: advisoryUrl(id),
-              help: { text: `${id}: upgrade ${f.package}${f.fixedVersion ? ` to ${f.fixedVersion} or later` : ''}.` },
-              properties: {
-                tags: ['security', 'vulnerability', 'container'],
-                ...(f.cvss[0] ? { 'security-severity': f.cvss[0].base.toFixed(1) } : {}),
-                severity: f.severity,
-              },
-            };
-          }),
-        },
-      },
-      automationDetails: { id: `defender-scan-check/${r.repository}/` },
-      results: r.findings.map((f) => {
-        const entry = allowed.get(f);
-        return {
-          ruleId: f.id,
-          ruleIndex: ruleIndex.get(f.id),
-          level: failing.has(f) ? 'error' : entry ? 'note' : 'warning',
-          message: { text: `${f.id} (${severityText(f)}) in ${f.package} ${f.installedVersion}${f.fixedVersion ? `; fixed in ${f.fixedVersion}` : `; ${f.fixStatus === 'FixAvailable' ? 'a fix exists' : 'no fix'}`}` },
-          locations: [{
-            physicalLocation: { artifactLocation: { uri: `oci://${r.image.split('@')[0].replace(/:[^/:]+$/, '')}@${f.digest}` } },
-            logicalLocations: [{ name: f.package, kind: 'package', fullyQualifiedName: `${f.package}@${f.installedVersion}` }],
-          }],
-          partialFingerprints: { 'vulnerability/package/digest': `${f.id}/${f.package}/${f.installedVersion}/${f.digest}` },
-          ...(entry ? { suppressions: [{ kind: 'external', state: 'accepted', justification: `${entry.reason} (until ${entry.expires})` }] } : {}),
-          properties: {
-            severity: f.severity, policySeverity: policySeverity(f), fixStatus: f.fixStatus, fixedVersion: f.fixedVersion ?? null,
-            cvss: f.cvss, exploit: f.exploit, published: f.published ?? null, dataModel: f.model,
-          },
-        };
-      }),
-      properties: { scanResult: r.scanResult, counts: v.counts, digests: r.digests },
-    }],
+  const imageName = r.image.split('@')[0].replace(/:[^/:]+$/, '');
+  const driver = {
+    name: 'DefenderScanCheck',
+    fullName: 'Defender for Containers scan check',
+    version: toolVersion,
+    informationUri: 'https://learn.microsoft.com/azure/defender-for-cloud/defender-for-containers-introduction',
   };
-  return JSON.stringify(sarif, null, 1);
+  yield `{"$schema":"https://json.schemastore.org/sarif-2.1.0.json","version":"2.1.0","runs":[{"tool":{"driver":${JSON.stringify(driver).slice(0, -1)},"rules":[`;
+  yield* batched(ruleIds, (id) => {
+    const f = rules.get(id)!;
+    return JSON.stringify({
+      id,
+      shortDescription: { text: `${id} in ${f.package}` },
+      ...(f.description ? { fullDescription: { text: f.description } } : {}),
+      helpUri: advisoryUrl(id),
+      properties: { ...(f.cvss[0] ? { 'security-severity': f.cvss[0].base.toFixed(1) } : {}), severity: f.severity },
+    });
+  });
+  yield `]}},"automationDetails":${JSON.stringify({ id: `defender-scan-check/${r.repository}/` })},"results":[`;
+  yield* batched(r.findings, (f) => {
+    const entry = allowed.get(f);
+    return JSON.stringify({
+      ruleId: f.id,
+      ruleIndex: ruleIndex.get(f.id),
+      level: failing.has(f) ? 'error' : entry ? 'note' : 'warning',
+      message: { text: `${f.id} (${severityText(f)}) in ${f.package} ${f.installedVersion}${f.fixedVersion ? `; fixed in ${f.fixedVersion}` : `; ${f.fixStatus === 'FixAvailable' ? 'a fix exists' : 'no fix'}`}` },
+      locations: [{ physicalLocation: { artifactLocation: { uri: `oci://${imageName}@${f.digest}` } }, logicalLocations: [{ name: f.package, kind: 'package' }] }],
+      partialFingerprints: { 'vulnerability/package/digest': `${f.id}/${f.package}/${f.installedVersion}/${f.digest}` },
+      ...(entry ? { suppressions: [{ kind: 'external', state: 'accepted', justification: `${entry.reason} (until ${entry.expires})` }] } : {}),
+      properties: { fixStatus: f.fixStatus, ...(f.cvss[0]?.vector ? { cvssVector: f.cvss[0].vector } : {}), ...(f.exploit.inExploitKit ? { inExploitKit: true } : {}) },
+    });
+  });
+  yield `],"properties":${JSON.stringify({ scanResult: r.scanResult, counts: v.counts, digests: r.digests })}}]}`;
+}
+
+/** Items as comma-separated JSON, a few hundred per piece. */
+function* batched<T>(items: T[], json: (item: T) => string, size = 500): Generator<string> {
+  for (let i = 0; i < items.length; i += size) {
+    yield (i ? ',' : '') + items.slice(i, i + size).map(json).join(',');
+  }
+}
+
+/** The SARIF document as one string (for small reports and tests). */
+export function sarifReport(r: ReportInput, toolVersion: string): string {
+  return [...sarifChunks(r, toolVersion)].join('');
 }
 
 function xml(text: string): string {

@@ -83,17 +83,18 @@ export class FindingsSource {
     return sub;
   }
 
-  /** All rows of a query, page by page. */
-  async query(query: string): Promise<unknown[]> {
-    const rows: unknown[] = [];
+  /**
+   * Every row of a query, handed over page by page so that a digest with tens of thousands of findings is never
+   * held as raw rows all at once.
+   */
+  async query(query: string, onPage: (rows: unknown[]) => void): Promise<void> {
     let skipToken: string | undefined;
     do {
       const page = await this.page(query, skipToken);
-      for (const row of page.data) rows.push(row);
+      onPage(page.data);
       skipToken = page.skipToken;
       this.stats.pages++;
     } while (skipToken);
-    return rows;
   }
 
   private async page(query: string, skipToken: string | undefined): Promise<{ data: unknown[]; skipToken?: string }> {

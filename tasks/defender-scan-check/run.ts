@@ -12,7 +12,7 @@ import type { TaskStatus } from '../common/pipeline';
 import { dedupe, readRecord, type DataModel, type Finding, type RecordFacts } from './findings';
 import type { ScanCheckOptions } from './options';
 import { evaluatePolicy, parseAllowlist, type Allowlist } from './policy';
-import { junitReport, markdownSummary, sarifReport, type CheckedDigest, type ReportInput } from './reports';
+import { junitReport, markdownSummary, sarifChunks, type CheckedDigest, type ReportInput } from './reports';
 import { FindingsSource, findingsQuery } from './resourceGraph';
 
 export interface ScanCheckResult {
@@ -20,7 +20,8 @@ export interface ScanCheckResult {
   reason: string;
   outputs: Record<string, string>;
   summary: string;
-  sarif: string;
+  /** The SARIF document in pieces, to be written as they come. */
+  sarif: Iterable<string>;
   junit: string;
 }
 
@@ -91,8 +92,13 @@ export async function runScanCheck(options: ScanCheckOptions, log: TaskLog, tool
   const models: DataModel[] = options.dataSource === 'auto' ? ['assessments', 'subAssessments'] : [options.dataSource];
   const lookFor = async (t: Target): Promise<void> => {
     for (const model of models) {
-      const rows = await graph.query(findingsQuery(model, t.digest));
-      const records = rows.map(readRecord).filter((r): r is RecordFacts => !!r && r.model === model);
+      const records: RecordFacts[] = [];
+      await graph.query(findingsQuery(model, t.digest), (rows) => {
+        for (const row of rows) {
+          const facts = readRecord(row);
+          if (facts?.model === model) records.push(facts);
+        }
+      });
       const { current, stale } = currentRecords(records, t.digest);
       if (stale && !current.length) {
         log.info(`${t.digest}: Defender's ${model === 'assessments' ? 'recommendations' : 'sub-assessments'} (${stale}) are from before the digest's latest push; waiting for the new scan`);
@@ -128,6 +134,7 @@ export async function runScanCheck(options: ScanCheckOptions, log: TaskLog, tool
     await sleep(delay);
   }
   const waitedMs = Date.now() - started;
+  log.debug(`results read after ${formatDuration(waitedMs)}; memory ${memoryMB()} MB`);
 
   const findings = targets.flatMap((t) => t.result?.findings ?? []);
   const verdict = evaluatePolicy(findings, { failOnSeverity: options.failOnSeverity, onlyFixable: options.onlyFixable, allowlist });
@@ -172,14 +179,19 @@ export async function runScanCheck(options: ScanCheckOptions, log: TaskLog, tool
     failOnSeverity: options.failOnSeverity, onlyFixable: options.onlyFixable, allowlistSource: allowlist?.source, waitedMs, scanResult,
   };
   log.debug(`Resource Graph: ${graph.stats.requests} requests, ${graph.stats.pages} pages, ${graph.stats.throttledWaits} waits for the quota`);
+  const summary = markdownSummary(report);
+  const sarif = sarifChunks(report, toolVersion);
+  const junit = junitReport(report);
   return {
     status, reason,
     outputs: {
       criticalCount: String(verdict.counts.critical), highCount: String(verdict.counts.high),
       mediumCount: String(verdict.counts.medium), lowCount: String(verdict.counts.low), scanResult,
     },
-    summary: markdownSummary(report),
-    sarif: sarifReport(report, toolVersion),
-    junit: junitReport(report),
+    summary, sarif, junit,
   };
+}
+
+function memoryMB(): number {
+  return Math.round(process.memoryUsage().rss / 1048576);
 }
