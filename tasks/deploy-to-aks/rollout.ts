@@ -128,7 +128,9 @@ export async function waitForRollouts(client: KubeClient, workloads: KObj[], log
   const podWatches = new Map<string, ListWatch>();
   const objectWatches = new Map<string, ListWatch>();
   let wake: () => void = () => undefined;
-  const changed = () => wake();
+  // Set by every change; a change that arrives while the workloads are being evaluated is not lost.
+  let dirty = true;
+  const changed = () => { dirty = true; wake(); };
   const lastReport = new Map<string, { message: string; at: number }>();
   const newRsCache = new Map<string, string | undefined>();
 
@@ -150,6 +152,7 @@ export async function waitForRollouts(client: KubeClient, workloads: KObj[], log
   try {
     for (;;) {
       if (fatal) throw fatal;
+      dirty = false;
       for (const w of workloads) {
         const key = describeObject(w);
         if (results.has(key)) continue;
@@ -198,6 +201,7 @@ export async function waitForRollouts(client: KubeClient, workloads: KObj[], log
         break;
       }
       if (results.size === workloads.length) break;
+      if (dirty) continue;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, Math.min(1000, Math.max(10, deadline - Date.now())));
         wake = () => { clearTimeout(timer); resolve(); };
@@ -279,6 +283,9 @@ function replicaFailure(o: KObj): string | undefined {
   return c ? `${c.reason}: ${c.message}` : undefined;
 }
 
+/** When the new ReplicaSet of a revision was last looked for, so that a missing one is not asked for in a loop. */
+const rsLookups = new Map<string, number>();
+
 /** The pods of the workload's newest revision. */
 async function podsOfRevision(client: KubeClient, w: KObj, pods: KObj[], newRsCache: Map<string, string | undefined>): Promise<KObj[]> {
   const owned = (uid: string) => pods.filter((p) => (p.metadata.ownerReferences ?? []).some((r: Any) => r.uid === uid));
@@ -287,7 +294,10 @@ async function podsOfRevision(client: KubeClient, w: KObj, pods: KObj[], newRsCa
       const revision = w.metadata.annotations?.['deployment.kubernetes.io/revision'];
       if (!revision) return [];
       const key = `${w.metadata.uid}/${revision}`;
+      const lookedAt = rsLookups.get(key) ?? 0;
+      if (!newRsCache.has(key) && Date.now() - lookedAt < 250) return [];
       if (!newRsCache.has(key)) {
+        rsLookups.set(key, Date.now());
         const selector = Object.entries(w.spec?.selector?.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`).join(',');
         const { body } = await client.request<{ items: KObj[] }>('GET', `/apis/apps/v1/namespaces/${encodeURIComponent(w.metadata.namespace!)}/replicasets`, { query: { labelSelector: selector || undefined } });
         const rs = body.items.find((r) => r.metadata.annotations?.['deployment.kubernetes.io/revision'] === revision && (r.metadata.ownerReferences ?? []).some((o: Any) => o.uid === w.metadata.uid));

@@ -33,7 +33,7 @@ describe('Kubernetes API emulator, driven by kubectl', function () {
 
   it('applies server-side, waits for the rollout, gets, waits for a condition and deletes', async () => {
     const ns = freshNamespace(f);
-    const file = writeManifest(f, workload({ image: `${f.image}:1.0`, namespace: ns }));
+    const file = writeManifest(f, workload({ image: `${f.image}:1.0`, namespace: ns, env: { MODE: 'blue' } }));
     assert.match(await kubectl('apply', '--server-side', '-f', file), /deployment\.apps\/web serverside-applied/);
     const deployment = f.cluster.kube.get('apps/v1', 'Deployment', ns, 'web')!;
     assert.equal(deployment.metadata.managedFields?.[0]?.manager, 'kubectl', 'kubectl is the field manager');
@@ -43,6 +43,12 @@ describe('Kubernetes API emulator, driven by kubectl', function () {
     assert.equal(json.items.length, 2);
     assert.ok(json.items.every((p) => p.status.phase === 'Running'));
     assert.match(await kubectl('wait', '-n', ns, '--for=condition=Available', 'deployment/web', '--timeout=10s'), /condition met/);
+    await kubectl('set', 'image', '-n', ns, 'deployment/web', `web=${f.image}:2.0`);
+    assert.match(await kubectl('rollout', 'status', '-n', ns, 'deployment/web', '--timeout=30s'), /successfully rolled out/);
+    assert.deepEqual(f.cluster.kube.get('apps/v1', 'Deployment', ns, 'web')!.spec.template.spec.containers[0].env, [{ name: 'MODE', value: 'blue' }], 'set image merges the container by name');
+    assert.match(await kubectl('rollout', 'undo', '-n', ns, 'deployment/web'), /rolled back/);
+    assert.match(await kubectl('rollout', 'status', '-n', ns, 'deployment/web', '--timeout=30s'), /successfully rolled out/);
+    assert.equal(f.cluster.kube.get('apps/v1', 'Deployment', ns, 'web')!.spec.template.spec.containers[0].image, `${f.image}:1.0`);
     assert.match(await kubectl('delete', '-n', ns, 'deployment', 'web'), /deployment\.apps "web" deleted/);
     const deadline = Date.now() + 5000;
     while (Date.now() < deadline && f.cluster.kube.list('v1', 'Pod', ns).length) await new Promise((r) => setTimeout(r, 100));

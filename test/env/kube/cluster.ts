@@ -604,9 +604,13 @@ export class KubeCluster {
       throw new KubeStatus(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml`);
     }
     if (!live) throw notFound(type, name);
-    if (contentType === 'application/json-patch+json') throw new KubeStatus(415, 'UnsupportedMediaType', 'JSON patches are not supported by this server');
-    const patch = await this.body(x);
-    const merged = mergePatch(clone(live), patch) as KObj;
+    let merged: KObj;
+    if (contentType === 'application/json-patch+json') {
+      const ops = JSON.parse(await x.text()) as { op: string; path: string; value?: unknown }[];
+      merged = jsonPatch(clone(live), ops) as KObj;
+    } else {
+      merged = mergePatch(clone(live), await this.body(x), contentType === 'application/strategic-merge-patch+json') as KObj;
+    }
     merged.metadata.name = name;
     return x.sendJson(200, this.write(type, key, live, merged, x.query('fieldManager') ?? 'kubectl-patch', 'Update', dryRun, subresource === 'status'));
   }
@@ -771,16 +775,64 @@ function mergeApply(live: unknown, intent: unknown): unknown {
   return clone(intent);
 }
 
-/** RFC 7386 JSON merge patch (also used for strategic merge patches, which the emulator treats alike). */
-function mergePatch(target: unknown, patch: unknown): unknown {
+/**
+ * RFC 7386 JSON merge patch; as a strategic merge patch, lists of objects with a `name` (containers, env, ports,
+ * volumes…) are merged element by element on that key, as their patchMergeKey says.
+ */
+function mergePatch(target: unknown, patch: unknown, strategic = false): unknown {
+  if (strategic && Array.isArray(patch) && Array.isArray(target) && patch.every((p) => isPlainObject(p) && typeof p.name === 'string')) {
+    const out = target.map((t) => clone(t));
+    for (const item of patch as Record<string, unknown>[]) {
+      const i = out.findIndex((t) => isPlainObject(t) && t.name === item.name);
+      if (item.$patch === 'delete') { if (i >= 0) out.splice(i, 1); continue; }
+      if (i >= 0) out[i] = mergePatch(out[i], item, true);
+      else out.push(mergePatch(undefined, item, true));
+    }
+    return out;
+  }
   if (!isPlainObject(patch)) return clone(patch);
+  if (strategic && patch.$patch === 'replace') {
+    const rest = { ...patch };
+    delete rest.$patch;
+    return clone(rest);
+  }
   const out: Record<string, unknown> = isPlainObject(target) ? { ...target } : {};
   for (const [k, v] of Object.entries(patch)) {
     if (k.startsWith('$')) continue;
     if (v === null) delete out[k];
-    else out[k] = mergePatch(out[k], v);
+    else out[k] = mergePatch(out[k], v, strategic);
   }
   return out;
+}
+
+/** RFC 6902 JSON patch: add, replace, remove and test (what kubectl sends, e.g. for rollout undo). */
+function jsonPatch(target: unknown, ops: { op: string; path: string; value?: unknown }[]): unknown {
+  if (!Array.isArray(ops)) throw new KubeStatus(400, 'BadRequest', 'a JSON patch must be a list of operations');
+  let doc = target;
+  for (const op of ops) {
+    const parts = op.path.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+    if (parts.length === 0) { doc = clone(op.value); continue; }
+    let parent: unknown = doc;
+    for (const p of parts.slice(0, -1)) {
+      parent = Array.isArray(parent) ? parent[Number(p)] : isPlainObject(parent) ? parent[p] : undefined;
+      if (parent === undefined) throw new KubeStatus(422, 'Invalid', `the server rejected our request due to an error in our request: doc is missing path: "${op.path}"`);
+    }
+    const last = parts[parts.length - 1];
+    if (op.op === 'test') {
+      const current = Array.isArray(parent) ? parent[Number(last)] : (parent as Record<string, unknown>)[last];
+      if (JSON.stringify(current) !== JSON.stringify(op.value)) throw new KubeStatus(422, 'Invalid', `testing value ${op.path} failed`);
+    } else if (Array.isArray(parent)) {
+      const i = last === '-' ? parent.length : Number(last);
+      if (op.op === 'add') parent.splice(i, 0, clone(op.value));
+      else if (op.op === 'replace') parent[i] = clone(op.value);
+      else if (op.op === 'remove') parent.splice(i, 1);
+    } else if (isPlainObject(parent)) {
+      if (op.op === 'add' || op.op === 'replace') parent[last] = clone(op.value);
+      else if (op.op === 'remove') delete parent[last];
+    }
+    if (!['add', 'replace', 'remove', 'test'].includes(op.op)) throw new KubeStatus(422, 'Invalid', `unsupported JSON patch operation ${op.op}`);
+  }
+  return doc;
 }
 
 function removePath(obj: Record<string, unknown>, path: string): void {
