@@ -27,6 +27,10 @@ export interface RequestOptions {
   contentType?: string;
   /** Retry 429, 5xx and dropped connections (default true). */
   retry?: boolean;
+  /** Attempts in all, when retrying (default 6). */
+  attempts?: number;
+  /** Longest wait for an answer (default 30 s). */
+  timeoutMs?: number;
 }
 
 export type WatchEvent = { type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR'; object: KObj };
@@ -64,7 +68,7 @@ export class KubeClient {
       retryAfterMs: err instanceof KubeApiError ? err.retryAfterMs : undefined,
       reason: err instanceof Error ? err.message : String(err),
     }), {
-      attempts: 6, baseDelayMs: 200, maxDelayMs: 5000,
+      attempts: options.attempts ?? 6, baseDelayMs: 200, maxDelayMs: 5000,
       onRetry: ({ delayMs, reason }) => this.log.debug(`${method} ${path}: ${reason}; retrying in ${delayMs} ms`),
     });
   }
@@ -77,7 +81,7 @@ export class KubeClient {
     return { ...opts, agent: this.agent, hostname: url.hostname, port: url.port || 443, path: `${url.pathname}${url.search}`, headers: { ...opts.headers, 'user-agent': 'aks-secure-delivery/deploy-to-aks' } };
   }
 
-  private async once<T>(method: string, path: string, { query, body, contentType }: RequestOptions): Promise<{ status: number; body: T }> {
+  private async once<T>(method: string, path: string, { query, body, contentType, timeoutMs = 30_000 }: RequestOptions): Promise<{ status: number; body: T }> {
     const opts = await this.options(method, path, query);
     const payload = body === undefined ? undefined : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
     opts.headers = { ...opts.headers, accept: 'application/json', ...(payload ? { 'content-type': contentType ?? 'application/json', 'content-length': String(payload.length) } : {}) };
@@ -99,7 +103,7 @@ export class KubeClient {
           resolve({ status, body: parsed as T });
         });
       });
-      req.setTimeout(30_000, () => req.destroy(Object.assign(new Error('the API server did not answer within 30 s'), { code: 'ETIMEDOUT' })));
+      req.setTimeout(timeoutMs, () => req.destroy(Object.assign(new Error(`the API server did not answer within ${Math.round(timeoutMs / 1000)} s`), { code: 'ETIMEDOUT' })));
       req.on('error', reject);
       req.end(payload);
     });

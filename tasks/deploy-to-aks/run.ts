@@ -54,7 +54,8 @@ export async function run(options: DeployOptions, log: TaskLog, cwd: string): Pr
   try {
     log.info(`Connecting to ${session.description} at ${client.server} with ${session.authentication}`);
     try {
-      const { body } = await client.request<{ gitVersion: string }>('GET', '/version');
+      // A server that does not answer (a private cluster seen from outside its network) fails in about half a minute.
+      const { body } = await client.request<{ gitVersion: string }>('GET', '/version', { attempts: 3, timeoutMs: 10_000 });
       log.info(`Kubernetes ${body.gitVersion}`);
     } catch (err) {
       if (err instanceof KubeApiError && err.status === 401) {
