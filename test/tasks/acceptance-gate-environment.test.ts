@@ -41,7 +41,7 @@ describe('acceptance-gate environment: sample app, Prometheus, Azure Monitor que
 
   it('requires an Entra token for the Azure Monitor audience from a Monitoring Data Reader', async () => {
     const url = `${env.info.azureMonitorPrometheus}/api/v1/query`;
-    const query = `query=${encodeURIComponent('max(app_healthy)')}`;
+    const query = `query=${encodeURIComponent('count(up{job="sample-app"})')}`;
     const ca = fs.readFileSync(env.ca.caCertPath, 'utf8');
     const post = (token?: string) => httpsRequest(url, {
       ca, method: 'POST', body: query,

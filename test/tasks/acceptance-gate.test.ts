@@ -325,7 +325,7 @@ inconclusiveLimit: 1
 onInconclusive: ${policy}
 checks:
   - name: healthy gauge
-    prometheus: { url: ${env.info.prometheus}, query: 'max(app_healthy)' }
+    prometheus: { url: ${env.info.prometheus}, query: 'count(up{job="sample-app"})' }
     successCondition: result > 1
     failureCondition: result < 0
 `);
@@ -343,7 +343,7 @@ interval: 0.2
 requiredSuccesses: 2
 checks:
   - name: managed error ratio
-    prometheus: { url: ${env.info.azureMonitorPrometheus}, query: 'max(app_healthy)', azureMonitor: true }
+    prometheus: { url: ${env.info.azureMonitorPrometheus}, query: 'count(up{job="sample-app"})', azureMonitor: true }
     successCondition: result == 1
 `;
     it('queries the workspace endpoint with an Entra token from the AzureRM connection', async () => {
@@ -391,7 +391,7 @@ checks:
 
     it('fails at once on a query that Azure Monitor refuses because it names no metric', async () => {
       const { id, options } = azureRmConnection(env, 'secret');
-      const run = await gate(azureGate().replace("'max(app_healthy)'", "'vector(1)'"), mergeRunOptions(options, { inputs: { azureSubscription: id } }));
+      const run = await gate(azureGate().replace(`'count(up{job="sample-app"})'`, "'vector(1)'"), mergeRunOptions(options, { inputs: { azureSubscription: id } }));
       assert.equal(run.result?.status, 'Failed', describeRun(run));
       assert.match(run.outputs.gateReason, /^Check 'managed error ratio' cannot be evaluated: Prometheus rejected the query \(bad_data\): .*scoped to a metric/);
     });
