@@ -49,7 +49,7 @@ describe('AcceptanceGate@1 run as the agent runs it', function () {
 
   it('passes once the app becomes healthy', async () => {
     env.monitoring.app.set({ healthy: false });
-    const flip = setTimeout(() => env.monitoring.app.set({ healthy: true }), 1200);
+    const flip = setTimeout(() => env.monitoring.app.set({ healthy: true }), 2000);
     const run = await gate(`
 timeout: 20
 interval: 0.25
@@ -163,7 +163,7 @@ checks:${health()}
 
     it('succeeds after the endpoint stops flapping and passes requiredSuccesses times in a row', async () => {
       env.monitoring.app.set({ flapping: true });
-      const steady = setTimeout(() => env.monitoring.app.set({ flapping: false }), 800);
+      const steady = setTimeout(() => env.monitoring.app.set({ flapping: false }), 1500);
       const run = await gate(`
 timeout: 20
 interval: 0.1
