@@ -10,7 +10,8 @@ runTask(__dirname, async (pipeline, inputs) => {
   pipeline.setOutput('promotedImage', result.promotedImage);
   pipeline.setOutput('promotedTags', result.promotedTags.join(','));
   pipeline.uploadSummary('Promote image', summaryMarkdown(result, options.targetRegistry, options.targetRepository));
-  pipeline.debug(`peak memory (maxRSS): ${process.resourceUsage().maxRSS} KB; promotion took ${result.durationMs} ms`);
+  const usage = process.resourceUsage();
+  pipeline.debug(`peak memory (maxRSS): ${usage.maxRSS} KB; CPU ${Math.round((usage.userCPUTime + usage.systemCPUTime) / 1000)} ms; promotion took ${result.durationMs} ms`);
   const where = `${result.promotedImage}${result.promotedTags.length ? ` (${result.promotedTags.join(', ')})` : ''}`;
   return {
     status: 'Succeeded',
