@@ -178,12 +178,24 @@ export function normaliseCvss(value: unknown): Cvss[] {
   return out.sort((a, b) => Number.parseFloat(b.version) - Number.parseFloat(a.version) || b.base - a.base);
 }
 
+/** The common case, shared: images can carry tens of thousands of findings. */
+const NO_EXPLOIT: Finding['exploit'] = Object.freeze({ inExploitKit: false, publiclyDisclosed: false, verified: false });
+
 function exploit(value: unknown): Finding['exploit'] {
-  return {
-    inExploitKit: bool(prop(value, 'IsInExploitKit', 'isInExploitKit')),
-    publiclyDisclosed: bool(prop(value, 'ExploitStepsPublished', 'IsPubliclyDisclosed', 'exploitStepsPublished', 'isPubliclyDisclosed')),
-    verified: bool(prop(value, 'ExploitStepsVerified', 'IsVerified', 'exploitStepsVerified', 'isVerified')),
-  };
+  const inExploitKit = bool(prop(value, 'IsInExploitKit', 'isInExploitKit'));
+  const publiclyDisclosed = bool(prop(value, 'ExploitStepsPublished', 'IsPubliclyDisclosed', 'exploitStepsPublished', 'isPubliclyDisclosed'));
+  const verified = bool(prop(value, 'ExploitStepsVerified', 'IsVerified', 'exploitStepsVerified', 'isVerified'));
+  return inExploitKit || publiclyDisclosed || verified ? { inExploitKit, publiclyDisclosed, verified } : NO_EXPLOIT;
+}
+
+/** One string per digest, however many records name it. */
+const DIGESTS = new Map<string, string>();
+function internDigest(value: string | undefined): string | undefined {
+  if (!value) return value;
+  const lower = value.toLowerCase();
+  let known = DIGESTS.get(lower);
+  if (!known) DIGESTS.set(lower, (known = lower));
+  return known;
 }
 
 /** Which data model a record belongs to, from its type; undefined for anything else. */
@@ -204,7 +216,7 @@ export function readRecord(record: unknown): RecordFacts | undefined {
 function readAssessment(record: unknown): RecordFacts {
   const props = prop(record, 'properties', 'Properties');
   const image = path(props, 'resourceAdditionalData|ResourceAdditionalData');
-  const digest = text(prop(image, 'Digest', 'digest', 'imageDigest'))?.toLowerCase();
+  const digest = internDigest(text(prop(image, 'Digest', 'digest', 'imageDigest')));
   const pushedAt = time(prop(image, 'LastPushedToRegistryUTC', 'lastPushedToRegistryUtc', 'lastPushedToRegistryUTC'))
     ?? time(path(image, 'RepositoryDetails|repositoryDetails', 'LastPushedToRegistryUTC|lastPushedToRegistryUtc|lastPushedToRegistryUTC'));
   const generatedAt = time(prop(props, 'timeGenerated', 'TimeGenerated'))
@@ -237,7 +249,7 @@ function readAssessment(record: unknown): RecordFacts {
     facts.findings.push({
       ...base, id: (text(prop(props, 'displayName', 'DisplayName')) ?? pkg).toUpperCase(), severity: sev.severity, reportedSeverity: sev.reported,
       cvss: [], fixedVersion: recordFixed, fixStatus: normaliseFixStatus(recordFixStatus, recordFixed),
-      exploit: { inExploitKit: false, publiclyDisclosed: false, verified: false },
+      exploit: NO_EXPLOIT,
     });
     return facts;
   }
@@ -267,7 +279,7 @@ function readSubAssessment(record: unknown): RecordFacts {
   const vuln = prop(data, 'vulnerabilityDetails', 'VulnerabilityDetails');
   const software = prop(data, 'softwareDetails', 'SoftwareDetails');
   const resourceId = text(path(props, 'resourceDetails|ResourceDetails', 'id|Id'));
-  const digest = (text(prop(artifact, 'digest', 'Digest')) ?? /sha256:[0-9a-f]{64}/i.exec(resourceId ?? '')?.[0])?.toLowerCase();
+  const digest = internDigest(text(prop(artifact, 'digest', 'Digest')) ?? /sha256:[0-9a-f]{64}/i.exec(resourceId ?? '')?.[0]);
   const statusCode = text(path(props, 'status|Status', 'code|Code')) ?? 'Unknown';
   const facts: RecordFacts = {
     model: 'subAssessments', digest, statusCode,

@@ -56,10 +56,15 @@ export function markdownSummary(r: ReportInput): string {
     out.push(`| \`${short(d.digest)}\` | ${cell(d.platform)} | ${d.scanned ? `from ${SOURCE_NAMES[d.answeredBy!]}` : '**not scanned**'} | ${d.findings} |`);
   }
   out.push('');
-  const bySeverity = (list: Finding[], s: string) => list.filter((f) => f.severity === s).length;
+  const tally = (list: Finding[]) => {
+    const counts = new Map<string, number>();
+    for (const f of list) counts.set(f.severity, (counts.get(f.severity) ?? 0) + 1);
+    return (s: string) => counts.get(s) ?? 0;
+  };
+  const [found, counted, failing, allowed] = [tally(r.findings), tally(v.counted), tally(v.failing), tally(v.allowlisted.map((a) => a.finding))];
   out.push('| Severity | Found | Counted by the policy | Fail the policy | Allowlisted |', '|---|---|---|---|---|');
   for (const s of SEVERITY_ORDER) {
-    out.push(`| ${s}${s === 'Unknown' ? ' (counts as High)' : ''} | ${bySeverity(r.findings, s)} | ${bySeverity(v.counted, s)} | ${bySeverity(v.failing, s)} | ${bySeverity(v.allowlisted.map((a) => a.finding), s)} |`);
+    out.push(`| ${s}${s === 'Unknown' ? ' (counts as High)' : ''} | ${found(s)} | ${counted(s)} | ${failing(s)} | ${allowed(s)} |`);
   }
   out.push('');
   if (v.failing.length) {
