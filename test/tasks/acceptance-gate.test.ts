@@ -422,6 +422,17 @@ checks:
       assert.match(run.result!.message, /line 1: 'failureLimit' must be a whole number from 0 up, not 'two'\./);
     });
 
+    it('fails a slow answer on maxLatencyMs, and counts no answer within the check\'s timeout as an error', async () => {
+      env.monitoring.app.set({ latencyMs: 300 });
+      const yaml = (timeout: number) => `requiredSuccesses: 1\nconsecutiveErrorLimit: 0\nchecks:\n  - name: latency\n    http: { url: ${env.info.app}/healthz, timeout: ${timeout} }\n    expect: { maxLatencyMs: 100 }\n`;
+      const slow = await gate(yaml(5));
+      assert.equal(slow.result?.status, 'Failed', describeRun(slow));
+      assert.match(slow.outputs.gateReason, /'latency' latency \d+ ms > 100 ms in 1 of 1 evaluation: 1 failed evaluation, more than the failureLimit of 0\./);
+      const timedOut = await gate(yaml(0.1));
+      assert.equal(timedOut.result?.status, 'Failed', describeRun(timedOut));
+      assert.match(timedOut.outputs.gateReason, /'latency' no answer from 127\.0\.0\.1:\d+ within 0\.1 s \(the check's timeout\) in 1 of 1 evaluation: 1 evaluations in a row could not measure every check/);
+    });
+
     it('counts an unreachable URL as an error, never as a pass', async () => {
       const port = await freePort();
       const run = await gate(`requiredSuccesses: 1\nconsecutiveErrorLimit: 1\ninterval: 0.1\nchecks:\n  - name: down\n    http: { url: "http://127.0.0.1:${port}/healthz" }\n`);
