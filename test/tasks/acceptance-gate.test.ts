@@ -301,6 +301,14 @@ checks:
     });
   });
 
+  it('publishes no test results when publishTestResults is false, and still writes the summary and outputs', async () => {
+    const run = await gate(`requiredSuccesses: 1\nchecks:${health()}\n`, { inputs: { publishTestResults: false } });
+    assert.equal(run.result?.status, 'Succeeded', describeRun(run));
+    assert.deepEqual(run.testResults, []);
+    assert.equal(run.summaries.length, 1);
+    assert.equal(run.outputs.gateResult, 'Succeeded');
+  });
+
   it('ends at its timeout with the worst outcome it saw, and says so', async () => {
     const run = await gate(`
 timeout: 1.5
