@@ -119,41 +119,64 @@ async function deploy(options: DeployOptions, log: TaskLog, client: KubeClient, 
   const applied: KObj[] = [];
   const denials: string[] = [];
   log.info(`${options.dryRun ? 'Dry run (server-side): checking' : 'Applying'} ${ordered.length} object${ordered.length === 1 ? '' : 's'} with field manager '${FIELD_MANAGER}'`);
-  let phase = -1;
+  // Objects of one kind go out together; kinds go one after another, so that what a pod needs (its ConfigMaps,
+  // Secrets, ServiceAccount) exists before the workload that starts it.
+  const groups: Planned[][] = [];
   for (const p of ordered) {
-    if (phaseOf(p) !== phase && phase === 1 && !options.dryRun) {
+    const last = groups[groups.length - 1];
+    if (last && phaseOf(last[0]) === phaseOf(p) && last[0].obj.kind === p.obj.kind) last.push(p);
+    else groups.push([p]);
+  }
+  let crdsWaited = false;
+  for (const group of groups) {
+    if (!crdsWaited && phaseOf(group[0]) > 1 && !options.dryRun) {
       for (const crd of ordered.filter((x) => x.obj.kind === 'CustomResourceDefinition')) await waitForCrd(client, crd.obj.metadata.name, log);
+      crdsWaited = true;
     }
-    phase = phaseOf(p);
-    const report: ObjectReport = { kind: p.obj.kind, apiVersion: p.obj.apiVersion, namespace: p.obj.metadata.namespace, name: p.obj.metadata.name, action: 'created' };
-    const pendingNamespace = options.dryRun && p.namespaced && newNamespaces.has(p.obj.metadata.namespace!);
-    if (pendingNamespace || (options.dryRun && crdKinds.has(`${p.obj.apiVersion}/${p.obj.kind}`) && !(await discovery.resolve(p.obj.apiVersion, p.obj.kind)))) {
-      report.action = 'skipped';
-      report.note = pendingNamespace
-        ? `its namespace '${p.obj.metadata.namespace}' is created by this deployment, so the dry run cannot check it`
-        : 'its CustomResourceDefinition is created by this deployment, so the dry run cannot check it';
-      log.info(`${describeObject(p.obj)}: skipped (${report.note})`);
-      reports.push(report);
-      continue;
-    }
-    try {
-      const outcome = await applyObject(client, p.obj, p.info, options.dryRun, p.source);
-      report.action = outcome.action;
-      previous.set(describeObject(p.obj), outcome.before);
-      applied.push({ ...outcome.live, apiVersion: p.obj.apiVersion, kind: p.obj.kind });
-      log.info(`${describeObject(p.obj)} ${outcome.action}${options.dryRun ? ' (dry run)' : ''}`);
-    } catch (err) {
-      if (options.dryRun && err instanceof UserError) {
-        report.action = 'denied';
-        report.note = err.message;
-        denials.push(err.message);
-        log.warn(err.message);
-        reports.push(report);
+    const settled = await mapLimit(group, APPLY_CONCURRENCY, (p) => applyPlanned(p));
+    let failure: unknown;
+    for (const [i, result] of settled.entries()) {
+      const p = group[i];
+      const report: ObjectReport = { kind: p.obj.kind, apiVersion: p.obj.apiVersion, namespace: p.obj.metadata.namespace, name: p.obj.metadata.name, action: 'created' };
+      if (result.status === 'rejected') {
+        const err: unknown = result.reason;
+        if (options.dryRun && err instanceof UserError) {
+          report.action = 'denied';
+          report.note = err.message;
+          denials.push(err.message);
+          log.warn(err.message);
+          reports.push(report);
+        } else {
+          failure ??= err;
+        }
         continue;
       }
-      throw err;
+      const outcome = result.value;
+      if ('skipped' in outcome) {
+        report.action = 'skipped';
+        report.note = outcome.skipped;
+        log.info(`${describeObject(p.obj)}: skipped (${report.note})`);
+      } else {
+        report.action = outcome.action;
+        previous.set(describeObject(p.obj), outcome.before);
+        applied.push({ ...outcome.live, apiVersion: p.obj.apiVersion, kind: p.obj.kind });
+        log.info(`${describeObject(p.obj)} ${outcome.action}${options.dryRun ? ' (dry run)' : ''}`);
+      }
+      reports.push(report);
     }
-    reports.push(report);
+    if (failure) throw failure;
+  }
+
+  async function applyPlanned(p: Planned) {
+    const pendingNamespace = options.dryRun && p.namespaced && newNamespaces.has(p.obj.metadata.namespace!);
+    if (pendingNamespace || (options.dryRun && crdKinds.has(`${p.obj.apiVersion}/${p.obj.kind}`) && !(await discovery.resolve(p.obj.apiVersion, p.obj.kind)))) {
+      return {
+        skipped: pendingNamespace
+          ? `its namespace '${p.obj.metadata.namespace}' is created by this deployment, so the dry run cannot check it`
+          : 'its CustomResourceDefinition is created by this deployment, so the dry run cannot check it',
+      };
+    }
+    return applyObject(client, p.obj, p.info, options.dryRun, p.source);
   }
 
   const base = { objects: reports, images: [...images], dryRun: options.dryRun, cluster, rollouts: [] as RolloutResult[] };
@@ -192,6 +215,27 @@ async function deploy(options: DeployOptions, log: TaskLog, client: KubeClient, 
       : `${failed.message} Nothing to roll back: no changed workload had a previous revision.`;
   }
   return { ...base, rollouts, ok: false, reason };
+}
+
+/** How many objects of one kind are applied at once. */
+const APPLY_CONCURRENCY = 8;
+
+/** Runs `fn` over `items`, at most `limit` at a time; results in the order of `items`. */
+async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<PromiseSettledResult<R>[]> {
+  const results: PromiseSettledResult<R>[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      try {
+        results[i] = { status: 'fulfilled', value: await fn(items[i]) };
+      } catch (reason) {
+        results[i] = { status: 'rejected', reason };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
 }
 
 /** Fails before anything changes when a namespace the objects need neither exists nor is in the manifests. */
