@@ -211,7 +211,7 @@ describe('DefenderScanCheck@1 as the agent runs it', function () {
     assert.equal(r.outputs.mediumCount, '1');
     assert.ok(r.logLines.some((l) => /No Defender results yet for sha256:.*looking again in/.test(l)), r.logLines.join('\n'));
     assert.ok(r.durationMs >= 2500);
-    assert.match(summaryOf(r), /waited [2-9]\.\d s/);
+    assert.match(summaryOf(r), /waited \d+\.\d s for results/);
   });
 
   it('does not take results from before the digest was last pushed as its scan', async () => {
