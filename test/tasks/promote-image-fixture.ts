@@ -5,16 +5,19 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import type { Environment, RegistryHandle } from '../env';
 import { runTask, type RunOptions, type TaskRun } from '../helpers/agent';
 import { azureRmConnection, mergeRunOptions, registryConnection } from '../helpers/connections';
 import { sharedEnvironment } from '../helpers/environment';
-import { OciLayout, skopeoCertDir, skopeoDigest, skopeoPush, skopeoPushByDigest, type Blob, type SkopeoTarget } from '../helpers/images';
+import { OciLayout, skopeoCertDir, skopeoDigest, skopeoPush, skopeoPushByDigest, skopeoRaw, type Blob, type SkopeoTarget } from '../helpers/images';
 
 export interface Seeded {
   repository: string;
   tag: string;
   digest: string;
+  mediaType?: string;
   /** Child manifests of a multi-architecture image. */
   children: string[];
   signature: string;
@@ -27,12 +30,15 @@ export interface Fixture {
   env: Environment;
   nonprod: SkopeoTarget;
   prod: SkopeoTarget;
-  seed(options?: { multiArch?: boolean; referrers?: 'api' | 'tag' | 'none'; tag?: string }): Promise<Seeded>;
+  /** `docker`: the image is pushed in Docker's formats (a manifest list of v2 schema 2 manifests). */
+  seed(options?: { multiArch?: boolean; referrers?: 'api' | 'tag' | 'none'; tag?: string; docker?: boolean }): Promise<Seeded>;
   /** Runs the built task with basic credentials for both registries and the given inputs. */
   ociRun(inputs: RunOptions['inputs'], extra?: Partial<RunOptions>): Promise<TaskRun>;
   /** Runs the built task with an AzureRM connection (Entra tokens for both registries, ARM for import). */
   azureRun(inputs: RunOptions['inputs'], kind?: 'secret' | 'federated' | 'noAccess', extra?: Partial<RunOptions>): Promise<TaskRun>;
 }
+
+const run = promisify(execFile);
 
 export const SIGNATURE = 'application/vnd.cncf.notary.signature';
 export const SBOM = 'application/spdx+json';
@@ -59,6 +65,14 @@ export async function promoteFixture(): Promise<Fixture> {
         ? layout.multiArch([{ os: 'linux', architecture: 'amd64' }, { os: 'linux', architecture: 'arm64', variant: 'v8' }], [3000, 5000])
         : layout.image([4000, 6000, 2000]);
       layout.tag(image, tag);
+      if (options.docker) {
+        await run('skopeo', ['copy', '--all', '--format', 'v2s2', '--dest-cert-dir', certDir, '--dest-creds', `${nonprod.username}:${nonprod.password}`,
+          `oci:${layout.dir}:${tag}`, `docker://${nonprod.loginServer}/${repository}:${tag}`]);
+        const raw = await skopeoRaw(nonprod, `${repository}:${tag}`);
+        const list = JSON.parse(raw.toString('utf8')) as { mediaType: string; manifests?: Blob[] };
+        fs.rmSync(layout.dir, { recursive: true, force: true });
+        return { repository, tag, digest: await skopeoDigest(nonprod, `${repository}:${tag}`), mediaType: list.mediaType, children: (list.manifests ?? []).map((m) => m.digest), signature: '', sbom: '', sbomSignature: '' };
+      }
       await skopeoPush(layout, tag, nonprod, repository, tag);
       const children = options.multiArch
         ? (JSON.parse(fs.readFileSync(path.join(layout.dir, 'blobs/sha256', image.digest.slice(7)), 'utf8')) as { manifests: Blob[] }).manifests.map((m) => m.digest)

@@ -55,6 +55,16 @@ describe('PromoteImage@1 with an OCI copy (agent run)', function () {
     assert.equal(await digestOrNothing(f.prod, `${s.repository}:sha256-${s.digest.slice(7)}`), undefined, 'no fallback tag where the API serves referrers');
   });
 
+  it('promotes a Docker manifest list with every child manifest, keeping the digests', async () => {
+    const s = await f.seed({ multiArch: true, docker: true });
+    assert.equal(s.mediaType, 'application/vnd.docker.distribution.manifest.list.v2+json');
+    assert.equal(s.children.length, 2);
+    const run = await f.ociRun({ sourceImage: `${f.nonprod.loginServer}/${s.repository}:${s.tag}` });
+    assert.equal(run.result?.status, 'Succeeded', run.result?.message);
+    assert.equal(await skopeoDigest(f.prod, `${s.repository}:${s.tag}`), s.digest);
+    for (const child of s.children) assert.equal(await skopeoDigest(f.prod, `${s.repository}@${child}`), child);
+  });
+
   it('promotes a digest without tags (untagged) and without referrers when copyReferrers is false', async () => {
     const s = await f.seed();
     const run = await f.ociRun({ sourceImage: `${f.nonprod.loginServer}/${s.repository}@${s.digest}`, copyReferrers: false, targetRepository: `${s.repository}-prod` });
@@ -78,6 +88,20 @@ describe('PromoteImage@1 with an OCI copy (agent run)', function () {
     assert.equal(moved.result?.status, 'Succeeded', moved.result?.message);
     assert.equal(await skopeoDigest(f.prod, `${s.repository}:${s.tag}`), s.digest);
     assert.ok(moved.summaries[0]?.content.includes(`moved from \`${other.digest}\``));
+  });
+
+  it('locks the promoted tag and digest on ACR, and a locked tag then refuses to move', async () => {
+    const s = await f.seed({ referrers: 'none' });
+    const run = await f.azureRun({ sourceImage: `${f.nonprod.loginServer}/${s.repository}:${s.tag}`, method: 'ociCopy', lockPromotedImage: true });
+    assert.equal(run.result?.status, 'Succeeded', run.result?.message);
+    const acr = f.env.registries.prod.acr;
+    assert.equal(acr.tagAttributes.get(`${s.repository}:${s.tag}`)?.writeEnabled, false);
+    assert.equal(acr.manifestAttributes.get(`${s.repository}@${s.digest}`)?.deleteEnabled, false);
+    const other = await f.seed({ referrers: 'none' });
+    const moved = await f.ociRun({ sourceImage: `${f.nonprod.loginServer}/${other.repository}:${other.tag}`, targetRepository: s.repository, overwriteTags: true });
+    assert.equal(moved.result?.status, 'Failed');
+    assert.match(moved.result!.message, /does not allow PUT .*locked tag or manifest/);
+    assert.equal(await skopeoDigest(f.prod, `${s.repository}:${s.tag}`), s.digest);
   });
 
   it('mounts blobs across repositories inside one registry instead of copying them', async () => {

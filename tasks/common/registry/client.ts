@@ -346,6 +346,9 @@ export class RegistryClient {
     const where = repository ? `${this.registry}/${repository}` : this.registry;
     const codes = registryErrorCodes(body);
     if (status === 401) return new UserError(`The registry ${this.registry} requires authentication for ${where} and the given credentials were not accepted. Check the registry service connection or the identity's access.`);
+    if (status === 405) {
+      return new UserError(`The registry ${this.registry} does not allow ${method} on ${where} (405${codes.length ? ` ${codes.join(', ')}` : ''}). On Azure Container Registry a locked tag or manifest (write disabled) cannot be changed: unlock it, or promote under another tag.`);
+    }
     if (status === 403 || codes.includes('DENIED')) return new UserError(`The registry ${this.registry} denied ${method} on ${where}: the credentials lack permission (pull to read, push to write).`);
     if (codes.includes('NAME_INVALID')) return new UserError(`The registry ${this.registry} refuses the repository name '${repository}'. Use lower-case letters, digits and separators.`);
     if (codes.includes('NAME_UNKNOWN')) return new UserError(`The repository ${where} does not exist.`);
