@@ -74,10 +74,28 @@ function readAllowlist(path: string | undefined): Allowlist | undefined {
  */
 function currentRecords(records: RecordFacts[], digest: string): { current: RecordFacts[]; stale: number } {
   const mine = records.filter((r) => !r.digest || r.digest === digest);
-  const pushes = mine.map((r) => r.pushedAt).filter((t): t is number => t !== undefined);
-  const pushedAt = pushes.length ? Math.max(...pushes) : undefined;
+  let pushedAt: number | undefined;
+  for (const r of mine) if (r.pushedAt !== undefined && (pushedAt === undefined || r.pushedAt > pushedAt)) pushedAt = r.pushedAt;
   const current = pushedAt === undefined ? mine : mine.filter((r) => r.generatedAt === undefined || r.generatedAt >= pushedAt);
   return { current, stale: mine.length - current.length };
+}
+
+const isDefenderReport = (annotations: Record<string, string> | undefined) =>
+  annotations?.scanner === 'MDVM' && annotations?.['report-type'] === 'SoftwareInventoryAssessment';
+
+/**
+ * Whether the registry holds Defender's vulnerability attestation for the digest. A listing may leave out the
+ * referrer's annotations (the tag fallback index of some clients does), so such a referrer's manifest is read.
+ */
+async function hasDefenderAttestation(registry: RegistryClient, repository: string, digest: string): Promise<boolean> {
+  const { referrers } = await listReferrers(registry, repository, digest, ATTESTATION_TYPE);
+  for (const d of referrers) {
+    if (isDefenderReport(d.annotations)) return true;
+    if (d.annotations && Object.keys(d.annotations).length) continue;
+    const found = await registry.manifest(repository, d.digest);
+    if (found && (isDefenderReport(found.manifest.annotations) || found.manifest.layers?.some((l) => isDefenderReport(l.annotations)))) return true;
+  }
+  return false;
 }
 
 export async function runScanCheck(options: ScanCheckOptions, log: TaskLog, toolVersion = '1'): Promise<ScanCheckResult> {
@@ -114,9 +132,7 @@ export async function runScanCheck(options: ScanCheckOptions, log: TaskLog, tool
       return;
     }
     // No records in any model: a clean image shows only as Defender's vulnerability attestation in the registry.
-    const { referrers } = await listReferrers(registry, options.image.repository, t.digest, ATTESTATION_TYPE);
-    const attested = referrers.some((d) => d.annotations?.scanner === 'MDVM' && d.annotations?.['report-type'] === 'SoftwareInventoryAssessment');
-    if (attested) {
+    if (await hasDefenderAttestation(registry, options.image.repository, t.digest)) {
       log.info(`${t.digest}: no findings in Resource Graph, and Defender's vulnerability attestation is in the registry: scanned, nothing found`);
       t.result = { answeredBy: 'attestation', findings: [] };
     }

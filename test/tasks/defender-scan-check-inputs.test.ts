@@ -52,14 +52,14 @@ describe('DefenderScanCheck@1: clean images, bad input and faults', function () 
   };
 
   /** Pushes Defender's vulnerability attestation for `subject` as a referrer (the in-toto artifact of reference §1.4). */
-  async function pushAttestation(subject: { digest: string; size: number; mediaType: string }, tag: string): Promise<void> {
+  async function pushAttestation(subject: { digest: string; size: number; mediaType: string }, tag: string, { annotateManifest = true } = {}): Promise<void> {
     const empty = layout.writeBlob(Buffer.from('{}'), 'application/vnd.oci.empty.v1+json');
     const report = layout.writeBlob(Buffer.from(JSON.stringify({ _type: 'https://in-toto.io/Statement/v1', predicateType: 'https://in-toto.io/attestation/vulns/v0.2', predicate: { scanner: { uri: 'MDVM', result: [] } } })), 'application/vnd.in-toto+json');
     const annotations = { scanner: 'MDVM', 'report-type': 'SoftwareInventoryAssessment' };
     const manifest = layout.writeBlob(Buffer.from(JSON.stringify({
       schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', artifactType: 'application/vnd.in-toto+json',
       config: empty, layers: [{ ...report, annotations: { 'in-toto.io/predicate-type': 'https://in-toto.io/attestation/vulns/v0.2', ...annotations } }],
-      subject, annotations: { 'org.opencontainers.image.created': '2026-07-23T01:06:19Z', ...annotations },
+      subject, ...(annotateManifest ? { annotations: { 'org.opencontainers.image.created': '2026-07-23T01:06:19Z', ...annotations } } : {}),
     })), 'application/vnd.oci.image.manifest.v1+json');
     layout.tag(manifest, tag);
     await skopeoPush(layout, tag, target, REPO, tag);
@@ -80,6 +80,17 @@ describe('DefenderScanCheck@1: clean images, bad input and faults', function () 
     const unscanned = await run({ image: `${target.loginServer}/${REPO}:clean`, waitForScan: 1 });
     assert.equal(unscanned.outputs.scanResult, 'NotScanned');
     assert.equal(unscanned.result?.status, 'Failed');
+  });
+
+  it('finds the attestation when only its layer is annotated (the listing then says nothing)', async () => {
+    const image = layout.image([900]);
+    layout.tag(image, 'clean2');
+    await skopeoPush(layout, 'clean2', target, REPO, 'clean2');
+    await pushAttestation(image, 'clean2-attestation', { annotateManifest: false });
+    env.registries.nonprod.acr.referrersApi = true;
+    const r = await run({ image: `${target.loginServer}/${REPO}:clean2` });
+    assert.equal(r.result?.status, 'Succeeded', r.result?.message);
+    assert.equal(r.outputs.scanResult, 'Passed');
   });
 
   it('names the role to grant when the identity may not read Resource Graph (403)', async () => {
