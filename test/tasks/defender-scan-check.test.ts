@@ -7,6 +7,7 @@ import type { Environment } from '../env';
 import { runTask, secretLeaks, type TaskRun } from '../helpers/agent';
 import { azureRmConnection, mergeRunOptions } from '../helpers/connections';
 import { sharedEnvironment } from '../helpers/environment';
+import { node24Binary } from '../helpers/node24';
 import { OciLayout, skopeoCertDir, skopeoDigest, skopeoPush, type SkopeoTarget } from '../helpers/images';
 import {
   assessmentRecord, manyPackages, noiseRecords, removeFindings, subAssessmentRecords, writeFindings, type PackageSpec,
@@ -106,9 +107,9 @@ describe('DefenderScanCheck@1 as the agent runs it', function () {
 
   after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-  const run = (inputs: Record<string, string | number | boolean | undefined>, kind: 'secret' | 'federated' = 'secret') => {
+  const run = (inputs: Record<string, string | number | boolean | undefined>, kind: 'secret' | 'federated' = 'secret', node?: string) => {
     const { id, options } = azureRmConnection(env, kind);
-    return runTask('defender-scan-check', mergeRunOptions(options, { inputs: { azureSubscription: id, image: `${target.loginServer}/${REPO}:1.0.0`, waitForScan: 5, ...inputs } }));
+    return runTask('defender-scan-check', mergeRunOptions(options, { node, inputs: { azureSubscription: id, image: `${target.loginServer}/${REPO}:1.0.0`, waitForScan: 5, ...inputs } }));
   };
 
   const allowlistFile = (text: string) => {
@@ -149,6 +150,14 @@ describe('DefenderScanCheck@1 as the agent runs it', function () {
     const { options } = azureRmConnection(env, 'secret');
     const secret = Object.values(options.endpoints!)[0].parameters.serviceprincipalkey;
     assert.deepEqual(secretLeaks(r, [secret]), []);
+  });
+
+  it('does the same on the Node24 handler', async () => {
+    write(digest, [assessmentRecord(digest, openssl, { repository: REPO }), assessmentRecord(digest, curl, { repository: REPO })]);
+    const r = await run({}, 'federated', node24Binary());
+    assert.equal(r.result?.status, 'Failed', r.result?.message);
+    assert.deepEqual(r.outputs, { criticalCount: '0', highCount: '1', mediumCount: '1', lowCount: '1', scanResult: 'Failed' });
+    assert.equal(r.stderr, '');
   });
 
   it('onlyFixable lets an unfixable Critical through with a warning, and still fails on a fixable High', async () => {
