@@ -4,7 +4,6 @@ import { armClientOptions } from '../common/azureCredential';
 import type { AzureConnection } from '../common/connections';
 import { UserError, errorMessage } from '../common/errors';
 import { formatDuration, type TaskLog } from '../common/log';
-import type { RegistryClient } from '../common/registry/client';
 
 export interface AcrRegistry {
   id: string;
@@ -89,19 +88,5 @@ export class AcrManagement {
       return new UserError(`Could not ${what}: ${prefix}ACR import failed${code ? ` (${code})` : ''}: ${message}`, { cause: err });
     }
     return new Error(`Could not ${what}: ${prefix}${message}`, { cause: err });
-  }
-}
-
-/** Makes tags and a manifest read-only on ACR (write and delete disabled), through the registry's /acr/v1 API. */
-export async function lockOnAcr(client: RegistryClient, repository: string, tags: string[], digest: string): Promise<void> {
-  const body = JSON.stringify({ writeEnabled: false, deleteEnabled: false });
-  const encoded = encodeURIComponent(repository);
-  const scopes = [`repository:${repository}:metadata_write`];
-  for (const path of [...tags.map((t) => `/acr/v1/${encoded}/_tags/${t}`), `/acr/v1/${encoded}/_manifests/${digest}`]) {
-    const res = await client.request('PATCH', path, { scopes, headers: { 'content-type': 'application/json' }, body, expect: [404, 405] });
-    await res.arrayBuffer().catch(() => undefined);
-    if (res.status === 404 || res.status === 405) {
-      throw new UserError(`Input 'lockPromotedImage': ${client.registry} does not offer ACR's lock attributes (${path} answered ${res.status}). Locking works on Azure Container Registry only; set lockPromotedImage to false for other registries.`);
-    }
   }
 }

@@ -1,12 +1,12 @@
 import type { TokenCredential } from '@azure/identity';
-import { armScope, createAzureCredential } from '../common/azureCredential';
 import { UserError } from '../common/errors';
 import { formatImageReference } from '../common/imageReference';
 import { formatDuration, type TaskLog } from '../common/log';
 import { RegistryClient, type RegistryCredentials } from '../common/registry/client';
 import type { Descriptor } from '../common/registry/mediaTypes';
 import { addToFallbackIndex, listReferrers } from '../common/registry/referrers';
-import { AcrManagement, lockOnAcr, type AcrRegistry } from './acr';
+import type { AcrManagement, AcrRegistry } from './acr';
+import { lockOnAcr } from './lock';
 import { OciCopier, type CopyCounters } from './ociCopy';
 import type { PromoteOptions } from './options';
 
@@ -37,15 +37,17 @@ interface ReferrerEdge {
 export async function run(options: PromoteOptions, log: TaskLog): Promise<PromoteResult> {
   const started = Date.now();
   const { source, targetRegistry, targetRepository } = options;
+  // @azure/identity is loaded only with an Azure service connection.
+  const azure = options.azure ? await import('../common/azureCredential.js') : undefined;
   let credential: TokenCredential | undefined;
-  const azureCredential = () => (credential ??= createAzureCredential(options.azure!, log));
-  const credentialsFor = (registry: string, connection = registry === source.registry ? options.sourceRegistryConnection : options.targetRegistryConnection): RegistryCredentials => {
+  const azureCredential = () => (credential ??= azure!.createAzureCredential(options.azure!, log));
+  const credentialsFor = (connection: PromoteOptions['sourceRegistryConnection']): RegistryCredentials => {
     if (connection) return { kind: 'basic', username: connection.username ?? '', password: connection.password ?? '', source: `registry connection '${connection.id}'` };
-    if (options.azure) return { kind: 'entra', credential: azureCredential(), tenantId: options.azure.tenantId, scope: armScope(options.azure), source: `service connection '${options.azure.id}'` };
+    if (options.azure) return { kind: 'entra', credential: azureCredential(), tenantId: options.azure.tenantId, scope: azure!.armScope(options.azure), source: `service connection '${options.azure.id}'` };
     return { kind: 'anonymous' };
   };
-  const sourceClient = new RegistryClient(source.registry, credentialsFor(source.registry, options.sourceRegistryConnection), log);
-  const targetClient = new RegistryClient(targetRegistry, credentialsFor(targetRegistry, options.targetRegistryConnection), log);
+  const sourceClient = new RegistryClient(source.registry, credentialsFor(options.sourceRegistryConnection), log);
+  const targetClient = new RegistryClient(targetRegistry, credentialsFor(options.targetRegistryConnection), log);
 
   // 1. The digest the source reference means.
   const reference = source.digest ?? source.tag ?? 'latest';
@@ -60,6 +62,8 @@ export async function run(options: PromoteOptions, log: TaskLog): Promise<Promot
   let acr: AcrManagement | undefined;
   let targetAcr: AcrRegistry | undefined;
   if (options.azure && options.method !== 'ociCopy') {
+    // The ARM SDK is loaded only when ARM is asked: OCI copies and already-promoted images start faster without it.
+    const { AcrManagement } = await import('./acr.js');
     acr = new AcrManagement(options.azure, azureCredential(), log);
     targetAcr = await acr.find(targetRegistry);
     if (!targetAcr && options.method === 'acrImport') {
