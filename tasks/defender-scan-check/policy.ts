@@ -36,7 +36,7 @@ export interface PolicyVerdict {
   allowlisted: AllowedFinding[];
   /** Findings left out because they have no fix (onlyFixable). */
   unfixable: Finding[];
-  /** Unfixable Critical findings that onlyFixable let through. */
+  /** Unfixable Critical (or unknown-severity) findings that onlyFixable let through. */
   unfixableCritical: Finding[];
   expiredEntries: AllowlistEntry[];
   /** Expired entries that would have accepted a finding: those findings count again. */
@@ -122,7 +122,8 @@ export function evaluatePolicy(findings: Finding[], policy: PolicyInput): Policy
     if (expired) verdict.expiredMatches.push({ finding: f, entry: expired });
     if (policy.onlyFixable && !isFixable(f)) {
       verdict.unfixable.push(f);
-      if (f.severity === 'Critical') verdict.unfixableCritical.push(f);
+      // An unknown severity may be Critical: it is reported the same way rather than let through quietly.
+      if (f.severity === 'Critical' || f.severity === 'Unknown') verdict.unfixableCritical.push(f);
       continue;
     }
     verdict.counted.push(f);

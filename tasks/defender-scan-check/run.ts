@@ -161,7 +161,7 @@ export async function runScanCheck(options: ScanCheckOptions, log: TaskLog, tool
     warnings.push(`Allowlist entry ${e.id}${e.package ? ` (${e.package})` : ''} expired on ${e.expires} and no longer applies${matches ? `: ${matches} finding${matches > 1 ? 's' : ''} count${matches > 1 ? '' : 's'} again` : ''}. Renew it with a new date or remove it.`);
   }
   for (const f of verdict.unfixableCritical) {
-    warnings.push(`${f.id} (Critical) in ${f.package} ${f.installedVersion} has no fix (${f.fixStatus}) and is let through because onlyFixable is true.`);
+    warnings.push(`${f.id} (${f.severity === 'Unknown' ? 'severity unknown' : f.severity}) in ${f.package} ${f.installedVersion} has no fix (${f.fixStatus}) and is let through because onlyFixable is true.`);
   }
   const unknown = findings.filter((f) => f.severity === 'Unknown').length;
   if (unknown) log.info(`${unknown} finding${unknown > 1 ? 's have' : ' has'} no known severity: counted as High`);

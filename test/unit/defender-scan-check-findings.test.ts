@@ -120,11 +120,13 @@ describe('defender-scan-check: policy and allowlist', () => {
   });
 
   it('onlyFixable leaves out unfixable findings and lists the Critical ones it let through', () => {
-    const v = evaluatePolicy([finding('CVE-1', 'Critical', { fixStatus: 'NoFix', fixedVersion: undefined }), finding('CVE-2', 'High', { fixStatus: 'WontFix', fixedVersion: undefined }), finding('CVE-3', 'High')],
-      { failOnSeverity: 'High', onlyFixable: true, now });
+    const v = evaluatePolicy([
+      finding('CVE-1', 'Critical', { fixStatus: 'NoFix', fixedVersion: undefined }), finding('CVE-2', 'High', { fixStatus: 'WontFix', fixedVersion: undefined }),
+      finding('CVE-3', 'High'), finding('CVE-4', 'Unknown', { fixStatus: 'Unknown', fixedVersion: undefined }),
+    ], { failOnSeverity: 'High', onlyFixable: true, now });
     assert.deepEqual(v.failing.map((f) => f.id), ['CVE-3']);
-    assert.deepEqual(v.unfixableCritical.map((f) => f.id), ['CVE-1']);
-    assert.equal(v.unfixable.length, 2);
+    assert.deepEqual(v.unfixableCritical.map((f) => f.id), ['CVE-1', 'CVE-4'], 'an unknown severity may be Critical');
+    assert.equal(v.unfixable.length, 3);
   });
 
   it('applies entries through their expiry day, by id and optional package, and reports expired ones', () => {
