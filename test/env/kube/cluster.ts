@@ -62,8 +62,10 @@ export class KubeCluster {
   readonly types: ResourceType[] = [...BUILTIN_TYPES];
   /** Requests served, "METHOD path?query", for tests that check what a client asked. */
   readonly requests: string[] = [];
-  /** Seconds between watch bookmarks. */
+  /** Milliseconds between watch bookmarks. */
   bookmarkIntervalMs = 1000;
+  /** How a watch from a too-old resource version is refused: an ERROR event (usual) or HTTP 410 on the request. */
+  expiredWatch: 'event' | 'http' = 'event';
   private readonly objects = new Map<string, KObj>();
   /** Per object key: the last configuration each field manager applied. */
   private readonly applied = new Map<string, Map<string, KObj>>();
@@ -154,6 +156,11 @@ export class KubeCluster {
 
   // ---- test hooks ---------------------------------------------------------------------------------------------
 
+  /** Watches open now. */
+  get openWatches(): number {
+    return this.watchers.size;
+  }
+
   /** Ends every open watch, as an API server restart or a load balancer does. */
   dropWatches(): number {
     let n = 0;
@@ -164,9 +171,10 @@ export class KubeCluster {
     return n;
   }
 
-  /** Forgets the change history: every watch from an older resource version gets 410 Gone. */
+  /** Forgets the change history: every watch from a resource version seen so far gets 410 Gone. */
   compact(): void {
-    this.compactedRv = this.rv;
+    // The resource version moves on, so a list made after this is watchable while every older one has expired.
+    this.compactedRv = ++this.rv;
     this.history.length = 0;
   }
 
@@ -512,10 +520,12 @@ export class KubeCluster {
       typeKey: this.typeKey(type), namespace, labelSelector: x.query('labelSelector'), fieldSelector: x.query('fieldSelector'),
       x, bookmarks: x.query('allowWatchBookmarks') === 'true', timers: [],
     };
+    const fromRv = rvText && rvText !== '0' ? Number(rvText) : undefined;
+    const expired = fromRv !== undefined && (!Number.isFinite(fromRv) || fromRv < this.compactedRv);
+    if (expired && this.expiredWatch === 'http') throw new KubeStatus(410, 'Expired', `too old resource version: ${rvText} (${this.compactedRv})`);
     x.res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked', 'cache-control': 'no-cache, private' });
     x.res.flushHeaders();
-    const fromRv = rvText && rvText !== '0' ? Number(rvText) : undefined;
-    if (fromRv !== undefined && (!Number.isFinite(fromRv) || fromRv < this.compactedRv)) {
+    if (expired) {
       write(x, { type: 'ERROR', object: new KubeStatus(410, 'Expired', `too old resource version: ${rvText} (${this.compactedRv})`).toJSON() });
       x.res.end();
       return;
