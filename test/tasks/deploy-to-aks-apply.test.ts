@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { deployFixture, describeRun, freshNamespace, get, runDeploy, workload, writeManifest, type DeployFixture } from './deploy-to-aks-fixture';
+import { cleanNamespaces, deployFixture, describeRun, freshNamespace, get, runDeploy, workload, writeManifest, type DeployFixture } from './deploy-to-aks-fixture';
 
 describe('DeployToAks@1: applying manifests', function () {
   let f: DeployFixture;
@@ -10,6 +10,7 @@ describe('DeployToAks@1: applying manifests', function () {
     f = await deployFixture();
   });
   afterEach(() => {
+    cleanNamespaces();
     f.env.clearFaults();
     f.cluster.kube.policies.length = 0;
   });

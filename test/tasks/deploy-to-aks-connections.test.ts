@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { secretLeaks } from '../helpers/agent';
 import { node24Binary } from '../helpers/node24';
 import { azureRmConnection, type AzureCredentialKind } from '../helpers/connections';
-import { deployFixture, describeRun, freshNamespace, get, runDeploy, workload, writeManifest, type DeployFixture } from './deploy-to-aks-fixture';
+import { cleanNamespaces, deployFixture, describeRun, freshNamespace, get, runDeploy, workload, writeManifest, type DeployFixture } from './deploy-to-aks-fixture';
 
 /** The AKS server app: asked for as a scope (`…/.default`), or as a resource by managed identities. */
 const AKS_SERVER_APP = '6dae42f8-4368-4678-94ff-3960e28e3630';
@@ -14,7 +14,10 @@ describe('DeployToAks@1: connections', function () {
     this.timeout(120_000);
     f = await deployFixture();
   });
-  afterEach(() => f.env.clearFaults());
+  afterEach(() => {
+    cleanNamespaces();
+    f.env.clearFaults();
+  });
 
   const arm = (kind: AzureCredentialKind, cluster: 'staging' | 'production', inputs: Record<string, string | boolean> = {}) => {
     const { id, options } = azureRmConnection(f.env, kind);
@@ -90,8 +93,7 @@ describe('DeployToAks@1: connections', function () {
   });
 
   it('deploys to the production cluster (local accounts disabled) with the user credentials', async () => {
-    const ns = `prod-${randomUUID().slice(0, 8)}`;
-    f.env.aks.clusters.production.kube.put({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+    const ns = freshNamespace(f, 'prod', f.env.aks.clusters.production.kube);
     const c = arm('federated', 'production');
     const run = await runDeploy(f, { ...c.inputs, manifests: writeManifest(f, workload({ image: `${f.image}:1.0`, replicas: 1 })), namespace: ns }, c.options);
     assert.equal(run.result?.status, 'Succeeded', describeRun(run));

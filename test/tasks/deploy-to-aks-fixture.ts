@@ -4,6 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Environment } from '../env';
 import type { AksCluster } from '../env/aks';
+import type { KubeCluster } from '../env/kube/cluster';
 import type { KObj } from '../env/kube/types';
 import { runTask, type RunOptions, type TaskRun } from '../helpers/agent';
 import { mergeRunOptions } from '../helpers/connections';
@@ -41,11 +42,24 @@ export function deployFixture(): Promise<DeployFixture> {
   return fixture;
 }
 
-/** A fresh namespace in the cluster, for one test. */
-export function freshNamespace(f: DeployFixture, prefix = 't'): string {
+const created: { kube: KubeCluster; name: string }[] = [];
+
+/** A fresh namespace in the cluster (staging unless given), for one test; `cleanNamespaces` deletes it. */
+export function freshNamespace(f: DeployFixture, prefix = 't', kube: KubeCluster = f.cluster.kube): string {
   const name = `${prefix}-${randomBytes(4).toString('hex')}`;
-  f.cluster.kube.put({ apiVersion: 'v1', kind: 'Namespace', metadata: { name }, status: { phase: 'Active' } });
+  kube.put({ apiVersion: 'v1', kind: 'Namespace', metadata: { name }, status: { phase: 'Active' } });
+  created.push({ kube, name });
   return name;
+}
+
+/**
+ * Deletes the namespaces tests made (and those their manifests made, named after them), with everything in them,
+ * so that no workload of a finished test keeps crashing and writing events for the rest of the run.
+ */
+export function cleanNamespaces(): void {
+  for (const { kube, name } of created.splice(0)) {
+    for (const ns of kube.list('v1', 'Namespace', undefined, (n) => n.metadata.name === name || n.metadata.name.startsWith(`${name}-`))) kube.remove(ns);
+  }
 }
 
 /** Writes YAML documents to a new file and returns its path. */

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { deployFixture, describeRun, freshNamespace, get, runDeploy, workload, writeManifest, type DeployFixture } from './deploy-to-aks-fixture';
+import { cleanNamespaces, deployFixture, describeRun, freshNamespace, get, runDeploy, workload, writeManifest, type DeployFixture } from './deploy-to-aks-fixture';
 
 describe('DeployToAks@1: rollouts', function () {
   let f: DeployFixture;
@@ -8,6 +8,7 @@ describe('DeployToAks@1: rollouts', function () {
     f = await deployFixture();
   });
   afterEach(() => {
+    cleanNamespaces();
     f.env.clearFaults();
     f.cluster.kube.policies.length = 0;
   });

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import * as https from 'node:https';
 import { promisify } from 'node:util';
 import { requireCommand } from '../env/processes';
-import { deployFixture, freshNamespace, workload, writeManifest, type DeployFixture } from './deploy-to-aks-fixture';
+import { cleanNamespaces, deployFixture, freshNamespace, workload, writeManifest, type DeployFixture } from './deploy-to-aks-fixture';
 
 const exec = promisify(execFile);
 
@@ -24,6 +24,8 @@ describe('Kubernetes API emulator, driven by kubectl', function () {
     f = await deployFixture();
     kubeconfig = f.adminKubeconfigPath;
   });
+
+  afterEach(() => cleanNamespaces());
 
   it('lists API resources from discovery', async () => {
     const out = await kubectl('api-resources');

@@ -30,7 +30,11 @@ describe('deploy-to-aks list-and-watch', function () {
     kube.expiredWatch = 'event';
     debug.length = 0;
   });
-  after(() => client.close());
+  after(() => {
+    client.close();
+    const namespace = kube.get('v1', 'Namespace', undefined, ns);
+    if (namespace) kube.remove(namespace);
+  });
 
   const cm = (name: string, value: string) => kube.put({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: ns }, data: { value } });
 

@@ -66,7 +66,7 @@ export class KubeCluster {
   bookmarkIntervalMs = 1000;
   /** How a watch from a too-old resource version is refused: an ERROR event (usual) or HTTP 410 on the request. */
   expiredWatch: 'event' | 'http' = 'event';
-  private readonly objects = new Map<string, KObj>();
+  private readonly objects = new ObjectStore();
   /** Per object key: the last configuration each field manager applied. */
   private readonly applied = new Map<string, Map<string, KObj>>();
   private readonly history: HistoryEntry[] = [];
@@ -205,10 +205,8 @@ export class KubeCluster {
   list(apiVersion: string, kind: string, namespace?: string, filter?: (o: KObj) => boolean): KObj[] {
     const type = this.typeOf(apiVersion, kind);
     if (!type) return [];
-    const prefix = `${this.typeKey(type)}/`;
     const out: KObj[] = [];
-    for (const [k, o] of this.objects) {
-      if (!k.startsWith(prefix)) continue;
+    for (const o of this.objects.ofType(this.typeKey(type))) {
       if (namespace !== undefined && o.metadata.namespace !== namespace) continue;
       if (filter && !filter(o)) continue;
       out.push(o);
@@ -510,8 +508,7 @@ export class KubeCluster {
   }
 
   private listByType(type: ResourceType, namespace: string | undefined): KObj[] {
-    const prefix = `${this.typeKey(type)}/`;
-    return [...this.objects].filter(([k, o]) => k.startsWith(prefix) && (namespace === undefined || o.metadata.namespace === namespace)).map(([, o]) => o);
+    return [...this.objects.ofType(this.typeKey(type))].filter((o) => namespace === undefined || o.metadata.namespace === namespace);
   }
 
   private watchHandler(x: Exchange, type: ResourceType, namespace: string | undefined): void {
@@ -723,6 +720,40 @@ export class KubeCluster {
     }
     if (type.kind === 'Namespace') obj.status ??= { phase: 'Active' };
     return this.put(obj);
+  }
+}
+
+/** Objects by key (`group/resource/namespace/name`), indexed by type so that a list reads only its own kind. */
+class ObjectStore {
+  private readonly all = new Map<string, KObj>();
+  private readonly byType = new Map<string, Map<string, KObj>>();
+
+  private static typeOf(key: string): string {
+    const i = key.indexOf('/', key.indexOf('/') + 1);
+    return key.slice(0, i);
+  }
+  get(key: string): KObj | undefined {
+    return this.all.get(key);
+  }
+  has(key: string): boolean {
+    return this.all.has(key);
+  }
+  set(key: string, obj: KObj): void {
+    this.all.set(key, obj);
+    const t = ObjectStore.typeOf(key);
+    let m = this.byType.get(t);
+    if (!m) this.byType.set(t, (m = new Map()));
+    m.set(key, obj);
+  }
+  delete(key: string): void {
+    this.all.delete(key);
+    this.byType.get(ObjectStore.typeOf(key))?.delete(key);
+  }
+  values(): IterableIterator<KObj> {
+    return this.all.values();
+  }
+  ofType(typeKey: string): IterableIterator<KObj> {
+    return (this.byType.get(typeKey) ?? new Map<string, KObj>()).values();
   }
 }
 
