@@ -38,9 +38,12 @@ export class OciCopier {
     return this.source.registry.toLowerCase() === this.target.registry.toLowerCase();
   }
 
-  /** Makes the target hold `digest` (and all it refers to); `known` is the source manifest when already read. */
-  async copyManifest(digest: string, known?: ManifestResponse): Promise<ManifestResponse> {
-    if (await this.target.manifestHead(this.targetRepository, digest)) {
+  /**
+   * Makes the target hold `digest` (and all it refers to); `known` is the source manifest when already read,
+   * `absent` says the caller has just seen that the target does not hold it.
+   */
+  async copyManifest(digest: string, known?: ManifestResponse, absent = false): Promise<ManifestResponse> {
+    if (!absent && (await this.target.manifestHead(this.targetRepository, digest))) {
       return known ?? (await this.readSource(digest));
     }
     const m = known ?? (await this.readSource(digest));

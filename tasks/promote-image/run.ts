@@ -130,7 +130,7 @@ export async function run(options: PromoteOptions, log: TaskLog): Promise<Promot
     }));
   } else {
     const copier = new OciCopier(sourceClient, source.repository, targetClient, targetRepository, log);
-    await copier.copyManifest(digest, root);
+    await copier.copyManifest(digest, root, !presentBefore);
     await Promise.all(edges.filter((_, i) => !referrerPresent[i]).map((e) => copier.copyManifest(e.descriptor.digest)));
     // Tags last: a tag appears only when the image and its referrers are complete.
     for (const tag of toWrite) await copier.putTag(tag, root);

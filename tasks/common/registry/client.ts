@@ -49,6 +49,7 @@ export class HttpStatusError extends Error {
 export class RegistryClient {
   private base?: string;
   private readonly tokens = new Map<string, string>();
+  private readonly pendingTokens = new Map<string, Promise<string>>();
   private basicAuth?: string;
   private acrRefreshToken?: string;
 
@@ -227,6 +228,8 @@ export class RegistryClient {
   /** Sends the request; on a 401 challenge, authenticates for the challenge's scopes and ours, and sends it again. */
   async authorizedFetch(method: string, path: string, options: RequestOptions & { bodyStream?: ReadableStream | NodeJS.ReadableStream }): Promise<Response> {
     const scopeKey = [...new Set(options.scopes)].sort().join(' ');
+    // Concurrent requests for one scope set share one token request instead of each meeting the challenge.
+    await this.pendingTokens.get(scopeKey)?.catch(() => undefined);
     let res = await this.send(method, path, options, this.authHeader(scopeKey));
     if (res.status !== 401) return res;
     const challenge = parseChallenge(res.headers.get('www-authenticate'));
@@ -285,10 +288,16 @@ export class RegistryClient {
       return this.basicAuth;
     }
     if (!challenge.realm) throw new Error(`the registry ${this.registry} sent a bearer challenge without a realm`);
-    const token = await this.fetchToken(challenge.realm, challenge.service ?? this.registry, scopes);
-    this.log.secret(token);
-    this.tokens.set(scopeKey, token);
-    return `Bearer ${token}`;
+    let pending = this.pendingTokens.get(scopeKey);
+    if (!pending) {
+      pending = this.fetchToken(challenge.realm, challenge.service ?? this.registry, scopes).then((token) => {
+        this.log.secret(token);
+        this.tokens.set(scopeKey, token);
+        return token;
+      }).finally(() => this.pendingTokens.delete(scopeKey));
+      this.pendingTokens.set(scopeKey, pending);
+    }
+    return `Bearer ${await pending}`;
   }
 
   private async fetchToken(realm: string, service: string, scopes: string[]): Promise<string> {
