@@ -164,7 +164,13 @@ async function deploy(options: DeployOptions, log: TaskLog, client: KubeClient, 
       }
       reports.push(report);
     }
-    if (failure) throw failure;
+    if (failure) {
+      // A refusal the author can fix ends the run with what was applied so far in the summary.
+      if (!(failure instanceof UserError)) throw failure;
+      const failedAt = group.find((_, i) => settled[i].status === 'rejected')!;
+      reports.push({ kind: failedAt.obj.kind, apiVersion: failedAt.obj.apiVersion, namespace: failedAt.obj.metadata.namespace, name: failedAt.obj.metadata.name, action: 'denied', note: failure.message });
+      return { objects: reports, images: [...images], dryRun: false, cluster, rollouts: [], ok: false, reason: `${failure.message}${reports.length > 1 ? ` (${reports.length - 1} object${reports.length === 2 ? ' was' : 's were'} applied before it)` : ''}` };
+    }
   }
 
   async function applyPlanned(p: Planned) {

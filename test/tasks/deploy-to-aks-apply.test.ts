@@ -124,8 +124,11 @@ describe('DeployToAks@1: applying manifests', function () {
   it('fails on an admission denial of a real apply, naming the object and the policy', async () => {
     const ns = freshNamespace(f);
     f.cluster.kube.policies.push((obj) => (obj.kind === 'ConfigMap' && obj.data?.password ? '[no-plain-secrets] ConfigMap holds a password' : undefined));
-    const run = await runDeploy(f, { manifests: writeManifest(f, 'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: settings }\ndata: { password: hunter2 }'), namespace: ns });
+    const run = await runDeploy(f, { manifests: writeManifest(f, 'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: settings }\ndata: { password: hunter2 }', 'apiVersion: v1\nkind: ServiceAccount\nmetadata: { name: app }'), namespace: ns });
     assert.equal(run.result?.status, 'Failed');
+    assert.match(run.result!.message, /\(1 object was applied before it\)$/);
+    assert.match(run.summaries[0]?.content ?? '', /\| ServiceAccount\/app \| .* \| created \|/);
+    assert.match(run.summaries[0]?.content ?? '', /\| ConfigMap\/settings \| .* \| denied: /);
     assert.match(run.result!.message, new RegExp(`ConfigMap ${ns}/settings \\(.*m-[0-9a-f]+\\.yaml:1\\) was denied by the cluster's admission policy: .*\\[no-plain-secrets\\]`));
   });
 
