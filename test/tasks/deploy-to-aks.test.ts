@@ -1,4 +1,5 @@
 import { strict as assert } from 'node:assert';
+import { secretLeaks } from '../helpers/agent';
 import { cleanNamespaces, deployFixture, describeRun, freshNamespace, get, runDeploy, workload, writeManifest, type DeployFixture } from './deploy-to-aks-fixture';
 
 describe('DeployToAks@1: rollouts', function () {
@@ -67,6 +68,28 @@ describe('DeployToAks@1: rollouts', function () {
       assert.ok(run.durationMs < 15_000, `failed after ${run.durationMs} ms`);
     });
   }
+
+  it('adds imagePullSecrets, which the kubelet uses where the cluster has no pull access of its own', async () => {
+    const registries = f.cluster.controllers.registries;
+    const own = registries.splice(0, registries.length);
+    f.cluster.controllers.forgetPulls();
+    try {
+      const nonprod = f.env.registries.nonprod;
+      const ns = freshNamespace(f);
+      const denied = await runDeploy(f, { manifests: writeManifest(f, workload({ image: `${f.image}:1.0`, replicas: 1 })), namespace: ns });
+      assert.equal(denied.result?.status, 'Failed', describeRun(denied));
+      assert.match(denied.result!.message, /container 'web' is in (ErrImagePull|ImagePullBackOff)/);
+      const dockerconfig = Buffer.from(JSON.stringify({ auths: { [nonprod.registry.loginServer]: { username: nonprod.pull.username, password: nonprod.pull.password } } })).toString('base64');
+      const secret = `apiVersion: v1\nkind: Secret\nmetadata: { name: registry-pull }\ntype: kubernetes.io/dockerconfigjson\ndata: { .dockerconfigjson: ${dockerconfig} }`;
+      const ns2 = freshNamespace(f);
+      const run = await runDeploy(f, { manifests: writeManifest(f, secret, workload({ image: `${f.image}:1.0`, replicas: 1 })), namespace: ns2, imagePullSecrets: 'registry-pull' });
+      assert.equal(run.result?.status, 'Succeeded', describeRun(run));
+      assert.deepEqual(secretLeaks(run, [nonprod.pull.password]), []);
+    } finally {
+      registries.push(...own);
+      f.cluster.controllers.forgetPulls();
+    }
+  });
 
   it('reports recent Warning events with a pull failure', async () => {
     const ns = freshNamespace(f);

@@ -99,6 +99,35 @@ describe('Kubernetes API emulator, driven by kubectl', function () {
     assert.equal(await call(f.cluster.serviceAccountKubeconfig(['default']).token), 200);
   });
 
+  it('sends watch bookmarks when asked, and 410 Gone for a resource version it has forgotten', async () => {
+    const ns = freshNamespace(f);
+    const token = f.cluster.serviceAccountKubeconfig([ns]).token;
+    const watch = (query: string, until: (lines: string[]) => boolean) => new Promise<string[]>((resolve, reject) => {
+      const url = new URL(`${f.cluster.kube.url}/api/v1/namespaces/${ns}/configmaps?watch=true&${query}`);
+      const req = https.get({ hostname: url.hostname, port: url.port, path: `${url.pathname}${url.search}`, ca: f.env.ca.caPem, headers: { authorization: `Bearer ${token}` } }, (res) => {
+        const lines: string[] = [];
+        let buffer = '';
+        res.setEncoding('utf8').on('data', (d: string) => {
+          buffer += d;
+          const parts = buffer.split('\n');
+          buffer = parts.pop()!;
+          lines.push(...parts.filter(Boolean));
+          if (until(lines)) { req.destroy(); resolve(lines); }
+        }).on('end', () => resolve(lines));
+      });
+      req.on('error', (err) => (req.destroyed ? undefined : reject(err)));
+      setTimeout(() => { req.destroy(); resolve([]); }, 5000);
+    });
+    const bookmarks = await watch('allowWatchBookmarks=true', (lines) => lines.some((l) => l.includes('"BOOKMARK"')));
+    const bookmark = JSON.parse(bookmarks.find((l) => l.includes('"BOOKMARK"'))!) as { object: { kind: string; metadata: { resourceVersion: string } } };
+    assert.equal(bookmark.object.kind, 'ConfigMap');
+    assert.match(bookmark.object.metadata.resourceVersion, /^\d+$/);
+    f.cluster.kube.compact();
+    const gone = await watch('resourceVersion=1', (lines) => lines.length > 0);
+    const error = JSON.parse(gone[0]) as { type: string; object: { code: number; reason: string } };
+    assert.deepEqual([error.type, error.object.code, error.object.reason], ['ERROR', 410, 'Expired']);
+  });
+
   it('refuses a field manager conflict without --force-conflicts, as a real API server does', async () => {
     const ns = freshNamespace(f);
     const file = writeManifest(f, `apiVersion: v1\nkind: ConfigMap\nmetadata: { name: shared, namespace: ${ns} }\ndata: { owner: first }`);

@@ -41,7 +41,11 @@ export class Controllers {
   private readonly pulls = new Map<string, PullState>();
   private busy = false;
 
-  constructor(private readonly cluster: KubeCluster, private readonly registries: RegistryAccess[], private readonly caPem: string) {}
+  /**
+   * @param registries the registries the cluster itself may pull from (tests take one away to show that a pod's
+   *   imagePullSecrets are used).
+   */
+  constructor(private readonly cluster: KubeCluster, readonly registries: RegistryAccess[], private readonly caPem: string) {}
 
   start(): void {
     const loop = () => {
