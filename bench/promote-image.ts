@@ -16,7 +16,7 @@ import { median, report, round } from './lib/report';
 
 const run = promisify(execFile);
 const LAYER_BYTES = 40 * 1024 * 1024;
-const ROUNDS = 4;
+const ROUNDS = 5;
 
 async function main(): Promise<void> {
   const env = await startEnvironment();

@@ -130,8 +130,11 @@ export async function run(options: PromoteOptions, log: TaskLog): Promise<Promot
     }));
   } else {
     const copier = new OciCopier(sourceClient, source.repository, targetClient, targetRepository, log);
-    await copier.copyManifest(digest, root, !presentBefore);
-    await Promise.all(edges.filter((_, i) => !referrerPresent[i]).map((e) => copier.copyManifest(e.descriptor.digest)));
+    // Referrers may be put before their subject (registries must accept that), so both are copied at once.
+    await Promise.all([
+      copier.copyManifest(digest, root, !presentBefore),
+      ...edges.filter((_, i) => !referrerPresent[i]).map((e) => copier.copyManifest(e.descriptor.digest)),
+    ]);
     // Tags last: a tag appears only when the image and its referrers are complete.
     for (const tag of toWrite) await copier.putTag(tag, root);
     Object.assign(counters, copier.counters);
