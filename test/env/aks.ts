@@ -1,3 +1,5 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { ArmError, type ArmEmulator } from './arm';
 import type { CertificateAuthority } from './ca';
 import type { EntraEmulator, EntraIdentity } from './entra';
@@ -30,10 +32,14 @@ export interface AksCluster extends AksClusterSpec {
   adminKubeconfig(): string;
   /** A kubeconfig for a service account token limited to `namespaces` (a Kubernetes service connection). */
   serviceAccountKubeconfig(namespaces?: string[], readOnly?: boolean): { kubeconfig: string; token: string };
+  /** A kubeconfig file with a cluster-admin token, for people and tools driving the environment (kubectl). */
+  kubeconfigPath: string;
 }
 
 export interface AksEnvironment {
   clusters: { staging: AksCluster; production: AksCluster };
+  /** A cluster's entry in the environment info: ARM coordinates, API server, and a kubeconfig file for kubectl. */
+  info(key: 'staging' | 'production'): { resourceGroup: string; name: string; server: string; aad: boolean; disableLocalAccounts: boolean; kubeconfig: string };
   clearFaults(): void;
   stop(): Promise<void>;
 }
@@ -50,6 +56,8 @@ const SPECS: AksClusterSpec[] = [
  */
 export async function startAks(options: {
   tls: TlsMaterial; ca: CertificateAuthority; entra: EntraEmulator; arm: ArmEmulator; registries: RegistryAccess[]; aadUsers: EntraIdentity[];
+  /** Where the clusters' kubeconfig files are written. */
+  dir: string;
 }): Promise<AksEnvironment> {
   const { tls, ca, entra, arm } = options;
   const started: AksCluster[] = [];
@@ -72,8 +80,9 @@ export async function startAks(options: {
         `current-context: ${spec.name}`,
         'users:', `- name: ${userName}`, '  user:', ...userYaml.map((l) => `    ${l}`), '',
       ].join('\n');
+      const kubeconfigPath = path.join(options.dir, `kubeconfig-${spec.key}.yaml`);
       const cluster: AksCluster = {
-        ...spec, kube, controllers,
+        ...spec, kube, controllers, kubeconfigPath,
         resourceId: `${arm.subscriptionScope}/resourceGroups/${spec.resourceGroup}/providers/Microsoft.ContainerService/managedClusters/${spec.name}`,
         userKubeconfig(format = 'exec') {
           const userName = `clusterUser_${spec.resourceGroup}_${spec.name}`;
@@ -95,6 +104,8 @@ export async function startAks(options: {
           return { token, kubeconfig: kubeconfig('deployer', [`token: ${token}`]) };
         },
       };
+      fs.mkdirSync(options.dir, { recursive: true });
+      fs.writeFileSync(kubeconfigPath, kubeconfig('cluster-admin', [`token: ${kube.issueToken({ name: 'cluster-admin', groups: ['system:masters'] })}`]), { mode: 0o600 });
       started.push(cluster);
     }
   } catch (err) {
@@ -105,6 +116,10 @@ export async function startAks(options: {
   addRoutes(arm, started);
   return {
     clusters: { staging, production },
+    info(key) {
+      const c = key === 'staging' ? staging : production;
+      return { resourceGroup: c.resourceGroup, name: c.name, server: c.kube.url, aad: c.aad, disableLocalAccounts: c.disableLocalAccounts, kubeconfig: c.kubeconfigPath };
+    },
     clearFaults() {
       for (const c of started) c.kube.faults.clear();
     },

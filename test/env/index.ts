@@ -30,7 +30,7 @@ export interface EnvironmentInfo {
   /** defender-scan-check: Resource Graph serves Defender records from `<findingsDir>/sha256-<hex>.json`. */
   defender: { findingsDir: string };
   /** deploy-to-aks: each AKS cluster's ARM coordinates and API server. */
-  clusters: Record<'staging' | 'production', { resourceGroup: string; name: string; server: string; aad: boolean; disableLocalAccounts: boolean }>;
+  clusters: Record<'staging' | 'production', { resourceGroup: string; name: string; server: string; aad: boolean; disableLocalAccounts: boolean; kubeconfig: string }>;
   registries: Record<string, { loginServer: string; resourceGroup: string; name: string; username: string; password: string; pullUsername: string; pullPassword: string }>;
   /** acceptance-gate: the real Prometheus, the sample app (HTTP and HTTPS), and the Azure Monitor query endpoint. */
   prometheus: string;
@@ -150,6 +150,7 @@ export async function startEnvironment(options: { dir?: string } = {}): Promise<
       tls, ca, entra, arm,
       registries: [nonprod, prod].map((r) => ({ loginServer: r.registry.loginServer, username: r.pull.username, password: r.pull.password })),
       aadUsers: [identities.secret, identities.certificate, identities.federated, identities.managed],
+      dir: path.join(dir, 'aks'),
     });
     stops.push(() => aks.stop());
     // ---- acceptance-gate: sample app, Prometheus, Azure Monitor query endpoint (noAccess is no Monitoring Data Reader)
@@ -181,8 +182,8 @@ export async function startEnvironment(options: { dir?: string } = {}): Promise<
       arm: { url: arm.url, subscriptionId: arm.subscriptionId },
       defender: { findingsDir: resourceGraph.findingsDir },
       clusters: { // deploy-to-aks
-        staging: { resourceGroup: aks.clusters.staging.resourceGroup, name: aks.clusters.staging.name, server: aks.clusters.staging.kube.url, aad: aks.clusters.staging.aad, disableLocalAccounts: aks.clusters.staging.disableLocalAccounts },
-        production: { resourceGroup: aks.clusters.production.resourceGroup, name: aks.clusters.production.name, server: aks.clusters.production.kube.url, aad: aks.clusters.production.aad, disableLocalAccounts: aks.clusters.production.disableLocalAccounts },
+        staging: aks.info('staging'),
+        production: aks.info('production'),
       },
       registries: Object.fromEntries(Object.entries(registries).map(([key, r]) => [key, {
         loginServer: r.registry.loginServer, resourceGroup: r.resourceGroup, name: r.name,

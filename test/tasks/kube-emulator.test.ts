@@ -33,6 +33,13 @@ describe('Kubernetes API emulator, driven by kubectl', function () {
     assert.match(out, /^customresourcedefinitions\s+crd,crds\s+apiextensions\.k8s\.io\/v1\s+false\s+CustomResourceDefinition$/m);
   });
 
+  it('gives people a kubeconfig for each cluster in the environment info', async () => {
+    for (const key of ['staging', 'production'] as const) {
+      const { stdout } = await exec('kubectl', ['--kubeconfig', f.env.info.clusters[key].kubeconfig, 'get', 'nodes'], { timeout: 30_000 });
+      assert.match(stdout, /aks-nodepool1-\d+-vmss000000/);
+    }
+  });
+
   it('applies server-side, waits for the rollout, gets, waits for a condition and deletes', async () => {
     const ns = freshNamespace(f);
     const file = writeManifest(f, workload({ image: `${f.image}:1.0`, namespace: ns, env: { MODE: 'blue' } }));
