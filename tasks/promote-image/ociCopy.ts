@@ -21,6 +21,8 @@ export interface CopyCounters {
  */
 export class OciCopier {
   readonly counters: CopyCounters = { bytesCopied: 0, bytesMounted: 0, blobsCopied: 0, blobsMounted: 0, blobsPresent: 0, manifestsCopied: 0 };
+  /** Bytes that have passed through so far, finished blobs or not (for progress lines). */
+  bytesMoved = 0;
   private readonly inFlight = new Map<string, Promise<void>>();
   private active = 0;
   private readonly waiting: (() => void)[] = [];
@@ -106,7 +108,7 @@ export class OciCopier {
       const download = await (opening ?? this.source.blobStream(this.sourceRepository, blob.digest));
       const started = Date.now();
       try {
-        await this.target.putBlob(this.targetRepository, upload.location, blob.digest, blob.size, download);
+        await this.target.putBlob(this.targetRepository, upload.location, blob.digest, blob.size, download, (n) => { this.bytesMoved += n; });
       } finally {
         download.destroy();
       }

@@ -130,13 +130,19 @@ export async function run(options: PromoteOptions, log: TaskLog): Promise<Promot
     }));
   } else {
     const copier = new OciCopier(sourceClient, source.repository, targetClient, targetRepository, log);
-    // Referrers may be put before their subject (registries must accept that), so both are copied at once.
-    await Promise.all([
-      copier.copyManifest(digest, root, !presentBefore),
-      ...edges.filter((_, i) => !referrerPresent[i]).map((e) => copier.copyManifest(e.descriptor.digest)),
-    ]);
-    // Tags last: a tag appears only when the image and its referrers are complete.
-    for (const tag of toWrite) await copier.putTag(tag, root);
+    const copyStarted = Date.now();
+    const progress = setInterval(() => log.info(`Copying: ${(copier.bytesMoved / (1024 * 1024)).toFixed(0)} MB so far (${formatDuration(Date.now() - copyStarted)})`), 15_000);
+    try {
+      // Referrers may be put before their subject (registries must accept that), so both are copied at once.
+      await Promise.all([
+        copier.copyManifest(digest, root, !presentBefore),
+        ...edges.filter((_, i) => !referrerPresent[i]).map((e) => copier.copyManifest(e.descriptor.digest)),
+      ]);
+      // Tags last: a tag appears only when the image and its referrers are complete.
+      for (const tag of toWrite) await copier.putTag(tag, root);
+    } finally {
+      clearInterval(progress);
+    }
     Object.assign(counters, copier.counters);
   }
 

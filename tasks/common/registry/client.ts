@@ -158,11 +158,11 @@ export class RegistryClient {
    * Finishes an upload with the whole blob piped in one PUT (monolithic upload). Not retried here: a stream
    * cannot be replayed, so the caller starts the blob again.
    */
-  async putBlob(repository: string, location: string, digest: string, size: number, body: Readable): Promise<void> {
+  async putBlob(repository: string, location: string, digest: string, size: number, body: Readable, onBytes?: (count: number) => void): Promise<void> {
     const url = new URL(location);
     url.searchParams.set('digest', digest);
     const res = await this.nodeRequest('PUT', url.toString(), [`repository:${repository}:pull,push`],
-      { 'content-type': 'application/octet-stream', 'content-length': String(size) }, body);
+      { 'content-type': 'application/octet-stream', 'content-length': String(size) }, body, onBytes);
     const text = await readAll(res);
     const status = res.statusCode ?? 0;
     if (status === 201) return;
@@ -171,7 +171,7 @@ export class RegistryClient {
     throw this.statusError(status, 'PUT', `/v2/${repository}/blobs/uploads/`, text);
   }
 
-  private async nodeRequest(method: string, url: string, scopes: string[], headers: Record<string, string>, body?: Readable): Promise<http.IncomingMessage> {
+  private async nodeRequest(method: string, url: string, scopes: string[], headers: Record<string, string>, body?: Readable, onBytes?: (count: number) => void): Promise<http.IncomingMessage> {
     const target = new URL(url);
     const authorization = this.authHeader([...new Set(scopes)].sort().join(' '));
     const all: Record<string, string> = { ...headers };
@@ -185,6 +185,8 @@ export class RegistryClient {
       if (body) {
         body.once('error', (err) => req.destroy(err));
         body.pipe(req);
+        // Observed only once piped: a 'data' listener added earlier would let chunks flow past the upload.
+        if (onBytes) body.on('data', (chunk: Buffer) => onBytes(chunk.length));
       } else {
         req.end();
       }
