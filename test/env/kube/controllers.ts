@@ -39,6 +39,8 @@ export class Controllers {
   pullCacheMs = 1500;
   private timer?: NodeJS.Timeout;
   private readonly pulls = new Map<string, PullState>();
+  /** When each container (pod uid/name) last crashed, for its back-off. */
+  private readonly crashes = new Map<string, number>();
   private busy = false;
 
   /**
@@ -466,16 +468,16 @@ export class Controllers {
       if (exitCode !== undefined) {
         const terminated = { exitCode, reason: exitCode === 0 ? 'Completed' : 'Error', startedAt: prev.state.running.startedAt, finishedAt: now(), containerID: prev.containerID };
         if (exitCode === 0 || restartPolicy === 'Never') return { ...base, containerID: prev.containerID, started: false, state: { terminated } };
+        this.crashes.set(`${pod.metadata.uid}/${c.name}`, Date.now());
         this.cluster.event(pod, 'Warning', 'BackOff', `Back-off restarting failed container ${c.name} in pod ${pod.metadata.name}_${pod.metadata.namespace}(${pod.metadata.uid})`);
         return {
           ...base, restartCount: base.restartCount + 1, lastState: { terminated },
           state: { waiting: { reason: 'CrashLoopBackOff', message: `back-off ${10 * 2 ** Math.min(base.restartCount, 4)}s restarting failed container=${c.name} pod=${pod.metadata.name}_${pod.metadata.namespace}(${pod.metadata.uid})` }, },
-          crashedAt: Date.now(),
         };
       }
       return { ...base, containerID: prev.containerID, started: true, ready: Date.now() - started >= readyAfterMs, state: prev.state };
     }
-    if (prev?.state?.waiting?.reason === 'CrashLoopBackOff' && Date.now() - (prev.crashedAt ?? 0) < this.backoffMs) return prev;
+    if (prev?.state?.waiting?.reason === 'CrashLoopBackOff' && Date.now() - (this.crashes.get(`${pod.metadata.uid}/${c.name}`) ?? 0) < this.backoffMs) return prev;
     const containerID = `containerd://${randomBytes(32).toString('hex')}`;
     this.cluster.event(pod, 'Normal', 'Started', `Started container ${c.name}`);
     return { ...base, containerID, started: true, ready: readyAfterMs === 0 && exitCode === undefined, state: { running: { startedAt: new Date().toISOString() } } };
