@@ -56,6 +56,22 @@ describe('DeployToAks@1: applying manifests', function () {
     assert.match(order[1], /^Namespace /);
   });
 
+  it('owns its fields with one field manager: fields left out of the manifests are removed, others\' fields stay', async () => {
+    const ns = freshNamespace(f);
+    const first = await runDeploy(f, { manifests: writeManifest(f, 'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: settings, labels: { tier: web } }\ndata: { a: "1", b: "2" }'), namespace: ns });
+    assert.equal(first.result?.status, 'Succeeded', describeRun(first));
+    const live = get(f, 'v1', 'ConfigMap', ns, 'settings')!;
+    assert.deepEqual(live.metadata.managedFields?.map((m: { manager: string; operation: string }) => `${m.manager}/${m.operation}`), ['aks-secure-delivery/Apply']);
+    // Someone else (a person with kubectl) adds a field of their own.
+    f.cluster.kube.put({ ...live, data: { ...live.data, c: 'kubectl' } });
+    const second = await runDeploy(f, { manifests: writeManifest(f, 'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: settings }\ndata: { a: "1" }'), namespace: ns });
+    assert.equal(second.result?.status, 'Succeeded', describeRun(second));
+    const after = get(f, 'v1', 'ConfigMap', ns, 'settings')!;
+    assert.deepEqual(after.data, { a: '1', c: 'kubectl' });
+    assert.equal(after.metadata.labels?.tier, undefined);
+    assert.match(second.summaries[0]?.content ?? '', /\| ConfigMap\/settings \| .* \| configured \|/);
+  });
+
   it('expands globs, flattens List objects and skips empty documents', async () => {
     const ns = freshNamespace(f);
     const dir = path.join(f.dir, `glob-${ns}`);
