@@ -45,7 +45,7 @@ export async function connectToCluster(connection: ClusterConnection, log: TaskL
       }
       if (connection.acceptUntrustedCerts) skipTlsVerify(kc);
       refuseInteractiveLogin(kc, description, "Input 'kubernetesServiceConnection'");
-      return { client: new KubeClient(kc, log, description), description, authentication: authenticationOf(kc.getCurrentUser()) };
+      return session(kc, log, description);
     }
     case 'kubeconfig': {
       const kc = new KubeConfig();
@@ -57,9 +57,15 @@ export async function connectToCluster(connection: ClusterConnection, log: TaskL
       }
       registerSecrets(kc, log);
       refuseInteractiveLogin(kc, description, "Input 'kubeconfig'");
-      return { client: new KubeClient(kc, log, description), description, authentication: authenticationOf(kc.getCurrentUser()) };
+      return session(kc, log, description);
     }
   }
+}
+
+/** A session on the kubeconfig's current cluster, named by its server and where the kubeconfig came from. */
+function session(kc: KubeConfig, log: TaskLog, source: string): ClusterSession {
+  const client = new KubeClient(kc, log, source);
+  return { client, description: `the cluster ${client.server} (from ${source})`, authentication: authenticationOf(kc.getCurrentUser()) };
 }
 
 function loadKubeconfig(kc: KubeConfig, text: string, description: string): void {

@@ -52,7 +52,7 @@ export async function run(options: DeployOptions, log: TaskLog, cwd: string): Pr
   const session = await connectToCluster(options.connection, log);
   const client = session.client;
   try {
-    log.info(`Connecting to ${session.description} at ${client.server} with ${session.authentication}`);
+    log.info(`Connecting to ${session.description}${session.description.includes(client.server) ? '' : ` at ${client.server}`} with ${session.authentication}`);
     try {
       // A server that does not answer (a private cluster seen from outside its network) fails in about half a minute.
       const { body } = await client.request<{ gitVersion: string }>('GET', '/version', { attempts: 3, timeoutMs: 10_000 });
@@ -211,7 +211,7 @@ async function deploy(options: DeployOptions, log: TaskLog, client: KubeClient, 
   if (!failed) {
     return { ...base, rollouts, ok: true, reason: `Deployed ${ordered.length} objects to ${cluster}; ${workloads.length} workload${workloads.length === 1 ? '' : 's'} ready in ${formatDuration(Date.now() - started)}.` };
   }
-  log.warn(failed.message);
+  log.info(failed.message);
   for (const line of failed.details) log.info(`  ${line}`);
   let reason = failed.message;
   if (options.rollbackOnFailure) {
