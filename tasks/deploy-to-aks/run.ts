@@ -193,10 +193,13 @@ async function deploy(options: DeployOptions, log: TaskLog, client: KubeClient, 
     return { ...base, ok: true, reason: `Dry run: the cluster accepts all ${ordered.length} objects; nothing was changed.` };
   }
 
-  if (options.prune) reports.push(...await prune(client, discovery, planned, options.appName, log));
-
+  // Prune runs only once the new objects are in place and ready, so a failed rollout never loses the old ones.
+  const pruneNow = async () => {
+    if (options.prune) reports.push(...await prune(client, discovery, planned, options.appName, log));
+  };
   const workloads = applied.filter((o) => WORKLOAD_KINDS.has(o.kind) && /^(apps\/v1|batch\/v1|v1)$/.test(o.apiVersion));
   if (workloads.length === 0) {
+    await pruneNow();
     return { ...base, ok: true, reason: `Applied ${ordered.length} objects to ${cluster}; no workloads to wait for.` };
   }
   log.info(`Waiting for ${workloads.length} workload${workloads.length === 1 ? '' : 's'} (rolloutTimeout ${options.rolloutTimeoutSeconds} s)`);
@@ -209,9 +212,11 @@ async function deploy(options: DeployOptions, log: TaskLog, client: KubeClient, 
   }
   const failed = rollouts.find((r) => r.status !== 'ready' && r.status !== 'stopped');
   if (!failed) {
+    await pruneNow();
     return { ...base, rollouts, ok: true, reason: `Deployed ${ordered.length} objects to ${cluster}; ${workloads.length} workload${workloads.length === 1 ? '' : 's'} ready in ${formatDuration(Date.now() - started)}.` };
   }
   log.info(failed.message);
+  if (options.prune) log.info('Prune skipped: the rollout failed, so the objects of the previous deployment are kept.');
   for (const line of failed.details) log.info(`  ${line}`);
   let reason = failed.message;
   if (options.rollbackOnFailure) {

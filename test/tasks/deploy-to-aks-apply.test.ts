@@ -180,6 +180,11 @@ describe('DeployToAks@1: applying manifests', function () {
     assert.ok(get(f, 'v1', 'ConfigMap', ns, 'foreign'), 'objects of another app are left alone');
     assert.ok(second.logLines.some((l) => l === `ConfigMap ${ns}/old pruned (applied earlier for app 'shop-${ns}', no longer in the manifests)`), describeRun(second));
     assert.match(second.summaries[0]?.content ?? '', /\| Deployment\/worker \| .* \| pruned \|/);
+
+    const third = await runDeploy(f, { manifests: writeManifest(f, workload({ image: `${f.image}:0.0-missing`, name: 'next', replicas: 1 })), namespace: ns, appName: `shop-${ns}`, prune: true });
+    assert.equal(third.result?.status, 'Failed', describeRun(third));
+    assert.ok(get(f, 'v1', 'ConfigMap', ns, 'keep'), 'nothing is pruned when the rollout fails');
+    assert.ok(third.logLines.includes('Prune skipped: the rollout failed, so the objects of the previous deployment are kept.'));
   });
 
   describe('bad input', () => {
