@@ -143,11 +143,13 @@ describe('DeployToAks@1: rollouts', function () {
     assert.ok(third.logLines.some((l) => /updateStrategy OnDelete/.test(l)));
   });
 
-  it('survives dropped watches, 410 Gone, 429 and 5xx while waiting', async () => {
+  it('survives 429 and 5xx on discovery and apply, and dropped watches, 410 Gone, 429 and 5xx while waiting', async () => {
     const ns = freshNamespace(f);
     const kube = f.cluster.kube;
     kube.faults.failNext('429', 2, { match: /^GET \/api\/v1\/namespaces\/[^/]+\/pods\?/, retryAfterSeconds: 0 });
     kube.faults.failNext('500', 2, { match: /^GET \/apis\/apps\/v1\/namespaces\/[^/]+\/deployments\?/ });
+    kube.faults.failNext('503', 1, { match: /^GET \/apis\/apps\/v1$/, retryAfterSeconds: 0 });
+    kube.faults.failNext('429', 1, { match: /^PATCH /, retryAfterSeconds: 1 });
     const timers = [
       setTimeout(() => kube.dropWatches(), 1200),
       setTimeout(() => { kube.compact(); kube.dropWatches(); }, 2200),
@@ -155,8 +157,9 @@ describe('DeployToAks@1: rollouts', function () {
     try {
       const run = await runDeploy(f, { manifests: writeManifest(f, workload({ image: `${f.image}:1.0`, env: { EMULATOR_READY_AFTER: '3.5' } })), namespace: ns }, { variables: { 'System.Debug': 'true' } });
       assert.equal(run.result?.status, 'Succeeded', describeRun(run));
-      assert.equal(kube.faults.served['429'], 2);
+      assert.equal(kube.faults.served['429'], 3, 'on list, watch and apply requests');
       assert.equal(kube.faults.served['500'], 2);
+      assert.equal(kube.faults.served['503'], 1, 'on discovery');
       assert.ok(run.stdout.includes('too old (410 Gone); listing again'), 'the watch re-listed after 410 Gone');
     } finally {
       for (const t of timers) clearTimeout(t);
