@@ -74,6 +74,18 @@ describe('DeployToAks@1: connections', function () {
     assert.equal(run.stderr, '');
   });
 
+  it('retries throttling and server errors from ARM and from the cluster', async () => {
+    const ns = freshNamespace(f);
+    const c = arm('secret', 'staging');
+    f.env.arm.faults.failNext('429', 1, { match: /listClusterUserCredential/, retryAfterSeconds: 0 });
+    f.env.arm.faults.failNext('503', 1, { match: /listClusterUserCredential/, retryAfterSeconds: 0 });
+    f.cluster.kube.faults.failNext('503', 1, { match: /^GET \/version/, retryAfterSeconds: 0 });
+    const run = await runDeploy(f, { ...c.inputs, manifests: writeManifest(f, 'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: a }'), namespace: ns }, c.options);
+    assert.equal(run.result?.status, 'Succeeded', describeRun(run));
+    assert.equal(f.env.arm.faults.served['429'] + f.env.arm.faults.served['503'], 2);
+    assert.equal(f.cluster.kube.faults.served['503'], 1);
+  });
+
   it('uses the admin credentials (a client certificate) when asked', async () => {
     const ns = freshNamespace(f);
     const c = arm('secret', 'staging', { useClusterAdmin: true });
