@@ -1,5 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { randomUUID } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { secretLeaks } from '../helpers/agent';
 import { node24Binary } from '../helpers/node24';
 import { azureRmConnection, type AzureCredentialKind } from '../helpers/connections';
@@ -122,6 +124,19 @@ describe('DeployToAks@1: connections', function () {
     const run2 = await runDeploy(f, { ...denied.inputs, manifests: writeManifest(f, 'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: a }') }, denied.options);
     assert.equal(run2.result?.status, 'Failed');
     assert.match(run2.result!.message, /may not get the user credentials of the AKS cluster 'aks-staging'\. Give its identity the 'Azure Kubernetes Service Cluster User Role'/);
+  });
+
+  it('runs a kubeconfig\'s exec credential plugin (other than an interactive kubelogin)', async () => {
+    const ns = freshNamespace(f);
+    const { token } = f.cluster.serviceAccountKubeconfig([ns]);
+    const plugin = path.join(f.dir, `credential-${ns}.js`);
+    fs.writeFileSync(plugin, `process.stdout.write(JSON.stringify({ apiVersion: 'client.authentication.k8s.io/v1beta1', kind: 'ExecCredential', status: { token: ${JSON.stringify(token)} } }));`);
+    const kubeconfig = path.join(f.dir, `exec-${ns}.kubeconfig`);
+    fs.writeFileSync(kubeconfig, f.cluster.adminKubeconfig().replace(/  user:\n(    .*\n)+/, `  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n      command: ${process.execPath}\n      args: [${JSON.stringify(plugin)}]\n`));
+    const run = await runDeploy(f, { kubeconfig, manifests: writeManifest(f, 'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: a }'), namespace: ns });
+    assert.equal(run.result?.status, 'Succeeded', describeRun(run));
+    assert.ok(run.logLines.some((l) => l.includes(`with exec plugin '${process.execPath}'`)), describeRun(run));
+    assert.ok(get(f, 'v1', 'ConfigMap', ns, 'a'));
   });
 
   it('deploys through a Kubernetes service connection of type service account', async () => {
