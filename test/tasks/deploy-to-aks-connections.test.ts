@@ -132,7 +132,7 @@ describe('DeployToAks@1: connections', function () {
     const plugin = path.join(f.dir, `credential-${ns}.js`);
     fs.writeFileSync(plugin, `process.stdout.write(JSON.stringify({ apiVersion: 'client.authentication.k8s.io/v1beta1', kind: 'ExecCredential', status: { token: ${JSON.stringify(token)} } }));`);
     const kubeconfig = path.join(f.dir, `exec-${ns}.kubeconfig`);
-    fs.writeFileSync(kubeconfig, f.cluster.adminKubeconfig().replace(/  user:\n(    .*\n)+/, `  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n      command: ${process.execPath}\n      args: [${JSON.stringify(plugin)}]\n`));
+    fs.writeFileSync(kubeconfig, f.cluster.adminKubeconfig().replace(/ {2}user:\n( {4}.*\n)+/, `  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n      command: ${process.execPath}\n      args: [${JSON.stringify(plugin)}]\n`));
     const run = await runDeploy(f, { kubeconfig, manifests: writeManifest(f, 'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: a }'), namespace: ns });
     assert.equal(run.result?.status, 'Succeeded', describeRun(run));
     assert.ok(run.logLines.some((l) => l.includes(`with exec plugin '${process.execPath}'`)), describeRun(run));
