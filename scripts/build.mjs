@@ -1,4 +1,9 @@
-// Builds each task exactly as it ships: build/tasks/<folder>/{task.json, icon.png, index.js}.
+// Builds each task exactly as it ships: build/tasks/<folder>/{task.json, icon.png, index.js, run.js}.
+// - index.js is the entry: the task library, input reading and validation. It starts fast, so a run with bad
+//   inputs fails at once.
+// - Each module the entry imports dynamically (`await import('./run.js')`, the SDKs and the task's work) becomes a
+//   bundle of its own, required only after the inputs are valid. It must not contain the task library: one copy
+//   per process holds the inputs and secrets.
 // task.json gets the extension's version (agents cache tasks by version) and the messages shared by all tasks.
 import { build } from 'esbuild';
 import { copyFileSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -9,6 +14,44 @@ const root = path.resolve(import.meta.dirname, '..');
 const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
 const commonMessages = JSON.parse(readFileSync(path.join(root, 'tasks/common/messages.json'), 'utf8'));
 const [major, minor, patch] = pkg.version.split('.').map(Number);
+
+const ESBUILD_OPTIONS = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  minify: true,
+  keepNames: true,
+  legalComments: 'none',
+  metafile: true,
+  logLevel: 'warning',
+  // Optional native speed-ups of ws and node-fetch; both packages work without them.
+  external: ['bufferutil', 'utf-8-validate', 'encoding'],
+  // whatwg-url (under client-node's fetch) requires `punycode`; Node's built-in one is deprecated (DEP0040) and
+  // warns in every job log on Node 22+, so the npm package of the same code is bundled instead.
+  alias: { punycode: 'punycode/' },
+};
+
+/** Marks the entry's dynamic imports of its own modules as separate files, and records them. */
+function lazyModules(entry, found) {
+  return {
+    name: 'lazy-modules',
+    setup(b) {
+      b.onResolve({ filter: /^\.\/[\w-]+(\.js)?$/ }, (args) => {
+        if (args.kind !== 'dynamic-import' || args.importer !== entry) return undefined;
+        const name = args.path.replace(/^\.\//, '').replace(/\.js$/, '');
+        found.add(name);
+        return { path: `./${name}.js`, external: true };
+      });
+    },
+  };
+}
+
+function taskLibInputs(metafile) {
+  return new Set(Object.keys(metafile.inputs)
+    .map((f) => /node_modules\/((?:@[^/]+\/)?azure-pipelines-task-lib)\//.exec(f)?.[0])
+    .filter(Boolean));
+}
 
 export async function buildTasks({ quiet = false } = {}) {
   const out = path.join(root, 'build/tasks');
@@ -25,31 +68,21 @@ export async function buildTasks({ quiet = false } = {}) {
     }
     task.version = { Major: major, Minor: minor, Patch: patch };
     task.messages = { ...commonMessages, ...task.messages };
-    const target = task.execution.Node20_1.target;
-    const result = await build({
-      entryPoints: [path.join(src, 'index.ts')],
-      outfile: path.join(dest, target),
-      bundle: true,
-      platform: 'node',
-      target: 'node20',
-      format: 'cjs',
-      minify: true,
-      keepNames: true,
-      legalComments: 'none',
-      metafile: true,
-      logLevel: 'warning',
-      // Optional native speed-ups of ws and node-fetch; both packages work without them.
-      external: ['bufferutil', 'utf-8-validate', 'encoding'],
-    });
-    const taskLibCopies = new Set(Object.keys(result.metafile.inputs)
-      .map((f) => /node_modules\/((?:@[^/]+\/)?azure-pipelines-task-lib)\//.exec(f)?.[0])
-      .filter(Boolean));
-    if (taskLibCopies.size > 1) throw new Error(`${folder}: more than one copy of azure-pipelines-task-lib in the bundle`);
+
+    const entry = path.join(src, 'index.ts');
+    const lazy = new Set();
+    const main = await build({ ...ESBUILD_OPTIONS, entryPoints: [entry], outfile: path.join(dest, task.execution.Node20_1.target), plugins: [lazyModules(entry, lazy)] });
+    if (taskLibInputs(main.metafile).size !== 1) throw new Error(`${folder}: the entry must hold exactly one copy of azure-pipelines-task-lib`);
+    for (const name of lazy) {
+      const part = await build({ ...ESBUILD_OPTIONS, entryPoints: [path.join(src, `${name}.ts`)], outfile: path.join(dest, `${name}.js`) });
+      if (taskLibInputs(part.metafile).size > 0) throw new Error(`${folder}/${name}.ts must not import azure-pipelines-task-lib (only the entry does)`);
+    }
+
     writeFileSync(path.join(dest, 'task.json'), `${JSON.stringify(task, null, 2)}\n`);
     copyFileSync(path.join(src, 'icon.png'), path.join(dest, 'icon.png'));
     rmSync(final, { recursive: true, force: true });
     renameSync(dest, final);
-    if (!quiet) console.log(`built ${path.relative(root, final)} (${task.name} ${pkg.version})`);
+    if (!quiet) console.log(`built ${path.relative(root, final)} (${task.name} ${pkg.version}; loaded after the inputs: ${[...lazy].map((n) => `${n}.js`).join(', ') || 'nothing'})`);
   }));
 }
 

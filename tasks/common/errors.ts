@@ -9,8 +9,12 @@ export class UserError extends Error {
   }
 }
 
+/**
+ * Also true for a UserError thrown by a task's lazily loaded bundle, which has its own copy of this class
+ * (see scripts/build.mjs): the name is the test there.
+ */
 export function isUserError(err: unknown): err is UserError {
-  return err instanceof UserError;
+  return err instanceof UserError || (err instanceof Error && err.name === 'UserError');
 }
 
 export function errorMessage(err: unknown): string {

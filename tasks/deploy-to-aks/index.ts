@@ -1,17 +1,12 @@
 import { runTask } from '../common/entry';
 import { readDeployOptions } from './options';
+import { summaryMarkdown } from './summary';
 
 runTask(__dirname, async (pipeline, inputs) => {
   const options = readDeployOptions(inputs);
   const cwd = inputs.variable('System.DefaultWorkingDirectory') ?? process.cwd();
-  // Loaded only now: the client libraries are heavy, and a run with bad inputs should fail at once. While they
-  // load, deprecation warnings are held back: client-node's fetch polyfill requires Node's `punycode`, which
-  // Node 22+ reports on stderr (DEP0040) in every job log, though nothing here uses it.
-  const noDeprecation = process.noDeprecation;
-  process.noDeprecation = true;
+  // Loaded only now: the client libraries are heavy, and a run with bad inputs should fail at once.
   const { run } = await import('./run.js');
-  const { summaryMarkdown } = await import('./summary.js');
-  process.noDeprecation = noDeprecation;
   const result = await run(options, pipeline, cwd);
   pipeline.setOutput('appliedObjects', JSON.stringify(result.objects
     .filter((o) => o.action !== 'pruned' && o.action !== 'denied' && o.action !== 'skipped')

@@ -107,9 +107,11 @@ describe('the package', () => {
         }
       });
 
-      it('holds exactly what ships: task.json, icon.png and the bundle', () => {
-        assert.deepEqual(fs.readdirSync(dir).sort(), ['icon.png', 'index.js', 'task.json']);
-        for (const handler of Object.values(task().execution)) assert.ok(fs.existsSync(path.join(dir, handler.target)));
+      it('holds exactly what ships: task.json, icon.png, the entry bundle and the bundle it loads once inputs are valid', () => {
+        assert.deepEqual(fs.readdirSync(dir).sort(), ['icon.png', 'index.js', 'run.js', 'task.json']);
+        for (const handler of Object.values(task().execution)) assert.equal(handler.target, 'index.js');
+        assert.match(fs.readFileSync(path.join(dir, 'index.js'), 'utf8'), /(import|require)\("\.\/run\.js"\)/, 'the entry loads run.js');
+        assert.doesNotMatch(fs.readFileSync(path.join(dir, 'run.js'), 'utf8'), /LIB_InputRequired/, 'run.js holds no second copy of the task library');
         const png = fs.readFileSync(path.join(dir, 'icon.png'));
         assert.equal(png.subarray(1, 4).toString(), 'PNG');
       });
@@ -127,7 +129,7 @@ describe('the package', () => {
     it('holds the four task folders, each with task.json, icon and bundle, and no sources, tests or node_modules', () => {
       const files = vsixFiles(vsixPath());
       for (const folder of Object.keys(CONTRACT)) {
-        for (const f of ['task.json', 'icon.png', 'index.js']) assert.ok(files.includes(`tasks/${folder}/${f}`), `tasks/${folder}/${f}`);
+        for (const f of ['task.json', 'icon.png', 'index.js', 'run.js']) assert.ok(files.includes(`tasks/${folder}/${f}`), `tasks/${folder}/${f}`);
       }
       const unexpected = files.filter((f) => /\.ts$|\.map$|node_modules|(^|\/)test\/|package(-lock)?\.json$/.test(f));
       assert.deepEqual(unexpected, []);
