@@ -6,7 +6,8 @@ import { isDroppedConnection, isTransientStatus, parseRetryAfter, retry } from '
 import type { CommandCheck, HttpCheck, PrometheusCheck } from './config';
 import type { Value } from './expression';
 import { formatValue, judge, type Measurement, type Outcome } from './judge';
-import { findFiles, readJUnit, type TestCase } from './junit';
+import { findFiles } from '../common/glob';
+import { readJUnit, type TestCase } from './junit';
 
 /** What a check needs from the task around it. */
 export interface CheckContext {

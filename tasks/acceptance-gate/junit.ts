@@ -1,5 +1,3 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 
 /** One test case as a JUnit file reports it. */
 export interface TestCase {
@@ -65,46 +63,4 @@ export function readJUnit(xml: string): TestCase[] {
     cases.push(tc);
   }
   return cases;
-}
-
-/** Converts a glob (`*`, `**`, `?`) to a regular expression over `/`-separated relative paths. */
-function globToRegExp(pattern: string): RegExp {
-  let source = '';
-  for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i];
-    if (c === '*' && pattern[i + 1] === '*') {
-      i++;
-      if (pattern[i + 1] === '/') { i++; source += '(?:.*/)?'; } else source += '.*';
-    } else if (c === '*') source += '[^/]*';
-    else if (c === '?') source += '[^/]';
-    else source += c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
-  }
-  return new RegExp(`^${source}$`);
-}
-
-/** Files under `cwd` matching `pattern` (relative or absolute), sorted. */
-export function findFiles(pattern: string, cwd: string): string[] {
-  const absolute = path.resolve(cwd, pattern).split(path.sep).join('/');
-  const parts = absolute.split('/');
-  const firstGlob = parts.findIndex((p) => /[*?]/.test(p));
-  if (firstGlob < 0) return fs.existsSync(absolute) && fs.statSync(absolute).isFile() ? [absolute] : [];
-  const base = parts.slice(0, firstGlob).join('/') || '/';
-  const re = globToRegExp(parts.slice(firstGlob).join('/'));
-  const found: string[] = [];
-  const walk = (dir: string, rel: string, depth: number) => {
-    if (depth > 20) return;
-    let entries: fs.Dirent[];
-    try {
-      entries = fs.readdirSync(dir, { withFileTypes: true });
-    } catch {
-      return;
-    }
-    for (const e of entries) {
-      const r = rel ? `${rel}/${e.name}` : e.name;
-      if (e.isDirectory()) walk(path.join(dir, e.name), r, depth + 1);
-      else if (e.isFile() && re.test(r)) found.push(path.join(dir, e.name));
-    }
-  };
-  walk(base, '', 0);
-  return found.sort();
 }

@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { LineCounter, parseAllDocuments } from 'yaml';
 import { UserError } from '../common/errors';
+import { findFiles, walk } from '../common/glob';
 import { formatImageReference, parseImageReference, type ImageReference } from '../common/imageReference';
 import type { KObj } from './kubeClient';
 
@@ -25,47 +26,8 @@ export function expandGlobs(globs: string[], cwd: string): string[] {
 
 function matchGlob(glob: string, cwd: string): string[] {
   const absolute = path.resolve(cwd, glob);
-  if (!/[*?[{]/.test(glob)) {
-    if (!fs.existsSync(absolute)) return [];
-    if (fs.statSync(absolute).isDirectory()) return walk(absolute).filter((f) => /\.(ya?ml|json)$/i.test(f)).sort();
-    return [absolute];
-  }
-  const parts = absolute.split(path.sep);
-  const firstGlob = parts.findIndex((p) => /[*?[{]/.test(p));
-  const base = parts.slice(0, firstGlob).join(path.sep) || path.sep;
-  const re = globToRegExp(absolute);
-  if (!fs.existsSync(base)) return [];
-  return walk(base).filter((f) => re.test(f)).sort();
-}
-
-function walk(dir: string): string[] {
-  const out: string[] = [];
-  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
-    const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) {
-      if (entry.name !== '.git' && entry.name !== 'node_modules') out.push(...walk(full));
-    } else if (entry.isFile()) out.push(full);
-  }
-  return out;
-}
-
-function globToRegExp(glob: string): RegExp {
-  let re = '';
-  for (let i = 0; i < glob.length; i++) {
-    const ch = glob[i];
-    if (ch === '*' && glob[i + 1] === '*') {
-      const slash = glob[i + 2] === '/';
-      re += slash ? '(?:.*/)?' : '.*';
-      i += slash ? 2 : 1;
-    } else if (ch === '*') re += '[^/]*';
-    else if (ch === '?') re += '[^/]';
-    else if (ch === '{') {
-      const end = glob.indexOf('}', i);
-      re += `(?:${glob.slice(i + 1, end).split(',').map((s) => s.replace(/[.+^$()|[\]\\]/g, '\\$&')).join('|')})`;
-      i = end;
-    } else re += ch.replace(/[.+^$()|[\]\\]/g, '\\$&');
-  }
-  return new RegExp(`^${re}$`);
+  const isDirectory = !/[*?{]/.test(glob) && fs.existsSync(absolute) && fs.statSync(absolute).isDirectory();
+  return isDirectory ? walk(absolute).filter((f) => /\.(ya?ml|json)$/i.test(f)).sort() : findFiles(glob, cwd);
 }
 
 /**

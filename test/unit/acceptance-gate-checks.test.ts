@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { measurePrometheus, readJsonPath } from '../../tasks/acceptance-gate/checks';
 import { parseGate, type PrometheusCheck } from '../../tasks/acceptance-gate/config';
-import { findFiles } from '../../tasks/acceptance-gate/junit';
+import { findFiles } from '../../tasks/common/glob';
 
 // A Prometheus stand-in that answers every query with the canned answer of the test.
 describe('acceptance-gate prometheus check on canned answers', () => {
