@@ -1,3 +1,4 @@
+import { markdownCell, xmlText } from '../common/format';
 import { formatDuration } from '../common/log';
 import type { CheckConfig, GateConfig } from './config';
 import type { GateVerdict } from './gate';
@@ -5,10 +6,6 @@ import { worst, type Outcome } from './judge';
 
 const JUNIT_MEASUREMENTS = 30;
 const ICON: Record<Outcome, string> = { passed: '✅', failed: '❌', error: '⚠️', inconclusive: '❔' };
-
-function cell(text: string): string {
-  return text.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
-}
 
 function target(check: CheckConfig): string {
   switch (check.kind) {
@@ -41,7 +38,7 @@ export function summaryMarkdown(config: GateConfig, verdict: GateVerdict, status
   for (const check of config.checks) {
     const c = counts(verdict, check.name);
     const last = verdict.evaluations.at(-1)?.measurements.find((m) => m.check === check.name);
-    lines.push(`| ${cell(check.name)} | ${check.kind} | \`${cell(target(check))}\` | ${c.passed} | ${c.failed} | ${c.inconclusive} | ${c.error} | ${last ? `${ICON[last.outcome]} ${cell(last.value ?? last.message)}` : '—'} |`);
+    lines.push(`| ${markdownCell(check.name)} | ${check.kind} | \`${markdownCell(target(check))}\` | ${c.passed} | ${c.failed} | ${c.inconclusive} | ${c.error} | ${last ? `${ICON[last.outcome]} ${markdownCell(last.value ?? last.message)}` : '—'} |`);
   }
   lines.push('', '#### Timeline', '', '| # | at | took | outcome | checks not passing |', '|---|---|---|---|---|');
   // Runs of evaluations with the same outcome for every check share one row, so a long gate stays readable.
@@ -53,18 +50,11 @@ export function summaryMarkdown(config: GateConfig, verdict: GateVerdict, status
     const last = verdict.evaluations[j];
     const notPassing = last.measurements.filter((m) => m.outcome !== 'passed').map((m) => `${ICON[m.outcome]} ${m.check}: ${m.message}`);
     const took = i === j ? formatDuration(first.durationMs) : `${formatDuration(Math.max(...verdict.evaluations.slice(i, j + 1).map((e) => e.durationMs)))} at most`;
-    lines.push(`| ${i === j ? first.index : `${first.index}–${last.index}`} | +${formatDuration(first.atMs)}${i === j ? '' : ` … +${formatDuration(last.atMs)}`} | ${took} | ${ICON[last.outcome]} ${last.outcome}${i === j ? '' : ` ×${j - i + 1}`} | ${cell(notPassing.join('; ') || '—')} |`);
+    lines.push(`| ${i === j ? first.index : `${first.index}–${last.index}`} | +${formatDuration(first.atMs)}${i === j ? '' : ` … +${formatDuration(last.atMs)}`} | ${took} | ${ICON[last.outcome]} ${last.outcome}${i === j ? '' : ` ×${j - i + 1}`} | ${markdownCell(notPassing.join('; ') || '—')} |`);
     i = j + 1;
   }
   lines.push('');
   return lines.join('\n');
-}
-
-function xml(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;')
-    // Characters XML 1.0 cannot carry.
-    // eslint-disable-next-line no-control-regex
-    .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '');
 }
 
 /** Every check as a test case; the test cases of commands' JUnit files follow in a suite per check. */
@@ -85,21 +75,21 @@ export function junitXml(config: GateConfig, verdict: GateVerdict): string {
       + `${shown.length > JUNIT_MEASUREMENTS ? `(the last ${JUNIT_MEASUREMENTS})\n` : ''}${shown.slice(-JUNIT_MEASUREMENTS).join('\n')}`;
     let body = '';
     const message = deciding ? `${outcome} in ${c[outcome]} of ${measurements.length} evaluations: ${deciding.message}` : 'not evaluated';
-    if (outcome === 'failed') { failures++; body = `<failure message="${xml(message)}" type="failed">${xml(message)}</failure>`; }
-    if (outcome === 'error') { errors++; body = `<error message="${xml(message)}" type="error">${xml(message)}</error>`; }
-    if (outcome === 'inconclusive') { skipped++; body = `<skipped message="${xml(message)}"/>`; }
-    cases.push(`    <testcase name="${xml(check.name)}" classname="acceptance-gate.${check.kind}" time="${seconds.toFixed(3)}">${body}<system-out>${xml(out)}</system-out></testcase>`);
+    if (outcome === 'failed') { failures++; body = `<failure message="${xmlText(message)}" type="failed">${xmlText(message)}</failure>`; }
+    if (outcome === 'error') { errors++; body = `<error message="${xmlText(message)}" type="error">${xmlText(message)}</error>`; }
+    if (outcome === 'inconclusive') { skipped++; body = `<skipped message="${xmlText(message)}"/>`; }
+    cases.push(`    <testcase name="${xmlText(check.name)}" classname="acceptance-gate.${check.kind}" time="${seconds.toFixed(3)}">${body}<system-out>${xmlText(out)}</system-out></testcase>`);
 
     const last = [...measurements].reverse().find((m) => m.testCases?.length);
     if (last?.testCases) {
       const tcs = last.testCases;
       const tcLines = tcs.map((t) => {
-        const inner = t.outcome === 'failed' ? `<failure message="${xml(t.message ?? 'failed')}"/>`
-          : t.outcome === 'error' ? `<error message="${xml(t.message ?? 'error')}"/>`
+        const inner = t.outcome === 'failed' ? `<failure message="${xmlText(t.message ?? 'failed')}"/>`
+          : t.outcome === 'error' ? `<error message="${xmlText(t.message ?? 'error')}"/>`
             : t.outcome === 'skipped' ? '<skipped/>' : '';
-        return `    <testcase name="${xml(t.name)}" classname="${xml(t.classname ?? t.suite ?? check.name)}" time="${(t.timeSeconds ?? 0).toFixed(3)}">${inner}</testcase>`;
+        return `    <testcase name="${xmlText(t.name)}" classname="${xmlText(t.classname ?? t.suite ?? check.name)}" time="${(t.timeSeconds ?? 0).toFixed(3)}">${inner}</testcase>`;
       });
-      suites.push(`  <testsuite name="${xml(`${check.name} (test command)`)}" tests="${tcs.length}" failures="${tcs.filter((t) => t.outcome === 'failed').length}" errors="${tcs.filter((t) => t.outcome === 'error').length}" skipped="${tcs.filter((t) => t.outcome === 'skipped').length}">\n${tcLines.join('\n')}\n  </testsuite>`);
+      suites.push(`  <testsuite name="${xmlText(`${check.name} (test command)`)}" tests="${tcs.length}" failures="${tcs.filter((t) => t.outcome === 'failed').length}" errors="${tcs.filter((t) => t.outcome === 'error').length}" skipped="${tcs.filter((t) => t.outcome === 'skipped').length}">\n${tcLines.join('\n')}\n  </testsuite>`);
     }
   }
   const main = `  <testsuite name="Acceptance gate" tests="${config.checks.length}" failures="${failures}" errors="${errors}" skipped="${skipped}" time="${(verdict.durationMs / 1000).toFixed(3)}">\n${cases.join('\n')}\n  </testsuite>`;

@@ -1,3 +1,4 @@
+import { markdownCell, xmlText } from '../common/format';
 import { formatDuration } from '../common/log';
 import { isFixable, SEVERITY_ORDER, type Finding } from './findings';
 import { policySeverity, type AllowlistEntry, type PolicyVerdict } from './policy';
@@ -30,10 +31,6 @@ const MAX_ROWS = 200;
 
 const SOURCE_NAMES = { assessments: 'individual recommendations', subAssessments: 'sub-assessments (retired model)', attestation: "Defender's attestation in the registry (no findings)" };
 
-function cell(text: string | undefined): string {
-  return (text ?? '').replace(/\|/g, '\\|').replace(/\r?\n/g, ' ') || '–';
-}
-
 function short(digest: string): string {
   return digest.replace(/^sha256:([0-9a-f]{12}).*$/, 'sha256:$1…');
 }
@@ -53,7 +50,7 @@ export function markdownSummary(r: ReportInput): string {
   out.push(`Image \`${r.image}\` · policy: fail on ${r.failOnSeverity === 'None' ? 'nothing' : `${r.failOnSeverity} and above`}${r.onlyFixable ? ', only fixable findings' : ''}${r.allowlistSource ? `, allowlist \`${r.allowlistSource}\`` : ''} · waited ${formatDuration(r.waitedMs)} for results`, '');
   out.push('| Digest | Platform | Scan | Findings |', '|---|---|---|---|');
   for (const d of r.digests) {
-    out.push(`| \`${short(d.digest)}\` | ${cell(d.platform)} | ${d.scanned ? `from ${SOURCE_NAMES[d.answeredBy!]}` : '**not scanned**'} | ${d.findings} |`);
+    out.push(`| \`${short(d.digest)}\` | ${markdownCell(d.platform, '–')} | ${d.scanned ? `from ${SOURCE_NAMES[d.answeredBy!]}` : '**not scanned**'} | ${d.findings} |`);
   }
   out.push('');
   const tally = (list: Finding[]) => {
@@ -70,7 +67,7 @@ export function markdownSummary(r: ReportInput): string {
   if (v.failing.length) {
     out.push(`#### Findings that fail the policy (${v.failing.length})`, '', '| Vulnerability | Severity | CVSS | Package | Installed | Fixed in | Digest |', '|---|---|---|---|---|---|---|');
     for (const f of v.failing.slice(0, MAX_ROWS)) {
-      out.push(`| [${f.id}](${advisoryUrl(f.id)}) | ${severityText(f)} | ${cvssText(f)} | ${cell(f.package)} | ${cell(f.installedVersion)} | ${isFixable(f) ? cell(f.fixedVersion ?? 'a fix exists') : `no fix (${f.fixStatus})`} | \`${short(f.digest)}\` |`);
+      out.push(`| [${f.id}](${advisoryUrl(f.id)}) | ${severityText(f)} | ${cvssText(f)} | ${markdownCell(f.package, '–')} | ${markdownCell(f.installedVersion, '–')} | ${isFixable(f) ? markdownCell(f.fixedVersion ?? 'a fix exists', '–') : `no fix (${f.fixStatus})`} | \`${short(f.digest)}\` |`);
     }
     if (v.failing.length > MAX_ROWS) out.push('', `… and ${v.failing.length - MAX_ROWS} more (all are in the SARIF file and the Tests tab).`);
     out.push('');
@@ -78,20 +75,20 @@ export function markdownSummary(r: ReportInput): string {
   if (v.allowlisted.length) {
     out.push(`#### Allowlisted (${v.allowlisted.length})`, '', '| Vulnerability | Severity | Package | Reason | Expires |', '|---|---|---|---|---|');
     for (const { finding: f, entry } of v.allowlisted.slice(0, MAX_ROWS)) {
-      out.push(`| ${f.id} | ${severityText(f)} | ${cell(f.package)} | ${cell(entry.reason)} | ${entry.expires} |`);
+      out.push(`| ${f.id} | ${severityText(f)} | ${markdownCell(f.package, '–')} | ${markdownCell(entry.reason, '–')} | ${entry.expires} |`);
     }
     out.push('');
   }
   if (v.expiredEntries.length) {
     out.push(`#### Expired allowlist entries (${v.expiredEntries.length}): no longer applied`, '', '| Vulnerability | Package | Reason | Expired | Matches now |', '|---|---|---|---|---|');
     for (const e of v.expiredEntries) {
-      out.push(`| ${e.id} | ${cell(e.package)} | ${cell(e.reason)} | ${e.expires} | ${v.expiredMatches.filter((m) => m.entry === e).length} |`);
+      out.push(`| ${e.id} | ${markdownCell(e.package, '–')} | ${markdownCell(e.reason, '–')} | ${e.expires} | ${v.expiredMatches.filter((m) => m.entry === e).length} |`);
     }
     out.push('');
   }
   if (r.onlyFixable && v.unfixable.length) {
     out.push(`#### Without a fix, not counted (${v.unfixable.length})`, '', '| Vulnerability | Severity | Package | Fix status |', '|---|---|---|---|');
-    for (const f of v.unfixable.slice(0, MAX_ROWS)) out.push(`| ${f.id} | ${severityText(f)} | ${cell(f.package)} | ${f.fixStatus} |`);
+    for (const f of v.unfixable.slice(0, MAX_ROWS)) out.push(`| ${f.id} | ${severityText(f)} | ${markdownCell(f.package, '–')} | ${f.fixStatus} |`);
     out.push('');
   }
   return `${out.join('\n')}\n`;
@@ -164,11 +161,6 @@ export function sarifReport(r: ReportInput, toolVersion: string): string {
   return [...sarifChunks(r, toolVersion)].join('');
 }
 
-function xml(text: string): string {
-  // eslint-disable-next-line no-control-regex
-  return text.replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '').replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-}
-
 /** JUnit: one failing test case per finding that fails the policy; a digest with none gets one passing case. */
 export function junitReport(r: ReportInput): string {
   const cases: string[] = [];
@@ -176,19 +168,19 @@ export function junitReport(r: ReportInput): string {
     const failing = r.verdict.failing.filter((f) => f.digest === d.digest);
     const suite = `${r.repository}@${short(d.digest)}${d.platform ? ` (${d.platform})` : ''}`;
     if (!d.scanned) {
-      cases.push(`  <testcase classname="${xml(suite)}" name="Defender scan result"><skipped message="no Defender result arrived for ${xml(d.digest)}"/></testcase>`);
+      cases.push(`  <testcase classname="${xmlText(suite)}" name="Defender scan result"><skipped message="no Defender result arrived for ${xmlText(d.digest)}"/></testcase>`);
       continue;
     }
     if (!failing.length) {
-      cases.push(`  <testcase classname="${xml(suite)}" name="no finding fails the policy"/>`);
+      cases.push(`  <testcase classname="${xmlText(suite)}" name="no finding fails the policy"/>`);
       continue;
     }
     for (const f of failing) {
       const message = `${f.id} (${severityText(f)}) in ${f.package} ${f.installedVersion}${f.fixedVersion ? `, fixed in ${f.fixedVersion}` : ''}`;
-      cases.push(`  <testcase classname="${xml(suite)}" name="${xml(`${f.id} in ${f.package}`)}"><failure message="${xml(message)}" type="${xml(policySeverity(f))}">${xml(`${message}\n${advisoryUrl(f.id)}`)}</failure></testcase>`);
+      cases.push(`  <testcase classname="${xmlText(suite)}" name="${xmlText(`${f.id} in ${f.package}`)}"><failure message="${xmlText(message)}" type="${xmlText(policySeverity(f))}">${xmlText(`${message}\n${advisoryUrl(f.id)}`)}</failure></testcase>`);
     }
   }
   const failures = r.verdict.failing.length;
   const skipped = r.digests.filter((d) => !d.scanned).length;
-  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="Defender scan check" tests="${cases.length}" failures="${failures}">\n<testsuite name="Defender findings of ${xml(r.image)}" tests="${cases.length}" failures="${failures}" skipped="${skipped}" errors="0">\n${cases.join('\n')}\n</testsuite>\n</testsuites>\n`;
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="Defender scan check" tests="${cases.length}" failures="${failures}">\n<testsuite name="Defender findings of ${xmlText(r.image)}" tests="${cases.length}" failures="${failures}" skipped="${skipped}" errors="0">\n${cases.join('\n')}\n</testsuite>\n</testsuites>\n`;
 }
