@@ -132,7 +132,7 @@ export async function waitForRollouts(client: KubeClient, workloads: KObj[], log
   let dirty = true;
   const changed = () => { dirty = true; wake(); };
   const lastReport = new Map<string, { message: string; at: number }>();
-  const newRsCache = new Map<string, string | undefined>();
+  const newReplicaSets: NewReplicaSets = new Map();
 
   for (const w of workloads) {
     const ns = w.metadata.namespace!;
@@ -161,9 +161,11 @@ export async function waitForRollouts(client: KubeClient, workloads: KObj[], log
         const base = { workload: key, kind: w.kind, namespace: w.metadata.namespace!, name: w.metadata.name, details: [] as string[], seconds };
         if (!live) {
           if (objectWatches.get(key)!.relists > 0) results.set(key, { ...base, status: 'failed', message: `${key} was deleted while the task waited for it` });
+          // Never listed: the API server keeps failing the list (its watch retries on). rolloutTimeout still holds.
+          else if (Date.now() >= deadline) results.set(key, { ...base, status: 'timeout', message: `${key} could not be read from the API server within the task's rolloutTimeout (${options.timeoutSeconds} s); the debug log shows its answers.` });
           continue;
         }
-        const pods = await podsOfRevision(client, live, [...podWatches.get(w.metadata.namespace!)!.items.values()], newRsCache);
+        const pods = await podsOfRevision(client, live, [...podWatches.get(w.metadata.namespace!)!.items.values()], newReplicaSets);
         const verdict = evaluate(live);
         const podProblem = verdict.done ? undefined : findPodProblem(pods);
         const ownFailure = !verdict.done ? replicaFailure(live) : undefined;
@@ -283,28 +285,31 @@ function replicaFailure(o: KObj): string | undefined {
   return c ? `${c.reason}: ${c.message}` : undefined;
 }
 
-/** When the new ReplicaSet of a revision was last looked for, so that a missing one is not asked for in a loop. */
-const rsLookups = new Map<string, number>();
+/**
+ * The new ReplicaSet of each Deployment revision (by `uid/revision`), and when it was last looked for: one the
+ * controller has not made yet is asked for again at most every 250 ms, not on every change.
+ */
+type NewReplicaSets = Map<string, { uid?: string; lookedAt: number }>;
 
 /** The pods of the workload's newest revision. */
-async function podsOfRevision(client: KubeClient, w: KObj, pods: KObj[], newRsCache: Map<string, string | undefined>): Promise<KObj[]> {
+async function podsOfRevision(client: KubeClient, w: KObj, pods: KObj[], newReplicaSets: NewReplicaSets): Promise<KObj[]> {
   const owned = (uid: string) => pods.filter((p) => (p.metadata.ownerReferences ?? []).some((r: Any) => r.uid === uid));
   switch (w.kind) {
     case 'Deployment': {
       const revision = w.metadata.annotations?.['deployment.kubernetes.io/revision'];
       if (!revision) return [];
       const key = `${w.metadata.uid}/${revision}`;
-      const lookedAt = rsLookups.get(key) ?? 0;
-      if (!newRsCache.has(key) && Date.now() - lookedAt < 250) return [];
-      if (!newRsCache.has(key)) {
-        rsLookups.set(key, Date.now());
+      let known = newReplicaSets.get(key);
+      if (!known?.uid) {
+        if (known && Date.now() - known.lookedAt < 250) return [];
+        known = { lookedAt: Date.now() };
+        newReplicaSets.set(key, known);
         const selector = Object.entries(w.spec?.selector?.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`).join(',');
         const { body } = await client.request<{ items: KObj[] }>('GET', `/apis/apps/v1/namespaces/${encodeURIComponent(w.metadata.namespace!)}/replicasets`, { query: { labelSelector: selector || undefined } });
-        const rs = body.items.find((r) => r.metadata.annotations?.['deployment.kubernetes.io/revision'] === revision && (r.metadata.ownerReferences ?? []).some((o: Any) => o.uid === w.metadata.uid));
-        if (!rs) return [];
-        newRsCache.set(key, rs.metadata.uid);
+        known.uid = body.items.find((r) => r.metadata.annotations?.['deployment.kubernetes.io/revision'] === revision && (r.metadata.ownerReferences ?? []).some((o: Any) => o.uid === w.metadata.uid))?.metadata.uid;
+        if (!known.uid) return [];
       }
-      return owned(newRsCache.get(key)!);
+      return owned(known.uid);
     }
     case 'StatefulSet': {
       const revision = w.status?.updateRevision;

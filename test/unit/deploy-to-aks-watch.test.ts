@@ -5,7 +5,7 @@ import type { KubeCluster } from '../env/kube/cluster';
 import { sharedEnvironment } from '../helpers/environment';
 import { silentLog, type TaskLog } from '../../tasks/common/log';
 import { KubeClient } from '../../tasks/deploy-to-aks/kubeClient';
-import { ListWatch } from '../../tasks/deploy-to-aks/rollout';
+import { ListWatch, waitForRollouts } from '../../tasks/deploy-to-aks/rollout';
 
 /** ListWatch against the emulator: the watch goes on through everything an API server and a network do to it. */
 describe('deploy-to-aks list-and-watch', function () {
@@ -102,6 +102,17 @@ describe('deploy-to-aks list-and-watch', function () {
     assert.equal(kube.faults.served['429'], 2);
     assert.equal(kube.faults.served['503'], 1);
     assert.equal(kube.faults.served.drop, 1);
+  });
+
+  it('ends the wait at rolloutTimeout when the workload cannot be listed at all', async () => {
+    kube.faults.setRates({ rate500: 1, match: new RegExp(`^GET /apis/apps/v1/namespaces/${ns}/deployments`) });
+    const workload = { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'unlisted', namespace: ns } };
+    const started = Date.now();
+    const [result] = await waitForRollouts(client, [workload], log, { timeoutSeconds: 1 });
+    assert.equal(result.status, 'timeout');
+    assert.match(result.message, /rolloutTimeout \(1 s\)/);
+    assert.ok(kube.faults.served['500'] > 0, 'the list requests failed');
+    assert.ok(Date.now() - started < 20_000, `the wait ended ${Date.now() - started} ms after it began`);
   });
 
   it('sees deletions', async () => {
