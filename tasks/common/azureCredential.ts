@@ -11,6 +11,7 @@ import {
 import type { AzureConnection } from './connections';
 import { UserError, errorMessage } from './errors';
 import type { TaskLog } from './log';
+import type { RegistryCredentials } from './registry/client';
 import { isDroppedConnection, isTransientStatus, parseRetryAfter, retry } from './retry';
 
 /**
@@ -48,6 +49,14 @@ export function createAzureCredential(connection: AzureConnection, log: TaskLog)
 /** The `.default` scope of ARM for this connection's cloud. */
 export function armScope(connection: AzureConnection): string {
   return `${connection.armResource}.default`;
+}
+
+/**
+ * Registry credentials of an AzureRM connection: its Entra token for ARM's audience, which ACR accepts at
+ * /oauth2/exchange, is traded there for an ACR refresh token.
+ */
+export function acrCredentials(connection: AzureConnection, credential: TokenCredential): RegistryCredentials {
+  return { kind: 'entra', credential, tenantId: connection.tenantId, scope: armScope(connection), source: `service connection '${connection.id}'` };
 }
 
 /** Options for the ARM SDK clients: endpoint and audience from the connection, retries for 429/5xx. */

@@ -102,6 +102,14 @@ export function readAzureConnection(inputs: Inputs, input: string, required: boo
   return connection;
 }
 
+/** The subscription of an AzureRM connection, for ARM calls that need one; `holding` says what it must hold. */
+export function requireSubscription(connection: AzureConnection, holding: string): string {
+  if (!connection.subscriptionId) {
+    throw new UserError(`Input '${connection.input}': the service connection '${connection.id}' is not scoped to a subscription. Use an Azure Resource Manager service connection scoped to the subscription that holds ${holding}.`);
+  }
+  return connection.subscriptionId;
+}
+
 /** Reads a Docker registry service connection: endpoint URL plus `registry`, `username`, `password`. */
 export function readRegistryConnection(inputs: Inputs, input: string): RegistryConnection | undefined {
   const id = inputs.text(input);

@@ -1,7 +1,7 @@
 import { ResourceGraphClient } from '@azure/arm-resourcegraph';
 import type { TokenCredential } from '@azure/identity';
 import { armClientOptions } from '../common/azureCredential';
-import type { AzureConnection } from '../common/connections';
+import { requireSubscription, type AzureConnection } from '../common/connections';
 import { UserError, errorMessage } from '../common/errors';
 import type { TaskLog } from '../common/log';
 import { isDroppedConnection, isTransientStatus, parseRetryAfter, retry, sleep } from '../common/retry';
@@ -76,11 +76,7 @@ export class FindingsSource {
   }
 
   private get subscription(): string {
-    const sub = this.connection.subscriptionId;
-    if (!sub) {
-      throw new UserError(`Input '${this.connection.input}': the service connection '${this.connection.id}' names no subscription. Use an AzureRM service connection scoped to the subscription that holds the registry.`);
-    }
-    return sub;
+    return requireSubscription(this.connection, 'the registry');
   }
 
   /**

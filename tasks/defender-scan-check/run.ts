@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import type { TokenCredential } from '@azure/identity';
-import { armScope, createAzureCredential } from '../common/azureCredential';
+import { acrCredentials, createAzureCredential } from '../common/azureCredential';
 import { UserError } from '../common/errors';
 import { formatImageReference } from '../common/imageReference';
 import { formatDuration, type TaskLog } from '../common/log';
@@ -102,8 +102,7 @@ export async function runScanCheck(options: ScanCheckOptions, log: TaskLog, tool
   const allowlist = readAllowlist(options.allowlistPath);
   if (allowlist) log.info(`Allowlist ${allowlist.source}: ${allowlist.entries.length} entr${allowlist.entries.length === 1 ? 'y' : 'ies'}`);
   const credential: TokenCredential = createAzureCredential(options.azure, log);
-  const source = `service connection '${options.azure.id}'`;
-  const registry = new RegistryClient(options.image.registry, { kind: 'entra', credential, tenantId: options.azure.tenantId, scope: armScope(options.azure), source }, log);
+  const registry = new RegistryClient(options.image.registry, acrCredentials(options.azure, credential), log);
   const { targets, resolved } = await resolveTargets(registry, options, log);
   const graph = new FindingsSource(options.azure, credential, log);
 

@@ -1,7 +1,7 @@
 import { ContainerRegistryManagementClient, type ImportImageParameters } from '@azure/arm-containerregistry';
 import type { TokenCredential } from '@azure/identity';
 import { armClientOptions } from '../common/azureCredential';
-import type { AzureConnection } from '../common/connections';
+import { requireSubscription, type AzureConnection } from '../common/connections';
 import { UserError, errorMessage } from '../common/errors';
 import { formatDuration, type TaskLog } from '../common/log';
 
@@ -19,10 +19,7 @@ export class AcrManagement {
   private registries?: AcrRegistry[];
 
   constructor(private readonly connection: AzureConnection, credential: TokenCredential, private readonly log: TaskLog) {
-    if (!connection.subscriptionId) {
-      throw new UserError(`Input '${connection.input}': the service connection '${connection.id}' is not scoped to a subscription. Use a subscription-level Azure Resource Manager service connection.`);
-    }
-    this.client = new ContainerRegistryManagementClient(credential, connection.subscriptionId, armClientOptions(connection));
+    this.client = new ContainerRegistryManagementClient(credential, requireSubscription(connection, 'the target registry'), armClientOptions(connection));
   }
 
   /** The ACR whose login server is `loginServer`, looked up among the subscription's registries. */

@@ -43,7 +43,7 @@ export async function run(options: PromoteOptions, log: TaskLog): Promise<Promot
   const azureCredential = () => (credential ??= azure!.createAzureCredential(options.azure!, log));
   const credentialsFor = (connection: PromoteOptions['sourceRegistryConnection']): RegistryCredentials => {
     if (connection) return { kind: 'basic', username: connection.username ?? '', password: connection.password ?? '', source: `registry connection '${connection.id}'` };
-    if (options.azure) return { kind: 'entra', credential: azureCredential(), tenantId: options.azure.tenantId, scope: azure!.armScope(options.azure), source: `service connection '${options.azure.id}'` };
+    if (options.azure) return azure!.acrCredentials(options.azure, azureCredential());
     return { kind: 'anonymous' };
   };
   const sourceClient = new RegistryClient(source.registry, credentialsFor(options.sourceRegistryConnection), log);
