@@ -1,7 +1,7 @@
-import { HttpStatusError, type ManifestResponse, type RegistryClient } from '../common/registry/client';
+import { registryRetryVerdict, type ManifestResponse, type RegistryClient } from '../common/registry/client';
 import { isIndex, type Descriptor } from '../common/registry/mediaTypes';
 import type { TaskLog } from '../common/log';
-import { isDroppedConnection, retry } from '../common/retry';
+import { retry } from '../common/retry';
 
 export interface CopyCounters {
   bytesCopied: number;
@@ -115,11 +115,7 @@ export class OciCopier {
       this.counters.blobsCopied++;
       this.counters.bytesCopied += blob.size;
       this.log.debug(`copied ${blob.digest} (${blob.size} bytes) in ${Date.now() - started} ms`);
-    }, (err) => ({
-      transient: err instanceof HttpStatusError || isDroppedConnection(err),
-      retryAfterMs: err instanceof HttpStatusError ? err.retryAfterMs : undefined,
-      reason: err instanceof HttpStatusError ? `${err.status}` : 'connection dropped',
-    }), { onRetry: ({ reason, delayMs }) => this.log.info(`Blob ${blob.digest.slice(0, 19)}…: ${reason} during the upload; starting it again in ${delayMs} ms`) });
+    }, registryRetryVerdict, { onRetry: ({ reason, delayMs }) => this.log.info(`Blob ${blob.digest.slice(0, 19)}…: ${reason} during the upload; starting it again in ${delayMs} ms`) });
   }
 
   private async limited<T>(work: () => Promise<T>): Promise<T> {

@@ -6,7 +6,7 @@ import type { TokenCredential } from '@azure/identity';
 import { UserError, errorMessage } from '../errors';
 import { isLoopbackRegistry, registryApiHost } from '../imageReference';
 import type { TaskLog } from '../log';
-import { isDroppedConnection, isTransientStatus, parseRetryAfter, retry } from '../retry';
+import { isDroppedConnection, isTransientStatus, parseRetryAfter, retry, type TransientVerdict } from '../retry';
 import { parseChallenge, type Challenge } from './challenge';
 import { MANIFEST_TYPES, type Manifest } from './mediaTypes';
 
@@ -39,6 +39,18 @@ export class HttpStatusError extends Error {
   constructor(readonly status: number, readonly retryAfterMs?: number) {
     super(`HTTP ${status}`);
   }
+}
+
+/**
+ * Whether a failed registry call is worth another try: an HttpStatusError (thrown only for 429 and 5xx, and for a
+ * streamed upload whose token expired) or a dropped connection; nothing else.
+ */
+export function registryRetryVerdict(err: unknown): TransientVerdict {
+  return {
+    transient: err instanceof HttpStatusError || isDroppedConnection(err),
+    retryAfterMs: err instanceof HttpStatusError ? err.retryAfterMs : undefined,
+    reason: err instanceof HttpStatusError ? err.message : 'connection dropped',
+  };
 }
 
 /**
@@ -216,11 +228,7 @@ export class RegistryClient {
       const text = await res.text().catch(() => '');
       if (isTransientStatus(res.status)) throw new HttpStatusError(res.status, parseRetryAfter(res.headers.get('retry-after')));
       throw this.statusError(res.status, method, path, text);
-    }, (err) => ({
-      transient: err instanceof HttpStatusError || isDroppedConnection(err),
-      retryAfterMs: err instanceof HttpStatusError ? err.retryAfterMs : undefined,
-      reason: err instanceof HttpStatusError ? `${err.status} from ${this.registry}` : `connection to ${this.registry} dropped`,
-    }), { onRetry: ({ delayMs, reason }) => this.log.debug(`${method} ${path}: ${reason}; retrying in ${delayMs} ms`) })
+    }, registryRetryVerdict, { onRetry: ({ delayMs, reason }) => this.log.debug(`${method} ${this.registry}${path}: ${reason}; retrying in ${delayMs} ms`) })
       .catch((err: unknown) => {
         if (err instanceof HttpStatusError) throw new UserError(`The registry ${this.registry} kept answering ${err.status} to ${method} ${path}; try again later.`);
         throw err;
@@ -384,7 +392,7 @@ function tokenFetch(url: string, init: RequestInit): Promise<Response> {
       throw new HttpStatusError(res.status, parseRetryAfter(res.headers.get('retry-after')));
     }
     return res;
-  }, (err) => ({ transient: err instanceof HttpStatusError || isDroppedConnection(err), retryAfterMs: err instanceof HttpStatusError ? err.retryAfterMs : undefined }));
+  }, registryRetryVerdict);
 }
 
 function registryErrorCodes(body: string): string[] {
