@@ -1,4 +1,5 @@
 import { UserError, errorMessage } from '../common/errors';
+import { formatImageReference } from '../common/imageReference';
 import { formatDuration, type TaskLog } from '../common/log';
 import { Discovery, FIELD_MANAGER, applyObject, describeObject, explainApiError, objectPath, unreachable, waitForCrd, type ApplyAction, type ResourceInfo } from './apply';
 import { connectToCluster } from './connect';
@@ -106,9 +107,9 @@ async function deploy(options: DeployOptions, log: TaskLog, client: KubeClient, 
     p.obj.metadata.labels = { ...p.obj.metadata.labels, [APP_LABEL]: options.appName };
     p.obj.metadata.annotations = { ...p.obj.metadata.annotations, ...options.metadata };
   }
+  // Every substituted container holds exactly the entry's reference, so a prefix (shop/web of shop/web-admin) is no use.
   for (const entry of options.images) {
-    const text = `${entry.registry}/${entry.repository}`;
-    if (![...images].some((i) => i.startsWith(text))) log.warn(`Input 'images': no container uses ${text} (or ${entry.repository}); it was not substituted anywhere.`);
+    if (!images.has(formatImageReference(entry))) log.warn(`Input 'images': no container uses ${entry.registry}/${entry.repository} (or ${entry.repository}); it was not substituted anywhere.`);
   }
 
   const newNamespaces = await checkNamespaces(client, planned, log);

@@ -103,6 +103,15 @@ describe('DeployToAks@1: applying manifests', function () {
     assert.equal(get(f, 'apps/v1', 'Deployment', ns, 'web'), undefined, 'a dry run changes nothing');
   });
 
+  it('warns about an images entry that no container uses, even when another repository starts with its name', async () => {
+    const ns = freshNamespace(f);
+    const file = writeManifest(f, workload({ image: `${f.image}-admin:1.0` }));
+    const run = await runDeploy(f, { manifests: file, namespace: ns, images: `${f.image}:2.0`, dryRun: true });
+    assert.equal(run.result?.status, 'Succeeded', describeRun(run));
+    assert.ok(run.issues.some((i) => i.type === 'warning' && i.message.includes(`no container uses ${f.image}`)), describeRun(run));
+    assert.equal(run.outputs.deployedImages, `${f.image}-admin:1.0`, 'the other repository keeps its image');
+  });
+
   it('dry run tells unchanged from configured, and skips objects in namespaces it would create', async () => {
     const ns = freshNamespace(f);
     const cm = (value: string) => `apiVersion: v1\nkind: ConfigMap\nmetadata: { name: settings }\ndata: { a: "${value}" }`;
