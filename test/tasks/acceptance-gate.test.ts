@@ -363,6 +363,8 @@ checks:
       assert.equal(env.monitoring.azureMonitor.queries - before, 2);
       assert.ok(env.entra.tokenRequests.slice(tokensBefore).some((t) => t.scope === 'https://prometheus.monitor.azure.com/.default'));
       assert.deepEqual(secretLeaks(run, [env.identities.secret.clientSecret]), []);
+      const tokens = run.secrets.filter((s) => /^eyJ[\w-]+\.[\w-]+\.[\w-]+$/.test(s));
+      assert.equal(tokens.length, 1, `the Entra token is registered once, not once per evaluation: ${tokens.length}`);
     });
 
     it('works through workload identity federation too', async () => {
