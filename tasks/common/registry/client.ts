@@ -63,6 +63,8 @@ export class RegistryClient {
   private readonly tokens = new Map<string, string>();
   private readonly pendingTokens = new Map<string, Promise<string>>();
   private basicAuth?: string;
+  /** The registry's last bearer challenge: a streamed upload gets its token from it before it starts. */
+  private bearerChallenge?: Challenge;
   private acrRefreshToken?: string;
 
   constructor(readonly registry: string, private readonly credentials: RegistryCredentials, private readonly log: TaskLog) {
@@ -178,16 +180,24 @@ export class RegistryClient {
     const text = await readAll(res);
     const status = res.statusCode ?? 0;
     if (status === 201) return;
-    // A 401 here means the token expired mid-copy; starting the blob again renews it.
+    // A 401 here means the token expired mid-copy: it is dropped, so starting the blob again gets a new one.
+    if (status === 401) this.tokens.delete(scopeKeyOf([`repository:${repository}:pull,push`]));
     if (isTransientStatus(status) || status === 401) throw new HttpStatusError(status, parseRetryAfter(String(res.headers['retry-after'] ?? '')));
     throw this.statusError(status, 'PUT', `/v2/${repository}/blobs/uploads/`, text);
   }
 
   private async nodeRequest(method: string, url: string, scopes: string[], headers: Record<string, string>, body?: Readable, onBytes?: (count: number) => void): Promise<http.IncomingMessage> {
     const target = new URL(url);
-    const authorization = this.authHeader([...new Set(scopes)].sort().join(' '));
     const all: Record<string, string> = { ...headers };
-    if (authorization && target.host === new URL(await this.baseUrl()).host) all.authorization = authorization;
+    // Never send credentials to another host (blob downloads are often redirected to storage).
+    if (target.host === new URL(await this.baseUrl()).host) {
+      const scopeKey = scopeKeyOf(scopes);
+      // A streamed body cannot be sent again after a challenge, so the token for exactly these scopes is obtained
+      // first (an upload's scopes differ from those of the mount request that opened it).
+      if (!this.tokens.has(scopeKey) && this.bearerChallenge) await this.authenticate(this.bearerChallenge, scopes, scopeKey);
+      const authorization = this.authHeader(scopeKey);
+      if (authorization) all.authorization = authorization;
+    }
     return new Promise((resolve, reject) => {
       const req = (target.protocol === 'http:' ? http : https).request(target, { method, headers: all }, resolve);
       req.once('error', (err) => {
@@ -237,7 +247,7 @@ export class RegistryClient {
 
   /** Sends the request; on a 401 challenge, authenticates for the challenge's scopes and ours, and sends it again. */
   async authorizedFetch(method: string, path: string, options: RequestOptions & { bodyStream?: ReadableStream | NodeJS.ReadableStream }): Promise<Response> {
-    const scopeKey = [...new Set(options.scopes)].sort().join(' ');
+    const scopeKey = scopeKeyOf(options.scopes);
     // Concurrent requests for one scope set share one token request instead of each meeting the challenge.
     await this.pendingTokens.get(scopeKey)?.catch(() => undefined);
     let res = await this.send(method, path, options, this.authHeader(scopeKey));
@@ -245,6 +255,7 @@ export class RegistryClient {
     const challenge = parseChallenge(res.headers.get('www-authenticate'));
     await res.arrayBuffer().catch(() => undefined);
     if (!challenge) return res;
+    if (challenge.scheme === 'bearer') this.bearerChallenge = challenge;
     const header = await this.authenticate(challenge, [...new Set([...options.scopes, ...challenge.scopes])], scopeKey);
     if (!header) return res;
     res = await this.send(method, path, options, header);
@@ -373,6 +384,11 @@ export class RegistryClient {
     if (codes.includes('NAME_UNKNOWN')) return new UserError(`The repository ${where} does not exist.`);
     return new Error(`${method} ${where}: HTTP ${status}${codes.length ? ` (${codes.join(', ')})` : ''}`);
   }
+}
+
+/** The key of a token in the cache: the set of scopes it was asked for. */
+function scopeKeyOf(scopes: string[]): string {
+  return [...new Set(scopes)].sort().join(' ');
 }
 
 function readAll(res: http.IncomingMessage): Promise<string> {

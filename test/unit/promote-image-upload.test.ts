@@ -1,0 +1,106 @@
+import { strict as assert } from 'node:assert';
+import { createHash, randomBytes } from 'node:crypto';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
+import { silentLog } from '../../tasks/common/log';
+import { RegistryClient } from '../../tasks/common/registry/client';
+
+const PUSH = 'repository:app:pull,push';
+
+/**
+ * A plain-HTTP loopback registry with token authentication whose tokens carry exactly the scopes asked for, and
+ * which refuses every cross-repository mount (as a registry does when the token lacks pull on the source).
+ */
+async function tokenRegistry(): Promise<{ host: string; stored: Map<string, Buffer>; tokenRequests: string[][]; expire: () => void; close: () => Promise<void> }> {
+  const stored = new Map<string, Buffer>();
+  const tokenRequests: string[][] = [];
+  let generation = 0;
+  let host = '';
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url!, `http://${host}`);
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      if (url.pathname === '/token') {
+        const scopes = url.searchParams.getAll('scope');
+        tokenRequests.push(scopes);
+        res.writeHead(200, { 'content-type': 'application/json' });
+        return res.end(JSON.stringify({ token: Buffer.from(JSON.stringify({ generation, scopes })).toString('base64url') }));
+      }
+      const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+      const granted = bearer ? (JSON.parse(Buffer.from(bearer, 'base64url').toString('utf8')) as { generation: number; scopes: string[] }) : undefined;
+      if (!granted || granted.generation !== generation || !granted.scopes.includes(PUSH)) {
+        res.writeHead(401, { 'www-authenticate': `Bearer realm="http://${host}/token",service="fake",scope="${PUSH}"` });
+        return res.end();
+      }
+      if (req.method === 'POST' && url.pathname === '/v2/app/blobs/uploads/') {
+        res.writeHead(202, { location: '/v2/app/blobs/uploads/session-1' });
+        return res.end();
+      }
+      if (req.method === 'PUT' && url.pathname === '/v2/app/blobs/uploads/session-1') {
+        const body = Buffer.concat(chunks);
+        const digest = `sha256:${createHash('sha256').update(body).digest('hex')}`;
+        if (digest !== url.searchParams.get('digest')) return res.writeHead(400).end();
+        stored.set(digest, body);
+        res.writeHead(201, { 'docker-content-digest': digest });
+        return res.end();
+      }
+      res.writeHead(404).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    host,
+    stored,
+    tokenRequests,
+    expire: () => { generation++; },
+    close: () => new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }),
+  };
+}
+
+describe('promote-image blob uploads with token authentication (units)', () => {
+  const blob = randomBytes(4096);
+  const digest = `sha256:${createHash('sha256').update(blob).digest('hex')}`;
+
+  it('streams a blob after a refused mount with a token for the upload\'s own scopes', async () => {
+    const reg = await tokenRegistry();
+    try {
+      const client = new RegistryClient(reg.host, { kind: 'anonymous' }, silentLog);
+      const upload = await client.startUpload('app', { mountFrom: 'src', digest });
+      assert.equal(upload.mounted, false);
+      if (upload.mounted) return;
+      await client.putBlob('app', upload.location, digest, blob.length, Readable.from([blob]));
+      assert.deepEqual(reg.stored.get(digest), blob);
+      // The upload's token was asked for with the registry's own challenge, for the upload's scopes alone.
+      assert.ok(reg.tokenRequests.some((scopes) => scopes.length === 1 && scopes[0] === PUSH), JSON.stringify(reg.tokenRequests));
+    } finally {
+      await reg.close();
+    }
+  });
+
+  it('renews an expired upload token when the upload is started again', async () => {
+    const reg = await tokenRegistry();
+    const start = async () => {
+      const upload = await client.startUpload('app', { mountFrom: 'src', digest });
+      assert.equal(upload.mounted, false);
+      return upload.mounted ? '' : upload.location;
+    };
+    const client = new RegistryClient(reg.host, { kind: 'anonymous' }, silentLog);
+    try {
+      await client.putBlob('app', await start(), digest, blob.length, Readable.from([blob]));
+      reg.expire();
+      // The caller starts the blob again on this 401 (a stream cannot be replayed), which must not meet the expired token.
+      await assert.rejects(client.putBlob('app', await start(), digest, blob.length, Readable.from([blob])), /HTTP 401/);
+      reg.stored.clear();
+      await client.putBlob('app', await start(), digest, blob.length, Readable.from([blob]));
+      assert.deepEqual(reg.stored.get(digest), blob);
+    } finally {
+      await reg.close();
+    }
+  });
+});
