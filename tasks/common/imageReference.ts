@@ -74,6 +74,11 @@ export function parseImageReference(text: string, what = 'The image reference'):
   return { registry, repository, tag, digest };
 }
 
+/** Whether a string is a valid tag: letters, digits, '_', '.' and '-', at most 128, not starting with '.' or '-'. */
+export function isTag(value: string): boolean {
+  return TAG.test(value);
+}
+
 /** Whether a string is a digest of the form `sha256:<64 hex>`. */
 export function isDigest(value: string): boolean {
   try {

@@ -1,6 +1,6 @@
 import { readAzureConnection, readRegistryConnection, type AzureConnection, type RegistryConnection } from '../common/connections';
 import { UserError } from '../common/errors';
-import { parseImageReference, type ImageReference } from '../common/imageReference';
+import { isTag, parseImageReference, type ImageReference } from '../common/imageReference';
 import type { Inputs } from '../common/inputs';
 
 export type PromoteMethod = 'auto' | 'acrImport' | 'ociCopy';
@@ -20,8 +20,6 @@ export interface PromoteOptions {
   lockPromotedImage: boolean;
 }
 
-const TAG = /^[\w][\w.-]{0,127}$/;
-
 export function readPromoteOptions(inputs: Inputs): PromoteOptions {
   const source = parseImageReference(
     inputs.required('sourceImage', 'give the image to promote as registry/repository:tag or registry/repository@sha256:…'),
@@ -34,7 +32,7 @@ export function readPromoteOptions(inputs: Inputs): PromoteOptions {
   parseImageReference(`${targetRegistry}/${targetRepository}`, "Inputs 'targetRegistry' and 'targetRepository'");
   const targetTags = inputs.lines('targetTags', { commas: true });
   for (const tag of targetTags) {
-    if (!TAG.test(tag)) throw new UserError(`Input 'targetTags': '${tag}' is not a valid tag. Tags hold letters, digits, '_', '.' and '-', at most 128, and do not start with '.' or '-'.`);
+    if (!isTag(tag)) throw new UserError(`Input 'targetTags': '${tag}' is not a valid tag. Tags hold letters, digits, '_', '.' and '-', at most 128, and do not start with '.' or '-'.`);
   }
   if (targetTags.length === 0 && source.tag) targetTags.push(source.tag);
   const method = inputs.choice('method', ['auto', 'acrImport', 'ociCopy'] as const, 'auto');
