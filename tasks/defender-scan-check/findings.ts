@@ -67,7 +67,7 @@ export function prop(value: unknown, ...names: string[]): unknown {
 
 const SPELLINGS = new Map<string, string[]>();
 
-/** A nested property by path, each step ignoring case and parsing JSON kept as a string. */
+/** A nested property by path, each step given as its spellings separated by '|', parsing JSON kept as a string. */
 export function path(value: unknown, ...steps: string[]): unknown {
   let current: unknown = value;
   for (const step of steps) {
