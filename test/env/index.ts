@@ -96,6 +96,12 @@ export interface Environment {
 export async function startEnvironment(options: { dir?: string } = {}): Promise<Environment> {
   const dir = options.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'aks-delivery-env-'));
   const stops: (() => Promise<void>)[] = [];
+  // Stops what has started, last first, and removes the folder this function made (not one it was given).
+  const stopAll = async () => {
+    for (let stop = stops.pop(); stop; stop = stops.pop()) await stop().catch(() => undefined);
+    if (!options.dir) fs.rmSync(dir, { recursive: true, force: true });
+  };
+  let stopping: Promise<void> | undefined;
   try {
     const ca = CertificateAuthority.create(path.join(dir, 'pki'));
     const tls = { cert: ca.server.certPem, key: ca.server.keyPem };
@@ -204,13 +210,14 @@ export async function startEnvironment(options: { dir?: string } = {}): Promise<
         aks.clearFaults(); // deploy-to-aks
         monitoring.azureMonitor.faults.clear(); // acceptance-gate
       },
-      async stop() {
-        for (const stop of stops.reverse()) await stop().catch(() => undefined);
-        if (!options.dir) fs.rmSync(dir, { recursive: true, force: true });
+      // A second call (a second Ctrl+C, a hook after a test that stopped it) waits for the first.
+      stop() {
+        stopping ??= stopAll();
+        return stopping;
       },
     };
   } catch (err) {
-    for (const stop of stops.reverse()) await stop().catch(() => undefined);
+    await stopAll();
     throw err;
   }
 }

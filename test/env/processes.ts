@@ -27,7 +27,12 @@ export class ManagedProcess {
     const child = spawn(command, args, { stdio: ['ignore', log, log], env: { ...process.env, ...env } });
     fs.closeSync(log);
     child.once('error', () => { /* reported by waitUntil through `exited` */ });
+    if (child.pid !== undefined) watch(child);
     return new ManagedProcess(name, child, logPath);
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
   }
 
   get running(): boolean {
@@ -54,6 +59,21 @@ export class ManagedProcess {
     await done;
     clearTimeout(timer);
   }
+}
+
+/**
+ * The child is stopped with the environment, but when this process dies without stopping it (SIGKILL, a crash, a
+ * test runner killed on its timeout) it would run on, holding its port and data directory. A watchdog shell reads a
+ * pipe from this process and terminates the child when the pipe closes, which the kernel does however we die; it is
+ * ended once the child has exited, so it never signals a reused pid.
+ */
+function watch(child: ChildProcess): void {
+  const watchdog = spawn('sh', ['-c', `read _; kill -TERM ${child.pid} 2>/dev/null`], { stdio: ['pipe', 'ignore', 'ignore'] });
+  watchdog.once('error', () => undefined);
+  // Neither the watchdog nor its pipe keeps this process alive.
+  watchdog.unref();
+  (watchdog.stdin as net.Socket).unref();
+  child.once('exit', () => watchdog.kill('SIGKILL'));
 }
 
 /** Whether something accepts TCP connections on a loopback port. */

@@ -1,4 +1,8 @@
 import { strict as assert } from 'node:assert';
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import type { Environment } from '../env';
 import { ArmError } from '../env/arm';
 import { sharedEnvironment } from '../helpers/environment';
@@ -132,5 +136,63 @@ describe('the Entra ID and ARM emulators', function () {
       assert.equal((await arm(`${sub()}?api-version=2022-12-01`)).status, 200);
       assert.deepEqual([env.arm.faults.served['429'], env.arm.faults.served['500'], env.arm.faults.served.drop], [1, 1, 1]);
     });
+  });
+});
+
+// The environment leaves nothing behind: no process that outlives the one that started it, no folder of a failed start.
+describe("the environment's processes and folders", function () {
+  this.timeout(30_000);
+  const root = path.resolve(__dirname, '../..');
+  /** Runs `code` in a new Node process that loads TypeScript as the tests do. */
+  const node = (code: string, env: NodeJS.ProcessEnv = process.env) =>
+    spawn(process.execPath, ['--require', 'tsx/cjs', '-e', code], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const output = (child: ChildProcess) => new Promise<string>((resolve) => {
+    let text = '';
+    child.stdout!.on('data', (c: Buffer) => { text += c.toString(); });
+    child.stderr!.on('data', (c: Buffer) => { text += c.toString(); });
+    child.once('close', () => resolve(text));
+  });
+  // A process that has ended is gone or, until something reaps it, a zombie.
+  const running = (pid: number) => {
+    try {
+      return !/^\d+ \(.*\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    } catch {
+      return false;
+    }
+  };
+
+  it('ends a child process when the process that started it is killed without stopping it', async () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'managed-process-'));
+    try {
+      const parent = node(`const { ManagedProcess } = require('./test/env/processes.ts');
+        const p = ManagedProcess.start('sleep', 'sleep', ['300'], ${JSON.stringify(path.join(tmp, 'sleep.log'))});
+        console.log(p.pid); setInterval(() => undefined, 1000);`);
+      const pid = await new Promise<number>((resolve, reject) => {
+        parent.stdout!.once('data', (c: Buffer) => resolve(Number(c.toString().trim())));
+        parent.once('exit', () => reject(new Error('the parent exited before it started the child')));
+      });
+      assert.ok(pid > 0 && running(pid));
+      parent.kill('SIGKILL');
+      const deadline = Date.now() + 5000;
+      while (running(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      assert.equal(running(pid), false, `sleep (pid ${pid}) outlived the killed process that started it`);
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
+  it('removes the folder it made when the start fails', async () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'env-start-'));
+    try {
+      // Without a PATH, the first command the start needs (openssl, for the CA) is missing.
+      const child = node(`require('./test/env/index.ts').startEnvironment().then(
+        () => { console.log('started'); process.exit(2); }, (e) => { console.log(e.message); process.exit(0); })`, { TMPDIR: tmp, PATH: '' });
+      const text = await output(child);
+      assert.match(text, /openssl/);
+      // (tsx keeps its cache in the same temporary folder.)
+      assert.deepEqual(fs.readdirSync(tmp).filter((name) => name.startsWith('aks-delivery-env-')), []);
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
   });
 });
