@@ -4,7 +4,7 @@ import type { Environment } from '../env';
 import { writeFindings, assessmentRecord } from '../data/defender/fixtures';
 import { runTask, type TaskRun } from '../helpers/agent';
 import { azureRmConnection, mergeRunOptions } from '../helpers/connections';
-import { OciLayout, skopeoCertDir, skopeoDigest, skopeoPush, type SkopeoTarget } from '../helpers/images';
+import { OciLayout, skopeoDigest, skopeoPush, skopeoTarget } from '../helpers/images';
 
 export interface FlowStep {
   name: string;
@@ -83,9 +83,9 @@ export async function runDeliveryFlow(env: Environment, workDir: string, log: (l
   fs.mkdirSync(workDir, { recursive: true });
   const nonprod = env.registries.nonprod;
   const prod = env.registries.prod;
-  const certDir = skopeoCertDir(env.ca.caCertPath, path.join(workDir, 'certs'));
-  const nonprodTarget: SkopeoTarget = { loginServer: nonprod.registry.loginServer, username: nonprod.push.username, password: nonprod.push.password, certDir };
-  const prodTarget: SkopeoTarget = { loginServer: prod.registry.loginServer, username: prod.pull.username, password: prod.pull.password, certDir };
+  const certDir = path.join(workDir, 'certs');
+  const nonprodTarget = skopeoTarget(env, nonprod, certDir);
+  const prodTarget = skopeoTarget(env, prod, certDir, 'pull');
   const buildId = `${Date.now() % 100000}`;
 
   // CI: build and push the image.

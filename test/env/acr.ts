@@ -1,9 +1,9 @@
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { ArmError, type ArmCaller, type ArmEmulator } from './arm';
+import { skopeoCertDir } from './ca';
 import type { EntraEmulator, EntraIdentity } from './entra';
 import type { Exchange } from './http';
 import type { Registry, ScopeItem } from './registry';
@@ -250,9 +250,7 @@ interface ImportBody {
  */
 export function addAcrResourceProvider(arm: ArmEmulator, resources: AcrResource[], caCertPath: string, dir: string): { imports: ImportRecord[] } {
   const imports: ImportRecord[] = [];
-  const certDir = path.join(dir, 'acr-import-certs');
-  fs.mkdirSync(certDir, { recursive: true });
-  fs.copyFileSync(caCertPath, path.join(certDir, 'ca.crt'));
+  const certDir = skopeoCertDir(caCertPath, path.join(dir, 'acr-import-certs'));
   const body = (r: AcrResource) => ({
     id: r.resourceId, name: r.name, type: 'Microsoft.ContainerRegistry/registries', location: arm.location,
     sku: { name: 'Premium', tier: 'Premium' },

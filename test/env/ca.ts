@@ -83,3 +83,10 @@ function describe(certPath: string, keyPath: string): IssuedCertificate {
 function openssl(args: string[]): void {
   execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'] });
 }
+
+/** A directory with the CA certificate as skopeo's --cert-dir options expect it (`ca.crt`). */
+export function skopeoCertDir(caFile: string, dir: string): string {
+  fs.mkdirSync(dir, { recursive: true });
+  fs.copyFileSync(caFile, path.join(dir, 'ca.crt'));
+  return dir;
+}

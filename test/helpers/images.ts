@@ -4,6 +4,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
+import type { Environment, RegistryHandle } from '../env';
+import { skopeoCertDir } from '../env/ca';
 
 const run = promisify(execFile);
 
@@ -116,32 +118,34 @@ export interface SkopeoTarget {
   certDir: string;
 }
 
-/** A directory with the CA certificate as skopeo expects it (`ca.crt`). */
-export function skopeoCertDir(caFile: string, dir: string): string {
-  fs.mkdirSync(dir, { recursive: true });
-  fs.copyFileSync(caFile, path.join(dir, 'ca.crt'));
-  return dir;
+export { skopeoCertDir };
+
+/** skopeo's view of an environment registry as its push (or pull) user, with the environment's CA put in `certDir`. */
+export function skopeoTarget(env: Environment, handle: RegistryHandle, certDir: string, user: 'push' | 'pull' = 'push'): SkopeoTarget {
+  const { username, password } = handle[user];
+  return { loginServer: handle.registry.loginServer, username, password, certDir: skopeoCertDir(env.ca.caCertPath, certDir) };
 }
 
-/** Pushes a tagged image of an OCI layout to a registry with skopeo (independent of the project's code). */
-export async function skopeoPush(layout: OciLayout, tag: string, target: SkopeoTarget, repository: string, destTag = tag): Promise<void> {
-  await run('skopeo', ['copy', '--all', '--preserve-digests', '--dest-cert-dir', target.certDir,
+/** `skopeo copy` of a tagged manifest of an OCI layout to `docker://<loginServer>/<destination>`. */
+async function skopeoCopy(layout: OciLayout, tag: string, target: SkopeoTarget, destination: string, format?: 'v2s2'): Promise<void> {
+  // Converting to another format changes the digests, which --preserve-digests refuses.
+  const formatArgs = format ? ['--format', format] : ['--preserve-digests'];
+  await run('skopeo', ['copy', '--all', ...formatArgs, '--dest-cert-dir', target.certDir,
     '--dest-creds', `${target.username}:${target.password}`,
-    `oci:${layout.dir}:${tag}`, `docker://${target.loginServer}/${repository}:${destTag}`], { maxBuffer: 10 * 1024 * 1024 });
+    `oci:${layout.dir}:${tag}`, `docker://${target.loginServer}/${destination}`], { maxBuffer: 10 * 1024 * 1024 });
 }
 
-/** The digest skopeo reads for a reference (sha256 of the raw manifest it fetched). */
-export async function skopeoDigest(target: SkopeoTarget, reference: string): Promise<string> {
-  const { stdout } = await run('skopeo', ['inspect', '--raw', '--cert-dir', target.certDir,
-    '--creds', `${target.username}:${target.password}`, `docker://${target.loginServer}/${reference}`], { encoding: 'buffer', maxBuffer: 10 * 1024 * 1024 });
-  return `sha256:${createHash('sha256').update(stdout).digest('hex')}`;
+/**
+ * Pushes a tagged image of an OCI layout to a registry with skopeo (independent of the project's code), as it is
+ * or, with `format: 'v2s2'`, converted to Docker manifests (lists for indexes).
+ */
+export async function skopeoPush(layout: OciLayout, tag: string, target: SkopeoTarget, repository: string, destTag = tag, options: { format?: 'v2s2' } = {}): Promise<void> {
+  await skopeoCopy(layout, tag, target, `${repository}:${destTag}`, options.format);
 }
 
 /** Pushes a tagged manifest of an OCI layout by its digest only (no tag in the registry), as referrers are pushed. */
 export async function skopeoPushByDigest(layout: OciLayout, tag: string, target: SkopeoTarget, repository: string, digest: string): Promise<void> {
-  await run('skopeo', ['copy', '--all', '--preserve-digests', '--dest-cert-dir', target.certDir,
-    '--dest-creds', `${target.username}:${target.password}`,
-    `oci:${layout.dir}:${tag}`, `docker://${target.loginServer}/${repository}@${digest}`], { maxBuffer: 10 * 1024 * 1024 });
+  await skopeoCopy(layout, tag, target, `${repository}@${digest}`);
 }
 
 /** The raw manifest skopeo reads for a reference. */
@@ -149,4 +153,9 @@ export async function skopeoRaw(target: SkopeoTarget, reference: string): Promis
   const { stdout } = await run('skopeo', ['inspect', '--raw', '--cert-dir', target.certDir,
     '--creds', `${target.username}:${target.password}`, `docker://${target.loginServer}/${reference}`], { encoding: 'buffer', maxBuffer: 10 * 1024 * 1024 });
   return stdout;
+}
+
+/** The digest skopeo reads for a reference (sha256 of the raw manifest it fetched). */
+export async function skopeoDigest(target: SkopeoTarget, reference: string): Promise<string> {
+  return `sha256:${createHash('sha256').update(await skopeoRaw(target, reference)).digest('hex')}`;
 }

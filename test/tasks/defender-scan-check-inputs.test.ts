@@ -7,7 +7,7 @@ import type { Environment } from '../env';
 import { runTask, type TaskRun } from '../helpers/agent';
 import { azureRmConnection, mergeRunOptions } from '../helpers/connections';
 import { sharedEnvironment } from '../helpers/environment';
-import { OciLayout, skopeoCertDir, skopeoDigest, skopeoPush, type SkopeoTarget } from '../helpers/images';
+import { OciLayout, skopeoDigest, skopeoPush, skopeoTarget, type SkopeoTarget } from '../helpers/images';
 import { assessmentRecord, removeFindings, writeFindings } from '../data/defender/fixtures';
 
 const REPO = 'defender/inputs';
@@ -24,8 +24,7 @@ describe('DefenderScanCheck@1: clean images, bad input and faults', function () 
     this.timeout(120_000);
     env = await sharedEnvironment();
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'defender-inputs-'));
-    const n = env.registries.nonprod;
-    target = { loginServer: n.registry.loginServer, username: n.push.username, password: n.push.password, certDir: skopeoCertDir(env.ca.caCertPath, path.join(tmp, 'certs')) };
+    target = skopeoTarget(env, env.registries.nonprod, path.join(tmp, 'certs'));
     layout = new OciLayout(path.join(tmp, 'layout'));
     layout.tag(layout.image([700]), 'app');
     await skopeoPush(layout, 'app', target, REPO, '2.0.0');

@@ -8,7 +8,7 @@ import { runTask, secretLeaks, type TaskRun } from '../helpers/agent';
 import { azureRmConnection, mergeRunOptions } from '../helpers/connections';
 import { sharedEnvironment } from '../helpers/environment';
 import { node24Binary } from '../helpers/node24';
-import { OciLayout, skopeoCertDir, skopeoDigest, skopeoPush, type SkopeoTarget } from '../helpers/images';
+import { OciLayout, skopeoDigest, skopeoPush, skopeoTarget, type SkopeoTarget } from '../helpers/images';
 import {
   assessmentRecord, manyPackages, noiseRecords, removeFindings, subAssessmentRecords, writeFindings, type PackageSpec,
 } from '../data/defender/fixtures';
@@ -79,7 +79,7 @@ describe('DefenderScanCheck@1 as the agent runs it', function () {
     env = await sharedEnvironment();
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'defender-'));
     const nonprod = env.registries.nonprod;
-    target = { loginServer: nonprod.registry.loginServer, username: nonprod.push.username, password: nonprod.push.password, certDir: skopeoCertDir(env.ca.caCertPath, path.join(tmp, 'certs')) };
+    target = skopeoTarget(env, nonprod, path.join(tmp, 'certs'));
     const layout = new OciLayout(path.join(tmp, 'layout'));
     layout.tag(layout.image([1024, 2048]), 'single');
     // A multi-architecture index of two platform images.

@@ -9,7 +9,7 @@ import type { KObj } from '../env/kube/types';
 import { runTask, type RunOptions, type TaskRun } from '../helpers/agent';
 import { mergeRunOptions } from '../helpers/connections';
 import { sharedEnvironment } from '../helpers/environment';
-import { OciLayout, skopeoCertDir, skopeoPush } from '../helpers/images';
+import { OciLayout, skopeoPush, skopeoTarget } from '../helpers/images';
 
 export interface DeployFixture {
   env: Environment;
@@ -31,7 +31,7 @@ export function deployFixture(): Promise<DeployFixture> {
     const layout = new OciLayout(path.join(dir, 'layout'));
     layout.tag(layout.image([256]), '1.0');
     layout.tag(layout.image([256]), '2.0');
-    const target = { loginServer: nonprod.registry.loginServer, username: nonprod.push.username, password: nonprod.push.password, certDir: skopeoCertDir(env.ca.caCertPath, path.join(dir, 'certs')) };
+    const target = skopeoTarget(env, nonprod, path.join(dir, 'certs'));
     await skopeoPush(layout, '1.0', target, 'shop/web');
     await skopeoPush(layout, '2.0', target, 'shop/web');
     const cluster = env.aks.clusters.staging;

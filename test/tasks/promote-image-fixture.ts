@@ -5,13 +5,11 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-import type { Environment, RegistryHandle } from '../env';
+import type { Environment } from '../env';
 import { runTask, type RunOptions, type TaskRun } from '../helpers/agent';
 import { azureRmConnection, mergeRunOptions, registryConnection } from '../helpers/connections';
 import { sharedEnvironment } from '../helpers/environment';
-import { OciLayout, skopeoCertDir, skopeoDigest, skopeoPush, skopeoPushByDigest, skopeoRaw, type Blob, type SkopeoTarget } from '../helpers/images';
+import { OciLayout, skopeoDigest, skopeoPush, skopeoPushByDigest, skopeoRaw, skopeoTarget, type Blob, type SkopeoTarget } from '../helpers/images';
 
 export interface Seeded {
   repository: string;
@@ -38,18 +36,15 @@ export interface Fixture {
   azureRun(inputs: RunOptions['inputs'], kind?: 'secret' | 'federated' | 'noAccess', extra?: Partial<RunOptions>): Promise<TaskRun>;
 }
 
-const run = promisify(execFile);
-
 export const SIGNATURE = 'application/vnd.cncf.notary.signature';
 export const SBOM = 'application/spdx+json';
 
 /** The shared environment, skopeo targets for both registries, and image seeding with referrers. */
 export async function promoteFixture(): Promise<Fixture> {
   const env = await sharedEnvironment();
-  const certDir = skopeoCertDir(env.ca.caCertPath, path.join(env.dir, 'skopeo-certs-promote'));
-  const target = (h: RegistryHandle): SkopeoTarget => ({ loginServer: h.registry.loginServer, username: h.push.username, password: h.push.password, certDir });
-  const nonprod = target(env.registries.nonprod);
-  const prod = target(env.registries.prod);
+  const certDir = path.join(env.dir, 'skopeo-certs-promote');
+  const nonprod = skopeoTarget(env, env.registries.nonprod, certDir);
+  const prod = skopeoTarget(env, env.registries.prod, certDir);
   const conns = () => {
     const src = registryConnection(nonprod.loginServer, env.registries.nonprod.pull.username, env.registries.nonprod.pull.password);
     const dst = registryConnection(prod.loginServer, prod.username, prod.password);
@@ -66,8 +61,7 @@ export async function promoteFixture(): Promise<Fixture> {
         : layout.image([4000, 6000, 2000]);
       layout.tag(image, tag);
       if (options.docker) {
-        await run('skopeo', ['copy', '--all', '--format', 'v2s2', '--dest-cert-dir', certDir, '--dest-creds', `${nonprod.username}:${nonprod.password}`,
-          `oci:${layout.dir}:${tag}`, `docker://${nonprod.loginServer}/${repository}:${tag}`]);
+        await skopeoPush(layout, tag, nonprod, repository, tag, { format: 'v2s2' });
         const raw = await skopeoRaw(nonprod, `${repository}:${tag}`);
         const list = JSON.parse(raw.toString('utf8')) as { mediaType: string; manifests?: Blob[] };
         fs.rmSync(layout.dir, { recursive: true, force: true });

@@ -10,7 +10,7 @@ import { runScriptAsAgent, secretLeaks } from '../helpers/agent';
 import { azureRmConnection, mergeRunOptions, registryConnection } from '../helpers/connections';
 import { sharedEnvironment } from '../helpers/environment';
 import { freePort } from '../env/processes';
-import { OciLayout, skopeoCertDir, skopeoDigest, skopeoPush, type SkopeoTarget } from '../helpers/images';
+import { OciLayout, skopeoDigest, skopeoPush, skopeoTarget, type SkopeoTarget } from '../helpers/images';
 
 const PROBE = path.join(__dirname, '../probes/registry-resolve.ts');
 
@@ -22,8 +22,7 @@ describe('the registry client against the real registries', function () {
 
   before(async () => {
     env = await sharedEnvironment();
-    const nonprod = env.registries.nonprod;
-    target = { loginServer: nonprod.registry.loginServer, username: nonprod.push.username, password: nonprod.push.password, certDir: skopeoCertDir(env.ca.caCertPath, path.join(env.dir, 'skopeo-certs')) };
+    target = skopeoTarget(env, env.registries.nonprod, path.join(env.dir, 'skopeo-certs'));
     const layout = new OciLayout(fs.mkdtempSync(path.join(os.tmpdir(), 'oci-')));
     layout.tag(layout.image([2048, 4096]), 'v1');
     await skopeoPush(layout, 'v1', target, 'registry-client/app', '1.0.0');
