@@ -132,8 +132,7 @@ function agentEnvironment(options: RunOptions, work: string): NodeJS.ProcessEnv 
     endpoints.SYSTEMVSSCONNECTION = { url: 'https://dev.azure.com/contoso/', scheme: 'OAuth', parameters: { AccessToken: options.systemAccessToken } };
   }
   // The agent keeps an endpoint's id as it is (a lower-case GUID); task-lib reads URL and data variables with it.
-  for (const [id, e] of Object.entries(endpoints)) {
-    const key = id;
+  for (const [key, e] of Object.entries(endpoints)) {
     env[`ENDPOINT_URL_${key}`] = e.url;
     env[`ENDPOINT_AUTH_${key}`] = JSON.stringify({ scheme: e.scheme, parameters: e.parameters });
     env[`ENDPOINT_AUTH_SCHEME_${key}`] = e.scheme;

@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import * as https from 'node:https';
 import { promisify } from 'node:util';
 import { requireCommand } from '../env/processes';
+import { httpsRequest } from '../helpers/https';
 import { cleanNamespaces, deployFixture, freshNamespace, workload, writeManifest, type DeployFixture } from './deploy-to-aks-fixture';
 
 const exec = promisify(execFile);
@@ -94,10 +95,8 @@ describe('Kubernetes API emulator, driven by kubectl', function () {
   });
 
   it('accepts only Entra tokens for the AKS audience, from identities it knows, and its own credentials', async () => {
-    const call = (token: string) => new Promise<number>((resolve, reject) => {
-      const url = new URL(`${f.cluster.kube.url}/api/v1/namespaces/default/configmaps`);
-      https.get({ hostname: url.hostname, port: url.port, path: url.pathname, ca: f.env.ca.caPem, headers: { authorization: `Bearer ${token}` } }, (res) => { res.resume(); resolve(res.statusCode ?? 0); }).on('error', reject);
-    });
+    const call = async (token: string) => (await httpsRequest(`${f.cluster.kube.url}/api/v1/namespaces/default/configmaps`,
+      { ca: f.env.ca.caPem, headers: { authorization: `Bearer ${token}` } })).status;
     const entra = f.env.entra;
     assert.equal(await call(entra.issueAccessToken(f.env.identities.secret, '6dae42f8-4368-4678-94ff-3960e28e3630').token), 200);
     assert.equal(await call(entra.issueAccessToken(f.env.identities.secret, f.env.arm.url).token), 401, 'an ARM token is refused');
