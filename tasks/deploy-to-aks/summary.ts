@@ -1,4 +1,5 @@
 import { markdownCell } from '../common/format';
+import { formatDuration } from '../common/log';
 import type { DeployResult } from './run';
 
 const STATUS_TEXT = { ready: 'ready', failed: 'failed', progressDeadline: 'progress deadline exceeded', timeout: 'timed out', stopped: 'not finished' } as const;
@@ -16,7 +17,7 @@ export function summaryMarkdown(result: DeployResult): string {
   ];
   if (result.rollouts.length) {
     lines.push('', '| Workload | Rollout | Time | Detail |', '|---|---|---|---|');
-    for (const r of result.rollouts) lines.push(`| ${r.kind}/${markdownCell(r.namespace)}/${markdownCell(r.name)} | ${STATUS_TEXT[r.status]} | ${r.seconds} s | ${markdownCell(r.message)} |`);
+    for (const r of result.rollouts) lines.push(`| ${r.kind}/${markdownCell(r.namespace)}/${markdownCell(r.name)} | ${STATUS_TEXT[r.status]} | ${formatDuration(r.seconds * 1000)} | ${markdownCell(r.message)} |`);
     const failed = result.rollouts.find((r) => r.details.length);
     if (failed) lines.push('', `Details of ${failed.workload}:`, '', ...failed.details.map((d) => `- ${markdownCell(d)}`));
   }

@@ -42,7 +42,7 @@ describe('DeployToAks@1: rollouts', function () {
     assert.ok(run.logLines.some((l) => l.includes(`container 'web': shop/web -> ${f.image}:2.0`)), 'each substitution is logged');
     const summary = run.summaries[0]?.content ?? '';
     assert.match(summary, /\| Deployment\/web \| .* \| created \|/);
-    assert.match(summary, /\| StatefulSet\/.*\/db \| ready \|/);
+    assert.match(summary, /\| StatefulSet\/.*\/db \| ready \| (\d+ ms|\d+\.\d s|\d+ min \d+ s) \|/, 'rollout times read as the other tasks\' durations do');
 
     const again = await runDeploy(f, { manifests: file, namespace: ns, images: `${f.image}:2.0`, imagePullSecrets: 'acr-pull' }, {
       variables: { 'System.CollectionUri': 'https://dev.azure.com/contoso/', 'System.TeamProject': 'shop', 'Build.BuildId': '42', 'Build.DefinitionName': 'shop-cd', 'Build.BuildNumber': '20260101.1', 'Build.SourceVersion': 'abc123' },
