@@ -163,7 +163,8 @@ export async function measurePrometheus(check: PrometheusCheck, ctx: CheckContex
       const r = await fetch(endpoint, {
         method: 'POST',
         headers,
-        body: new URLSearchParams({ query: check.query, timeout: `${check.timeoutSeconds}s` }).toString(),
+        // Plain seconds: Prometheus reads a float there, but its unit form takes whole numbers only ('2.5s' is bad_data).
+        body: new URLSearchParams({ query: check.query, timeout: String(check.timeoutSeconds) }).toString(),
         signal,
       });
       const t = await r.text();

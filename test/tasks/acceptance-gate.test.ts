@@ -92,6 +92,18 @@ checks:
     assert.match(junitOf(run), /<testcase name="error ratio" classname="acceptance-gate.prometheus"[^>]*><failure message="failed in 2 of 2 evaluations: 0.05 does not meet result &lt; 0.01"/);
   });
 
+  it('gives Prometheus a fractional check timeout in a form it accepts', async () => {
+    const run = await gate(`
+interval: 0.1
+requiredSuccesses: 1
+checks:
+  - name: scraped
+    prometheus: { url: ${env.info.prometheus}, query: 'count(up{job="sample-app"})', timeout: 2500ms }
+    successCondition: result == 1
+`);
+    assert.equal(run.result?.status, 'Succeeded', describeRun(run));
+  });
+
   it('passes on a healthy error ratio from Prometheus, judging every series of a vector', async () => {
     await env.monitoring.prometheus.waitFor(ERROR_RATIO, (v) => v === 0);
     const run = await gate(`
