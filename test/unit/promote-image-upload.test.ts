@@ -104,3 +104,45 @@ describe('promote-image blob uploads with token authentication (units)', () => {
     }
   });
 });
+
+describe('ACR token exchange (units)', () => {
+  it('registers the Entra token it sends to the registry as a secret before sending it', async () => {
+    const secrets: string[] = [];
+    let host = '';
+    let seenAtExchange: string[] = [];
+    const server = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const form = new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+        if (req.url === '/oauth2/exchange') {
+          seenAtExchange = [...secrets];
+          res.writeHead(200, { 'content-type': 'application/json' });
+          return res.end(JSON.stringify({ refresh_token: `refresh-for-${form.get('access_token')}` }));
+        }
+        if (req.url === '/oauth2/token') {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          return res.end(JSON.stringify({ access_token: 'acr-access-token' }));
+        }
+        if (req.headers.authorization !== 'Bearer acr-access-token') {
+          res.writeHead(401, { 'www-authenticate': `Bearer realm="http://${host}/oauth2/token",service="${host}",scope="repository:app:pull"` });
+          return res.end();
+        }
+        res.writeHead(404).end();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const log = { ...silentLog, secret: (v: string | undefined) => { if (v) secrets.push(v); } };
+      const credential = { getToken: () => Promise.resolve({ token: 'entra-access-token', expiresOnTimestamp: Date.now() + 3_600_000 }) };
+      const client = new RegistryClient(host, { kind: 'entra', credential, tenantId: 'tenant', scope: 'https://management.azure.com/.default', source: 'test' }, log);
+      assert.equal(await client.manifestHead('app', 'latest'), undefined);
+      assert.ok(seenAtExchange.includes('entra-access-token'), `registered before the exchange: ${JSON.stringify(seenAtExchange)}`);
+      for (const token of ['refresh-for-entra-access-token', 'acr-access-token']) assert.ok(secrets.includes(token), token);
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+});

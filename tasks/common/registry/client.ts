@@ -150,7 +150,7 @@ export class RegistryClient {
       let res = await this.nodeRequest('GET', url, scopes, {});
       if (res.statusCode === 401 && hop === 0) {
         res.resume();
-        // The token for this scope is not cached yet: a HEAD goes through the challenge and caches it.
+        // The token for this scope is missing or has expired: a HEAD goes through the challenge and caches a new one.
         await this.blobHead(repository, digest);
         res = await this.nodeRequest('GET', url, scopes, {});
       }
@@ -354,6 +354,7 @@ export class RegistryClient {
     if (this.acrRefreshToken) return this.acrRefreshToken;
     const entraToken = await creds.credential.getToken(creds.scope);
     if (!entraToken) throw new Error('no Entra token');
+    this.log.secret(entraToken.token);
     const res = await tokenFetch(`${new URL(realm).origin}/oauth2/exchange`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
