@@ -91,13 +91,7 @@ export class KubeClient {
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('error', reject);
         res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let parsed: unknown;
-          try {
-            parsed = text ? JSON.parse(text) : undefined;
-          } catch {
-            parsed = text;
-          }
+          const parsed = parseBody(Buffer.concat(chunks).toString('utf8'));
           const status = res.statusCode ?? 0;
           if (status >= 400) return reject(toApiError(status, parsed, res.headers['retry-after'] as string | undefined));
           resolve({ status, body: parsed as T });
@@ -123,9 +117,7 @@ export class KubeClient {
         if (status >= 400) {
           let text = '';
           res.setEncoding('utf8').on('data', (d: string) => { text += d; }).on('end', () => {
-            let parsed: unknown;
-            try { parsed = JSON.parse(text); } catch { parsed = text; }
-            reject(toApiError(status, parsed, res.headers['retry-after'] as string | undefined));
+            reject(toApiError(status, parseBody(text), res.headers['retry-after'] as string | undefined));
           });
           return;
         }
@@ -157,6 +149,16 @@ export class KubeClient {
       req.on('error', (err) => (signal.aborted ? resolve() : reject(err)));
       req.end();
     });
+  }
+}
+
+/** A response body as JSON; text that is not JSON stays text (an error page from a proxy), nothing is undefined. */
+function parseBody(text: string): unknown {
+  if (!text) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
   }
 }
 

@@ -133,6 +133,10 @@ export async function waitForRollouts(client: KubeClient, workloads: KObj[], log
   const changed = () => { dirty = true; wake(); };
   const lastReport = new Map<string, { message: string; at: number }>();
   const newReplicaSets: NewReplicaSets = new Map();
+  const resultOf = (w: KObj, status: RolloutStatus, message: string, details: string[] = []): RolloutResult => ({
+    workload: describeObject(w), kind: w.kind, namespace: w.metadata.namespace!, name: w.metadata.name,
+    status, message, details, seconds: Math.round((Date.now() - started) / 100) / 10,
+  });
 
   for (const w of workloads) {
     const ns = w.metadata.namespace!;
@@ -157,12 +161,10 @@ export async function waitForRollouts(client: KubeClient, workloads: KObj[], log
         const key = describeObject(w);
         if (results.has(key)) continue;
         const live = objectWatches.get(key)!.items.get(w.metadata.name);
-        const seconds = Math.round((Date.now() - started) / 100) / 10;
-        const base = { workload: key, kind: w.kind, namespace: w.metadata.namespace!, name: w.metadata.name, details: [] as string[], seconds };
         if (!live) {
-          if (objectWatches.get(key)!.relists > 0) results.set(key, { ...base, status: 'failed', message: `${key} was deleted while the task waited for it` });
+          if (objectWatches.get(key)!.relists > 0) results.set(key, resultOf(w, 'failed', `${key} was deleted while the task waited for it`));
           // Never listed: the API server keeps failing the list (its watch retries on). rolloutTimeout still holds.
-          else if (Date.now() >= deadline) results.set(key, { ...base, status: 'timeout', message: `${key} could not be read from the API server within the task's rolloutTimeout (${options.timeoutSeconds} s); the debug log shows its answers.` });
+          else if (Date.now() >= deadline) results.set(key, resultOf(w, 'timeout', `${key} could not be read from the API server within the task's rolloutTimeout (${options.timeoutSeconds} s); the debug log shows its answers.`));
           continue;
         }
         const pods = await podsOfRevision(client, live, [...podWatches.get(w.metadata.namespace!)!.items.values()], newReplicaSets);
@@ -170,7 +172,7 @@ export async function waitForRollouts(client: KubeClient, workloads: KObj[], log
         const podProblem = verdict.done ? undefined : findPodProblem(pods);
         const ownFailure = !verdict.done ? replicaFailure(live) : undefined;
         if (verdict.done) {
-          results.set(key, { ...base, status: 'ready', message: verdict.message });
+          results.set(key, resultOf(w, 'ready', verdict.message));
           log.info(`${key}: ${verdict.message} (${formatDuration(Date.now() - started)})`);
         } else if (podProblem || ownFailure || verdict.failed) {
           const details = await diagnose(client, live, pods, podProblem);
@@ -180,10 +182,10 @@ export async function waitForRollouts(client: KubeClient, workloads: KObj[], log
           else if (ownFailure) message = `${key} failed: ${ownFailure}`;
           else if (status === 'progressDeadline') message = `${key} exceeded its progress deadline (spec.progressDeadlineSeconds: ${live.spec?.progressDeadlineSeconds ?? 600} s, set on the Deployment; the task's rolloutTimeout is ${options.timeoutSeconds} s): ${verdict.message}`;
           else message = `${key} failed: ${verdict.message}`;
-          results.set(key, { ...base, status, message, details });
+          results.set(key, resultOf(w, status, message, details));
         } else if (Date.now() >= deadline) {
           const details = await diagnose(client, live, pods, undefined);
-          results.set(key, { ...base, status: 'timeout', message: `${key} did not finish its rollout within the task's rolloutTimeout (${options.timeoutSeconds} s): ${verdict.message}. Raise rolloutTimeout if the workload needs longer, or look at the pods below.`, details });
+          results.set(key, resultOf(w, 'timeout', `${key} did not finish its rollout within the task's rolloutTimeout (${options.timeoutSeconds} s): ${verdict.message}. Raise rolloutTimeout if the workload needs longer, or look at the pods below.`, details));
         } else {
           const last = lastReport.get(key);
           if (!last || (last.message !== verdict.message && Date.now() - last.at > 1000) || Date.now() - last.at >= progressMs) {
@@ -196,9 +198,7 @@ export async function waitForRollouts(client: KubeClient, workloads: KObj[], log
       if (failed) {
         for (const w of workloads) {
           const key = describeObject(w);
-          if (!results.has(key)) {
-            results.set(key, { workload: key, kind: w.kind, namespace: w.metadata.namespace!, name: w.metadata.name, status: 'stopped', message: `not waited for further: ${failed.workload} failed`, details: [], seconds: Math.round((Date.now() - started) / 100) / 10 });
-          }
+          if (!results.has(key)) results.set(key, resultOf(w, 'stopped', `not waited for further: ${failed.workload} failed`));
         }
         break;
       }

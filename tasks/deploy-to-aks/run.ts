@@ -254,34 +254,32 @@ async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promis
 async function checkNamespaces(client: KubeClient, planned: Planned[], log: TaskLog): Promise<Set<string>> {
   const created = new Set(planned.filter((p) => p.obj.kind === 'Namespace').map((p) => p.obj.metadata.name));
   const missing = new Set<string>();
-  for (const ns of created) {
-    try {
-      await client.request('GET', `/api/v1/namespaces/${encodeURIComponent(ns)}`);
-    } catch (err) {
-      if (err instanceof KubeApiError && err.status === 404) missing.add(ns);
-      else if (!(err instanceof KubeApiError && err.status === 403)) throw err;
-    }
-  }
+  for (const ns of created) if (await namespaceExists(client, ns) === false) missing.add(ns);
   const needed = new Map<string, string[]>();
   for (const p of planned) {
     const ns = p.obj.metadata.namespace;
     if (p.namespaced && ns && !created.has(ns)) needed.set(ns, [...(needed.get(ns) ?? []), describeObject(p.obj)]);
   }
   for (const [ns, users] of needed) {
-    try {
-      await client.request('GET', `/api/v1/namespaces/${encodeURIComponent(ns)}`);
-    } catch (err) {
-      if (err instanceof KubeApiError && err.status === 404) {
-        throw new UserError(`The namespace '${ns}' does not exist in the cluster (needed by ${users.slice(0, 3).join(', ')}${users.length > 3 ? ', …' : ''}). Add a Namespace object to the manifests, create the namespace, or change the 'namespace' input.`);
-      }
-      if (err instanceof KubeApiError && err.status === 403) {
-        log.debug(`namespace ${ns}: not allowed to read it; the apply will tell whether it exists`);
-        continue;
-      }
-      throw err;
+    const exists = await namespaceExists(client, ns);
+    if (exists === false) {
+      throw new UserError(`The namespace '${ns}' does not exist in the cluster (needed by ${users.slice(0, 3).join(', ')}${users.length > 3 ? ', …' : ''}). Add a Namespace object to the manifests, create the namespace, or change the 'namespace' input.`);
     }
+    if (exists === undefined) log.debug(`namespace ${ns}: not allowed to read it; the apply will tell whether it exists`);
   }
   return missing;
+}
+
+/** Whether a namespace exists; undefined when the identity may not read namespaces (the apply will tell). */
+async function namespaceExists(client: KubeClient, ns: string): Promise<boolean | undefined> {
+  try {
+    await client.request('GET', `/api/v1/namespaces/${encodeURIComponent(ns)}`);
+    return true;
+  } catch (err) {
+    if (err instanceof KubeApiError && err.status === 404) return false;
+    if (err instanceof KubeApiError && err.status === 403) return undefined;
+    throw err;
+  }
 }
 
 /** Deletes objects labelled for this app that the manifests no longer hold. */
