@@ -20,13 +20,16 @@ export function referrersTag(digest: string): string {
 export async function listReferrers(client: RegistryClient, repository: string, digest: string, artifactType?: string): Promise<ReferrerList> {
   const scopes = [`repository:${repository}:pull`];
   const found: Descriptor[] = [];
+  // Registries may ignore the artifactType filter (the tag fallback has none), so it is applied here as well.
+  const wanted = (all: Descriptor[]) => (artifactType ? all.filter((d) => d.artifactType === artifactType) : all);
   let path: string | undefined = `/v2/${repository}/referrers/${digest}${artifactType ? `?artifactType=${encodeURIComponent(artifactType)}` : ''}`;
   let first = true;
   while (path) {
     const res = await client.request('GET', path, { scopes, headers: { accept: OCI_INDEX }, expect: [404, 400, 405] });
     if (first && res.status !== 200) {
       await res.arrayBuffer().catch(() => undefined);
-      return { referrers: await fallbackReferrers(client, repository, digest, artifactType), via: 'tag' };
+      const index = await client.manifest(repository, referrersTag(digest));
+      return { referrers: wanted(index?.manifest.manifests ?? []), via: 'tag' };
     }
     if (res.status !== 200) throw new Error(`GET ${client.registry}${path}: HTTP ${res.status}`);
     first = false;
@@ -35,13 +38,7 @@ export async function listReferrers(client: RegistryClient, repository: string, 
     const link = /<([^>]+)>\s*;\s*rel="?next"?/.exec(res.headers.get('link') ?? '')?.[1];
     path = link ? new URL(link, await client.baseUrl()).toString() : undefined;
   }
-  return { referrers: artifactType ? found.filter((d) => d.artifactType === artifactType) : found, via: 'api' };
-}
-
-async function fallbackReferrers(client: RegistryClient, repository: string, digest: string, artifactType?: string): Promise<Descriptor[]> {
-  const index = await client.manifest(repository, referrersTag(digest));
-  const all = index?.manifest.manifests ?? [];
-  return artifactType ? all.filter((d) => d.artifactType === artifactType) : all;
+  return { referrers: wanted(found), via: 'api' };
 }
 
 /**
