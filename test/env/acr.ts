@@ -251,6 +251,15 @@ interface ImportBody {
 export function addAcrResourceProvider(arm: ArmEmulator, resources: AcrResource[], caCertPath: string, dir: string): { imports: ImportRecord[] } {
   const imports: ImportRecord[] = [];
   const certDir = skopeoCertDir(caCertPath, path.join(dir, 'acr-import-certs'));
+  // docker-registry can fail two uploads of one blob into a repository at the same moment ("digest invalid",
+  // "blob unknown"), as two imports of referrers sharing the empty config blob do; ACR's import does not fail
+  // there. So the copies of one target registry run one after another, each with its NoForce check.
+  const queues = new Map<string, Promise<unknown>>();
+  const oneAtATime = <T>(key: string, work: () => Promise<T>): Promise<T> => {
+    const next = (queues.get(key) ?? Promise.resolve()).then(work, work);
+    queues.set(key, next.catch(() => undefined));
+    return next;
+  };
   const body = (r: AcrResource) => ({
     id: r.resourceId, name: r.name, type: 'Microsoft.ContainerRegistry/registries', location: arm.location,
     sku: { name: 'Premium', tier: 'Premium' },
@@ -346,26 +355,28 @@ export function addAcrResourceProvider(arm: ArmEmulator, resources: AcrResource[
             throw invalid(`Unauthorized. Source registry ${from.registry.loginServer}: {"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`);
           }
         }
-        if (mode === 'NoForce') {
-          for (const d of destinations) {
-            if (d.tag && (await backendDigest(target.registry, d.repository, d.tag))) {
-              throw new ArmError(409, 'Conflict', `Tag ${d.repository}:${d.tag} already exists in the target registry ${target.name} and the import mode is NoForce. Use mode Force to overwrite it.`);
+        await oneAtATime(target.resourceId, async () => {
+          if (mode === 'NoForce') {
+            for (const d of destinations) {
+              if (d.tag && (await backendDigest(target.registry, d.repository, d.tag))) {
+                throw new ArmError(409, 'Conflict', `Tag ${d.repository}:${d.tag} already exists in the target registry ${target.name} and the import mode is NoForce. Use mode Force to overwrite it.`);
+              }
             }
           }
-        }
-        for (const d of destinations) {
-          const pushToken = target.registry.issueToken('acr-import', [{ type: 'repository', name: d.repository, actions: ['pull', 'push'] }]);
-          await execFileAsync('skopeo', ['copy', '--all', '--preserve-digests', '--retry-times', '3',
-            '--src-cert-dir', certDir, '--dest-cert-dir', certDir, '--src-registry-token', pullToken, '--dest-registry-token', pushToken,
-            `docker://${from.registry.loginServer}/${sourceRepository}@${resolved}`,
-            `docker://${target.registry.loginServer}/${d.repository}${d.tag ? `:${d.tag}` : `@${resolved}`}`], { maxBuffer: 10 * 1024 * 1024 })
-            .catch((err: { stderr?: string; message: string }) => {
-              const detail = (err.stderr ?? err.message).trim().split('\n').pop() ?? '';
-              throw /disallowed/i.test(detail)
-                ? new ArmError(409, 'Conflict', `The target ${d.repository}${d.tag ? `:${d.tag}` : ''} in ${target.name} is locked (write disabled).`)
-                : new ArmError(500, 'InternalServerError', `Error copying blobs: ${detail}`);
-            });
-        }
+          for (const d of destinations) {
+            const pushToken = target.registry.issueToken('acr-import', [{ type: 'repository', name: d.repository, actions: ['pull', 'push'] }]);
+            await execFileAsync('skopeo', ['copy', '--all', '--preserve-digests', '--retry-times', '3',
+              '--src-cert-dir', certDir, '--dest-cert-dir', certDir, '--src-registry-token', pullToken, '--dest-registry-token', pushToken,
+              `docker://${from.registry.loginServer}/${sourceRepository}@${resolved}`,
+              `docker://${target.registry.loginServer}/${d.repository}${d.tag ? `:${d.tag}` : `@${resolved}`}`], { maxBuffer: 10 * 1024 * 1024 })
+              .catch((err: { stderr?: string; message: string }) => {
+                const detail = (err.stderr ?? err.message).trim().split('\n').pop() ?? '';
+                throw /disallowed/i.test(detail)
+                  ? new ArmError(409, 'Conflict', `The target ${d.repository}${d.tag ? `:${d.tag}` : ''} in ${target.name} is locked (write disabled).`)
+                  : new ArmError(500, 'InternalServerError', `Error copying blobs: ${detail}`);
+              });
+          }
+        });
         record.outcome = 'succeeded';
       } catch (err) {
         record.outcome = 'failed';
