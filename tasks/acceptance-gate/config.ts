@@ -93,7 +93,7 @@ export function azureMonitorScope(url: string): string {
 
 class Reader {
   readonly lines = new LineCounter();
-  /** Secret values met while resolving `$(…)` references. */
+  /** Secret values met while parsing: `$(…)` references to secret variables, passwords in URLs. */
   readonly secrets: string[] = [];
 
   constructor(private readonly source: string, private readonly variables?: VariableLookup) {}
@@ -236,7 +236,7 @@ function plainValue(node: YamlNode | null): Value {
 
 export interface ParsedGate {
   config: GateConfig;
-  /** Secret values that `$(…)` references brought into the gate. */
+  /** Secret values the gate brought in: `$(…)` references to secret variables, passwords in URLs. */
   secrets: string[];
 }
 
@@ -342,7 +342,7 @@ function parseCheck(r: Reader, node: YamlNode | null): CheckConfig {
         headers['content-type'] = 'application/json';
       }
       return {
-        ...base, kind, url, method, body: requestBody, expect, headers,
+        ...base, kind, method, body: requestBody, expect, ...credentialsAsHeader(r, url, headers),
         timeoutSeconds: h.has('timeout') ? r.seconds(h.get('timeout')!.node, `${what}: http timeout`, 0.001) : 10,
       };
     }
@@ -352,9 +352,9 @@ function parseCheck(r: Reader, node: YamlNode | null): CheckConfig {
       if (!p.has('query')) r.fail(body, `${what}: prometheus needs a 'query' (PromQL).`);
       const url = parseUrl(r, p.get('url')!.node, `${what}: prometheus url`);
       return {
-        ...base, kind, url,
+        ...base, kind,
+        ...credentialsAsHeader(r, url, p.has('headers') ? r.stringMap(p.get('headers')!.node, `${what}: prometheus headers`) : {}),
         query: r.string(p.get('query')!.node, `${what}: prometheus query`, { resolve: true }),
-        headers: p.has('headers') ? r.stringMap(p.get('headers')!.node, `${what}: prometheus headers`) : {},
         timeoutSeconds: p.has('timeout') ? r.seconds(p.get('timeout')!.node, `${what}: prometheus timeout`, 0.001) : 30,
         azureMonitor: p.has('azureMonitor') ? r.bool(p.get('azureMonitor')!.node, `${what}: prometheus azureMonitor`) : AZURE_MONITOR_HOST.test(new URL(url).hostname),
       };
@@ -372,6 +372,22 @@ function parseCheck(r: Reader, node: YamlNode | null): CheckConfig {
       };
     }
   }
+}
+
+/**
+ * `https://user:password@host/…` as the URL without them and a Basic authorization header (unless the check gives
+ * one): fetch refuses URLs that carry credentials, and the bare URL is what logs and summaries show.
+ */
+function credentialsAsHeader(r: Reader, url: string, headers: Record<string, string>): { url: string; headers: Record<string, string> } {
+  const parsed = new URL(url);
+  if (!parsed.username && !parsed.password) return { url, headers };
+  const password = decodeURIComponent(parsed.password);
+  if (password) r.secrets.push(password);
+  const basic = Buffer.from(`${decodeURIComponent(parsed.username)}:${password}`).toString('base64');
+  parsed.username = '';
+  parsed.password = '';
+  const given = Object.keys(headers).some((k) => k.toLowerCase() === 'authorization');
+  return { url: parsed.toString(), headers: given ? headers : { ...headers, authorization: `Basic ${basic}` } };
 }
 
 function parseUrl(r: Reader, node: YamlNode | null, what: string): string {

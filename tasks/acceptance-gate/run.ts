@@ -50,10 +50,6 @@ function registerSecrets(config: GateConfig, secrets: string[], log: TaskLog): v
   for (const check of config.checks) {
     const named = check.kind === 'command' ? check.env : check.headers;
     for (const [name, value] of Object.entries(named)) if (SENSITIVE_NAME.test(name)) log.secret(value);
-    if (check.kind !== 'command') {
-      const url = new URL(check.url);
-      log.secret(url.password || undefined);
-    }
   }
 }
 

@@ -73,6 +73,27 @@ checks:${health()}
     assert.doesNotMatch(junit, /<failure/);
   });
 
+  it('sends the credentials of a URL as Basic authorization, and never shows the password', async () => {
+    const password = 'pw-7d41c09b2e';
+    const app = new URL(env.info.app);
+    // From a file: the agent's debug echo of an inline gate input would show a literal password before the task runs.
+    const file = path.join(tmp, 'credentials-gate.yml');
+    fs.writeFileSync(file, `
+interval: 0.1
+requiredSuccesses: 1
+checks:
+  - name: health
+    http: { url: '${app.protocol}//gate:${password}@${app.host}/healthz' }
+  - name: scraped
+    prometheus: { url: '${env.info.prometheus.replace('://', `://gate:${password}@`)}', query: 'count(up{job="sample-app"})' }
+    successCondition: result == 1
+`);
+    const run = await runTask('acceptance-gate', { caFile: env.ca.caCertPath, inputs: { gateFile: file } });
+    assert.equal(run.result?.status, 'Succeeded', describeRun(run));
+    assert.ok(run.secrets.includes(password), 'registered with the agent');
+    assert.deepEqual(secretLeaks(run, [password]), []);
+  });
+
   it('fails on the error ratio read from the real Prometheus, with the value in the reason', async () => {
     env.monitoring.app.set({ errorRatio: 0.05 });
     await env.monitoring.prometheus.waitFor(ERROR_RATIO, (v) => Math.abs(v - 0.05) < 1e-9);
