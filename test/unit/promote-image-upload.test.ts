@@ -146,3 +146,22 @@ describe('ACR token exchange (units)', () => {
     }
   });
 });
+
+describe('a loopback registry over plain HTTP (units)', () => {
+  it('is reached over plain HTTP by requests that start together, before the first has found out', async () => {
+    const server = http.createServer((req, res) => {
+      req.resume();
+      req.on('end', () => res.writeHead(404).end());
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const client = new RegistryClient(`127.0.0.1:${(server.address() as AddressInfo).port}`, { kind: 'anonymous' }, silentLog);
+      const heads = await Promise.all(['1.0', '2.0', 'latest'].map((tag) => client.manifestHead('app', tag)));
+      assert.deepEqual(heads, [undefined, undefined, undefined]);
+      assert.match(await client.baseUrl(), /^http:\/\//);
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+});

@@ -59,7 +59,7 @@ export function registryRetryVerdict(err: unknown): TransientVerdict {
  * (plain HTTP only for a loopback registry that does not answer HTTPS, as Docker does).
  */
 export class RegistryClient {
-  private base?: string;
+  private base?: Promise<string>;
   private readonly tokens = new Map<string, string>();
   private readonly pendingTokens = new Map<string, Promise<string>>();
   private basicAuth?: string;
@@ -282,22 +282,27 @@ export class RegistryClient {
     }
   }
 
-  /** `https://host`, or `http://host` for a loopback registry that does not speak TLS. */
-  async baseUrl(): Promise<string> {
-    if (this.base) return this.base;
+  /**
+   * `https://host`, or `http://host` for a loopback registry that does not speak TLS. Found out once, and shared:
+   * requests that start together all wait for the one answer instead of taking HTTPS while it is not known yet.
+   */
+  baseUrl(): Promise<string> {
+    return (this.base ??= this.findBaseUrl());
+  }
+
+  private async findBaseUrl(): Promise<string> {
     const host = registryApiHost(this.registry);
-    this.base = `https://${host}`;
     if (isLoopbackRegistry(host)) {
       try {
-        await fetch(`${this.base}/v2/`, { method: 'GET' }).then((r) => r.arrayBuffer());
+        await fetch(`https://${host}/v2/`, { method: 'GET' }).then((r) => r.arrayBuffer());
       } catch (err) {
         if (/EPROTO|wrong version number|WRONG_VERSION_NUMBER|packet length too long/i.test(`${errorMessage(err)} ${String((err as { cause?: unknown }).cause)}`)) {
-          this.base = `http://${host}`;
           this.log.debug(`${this.registry} does not answer HTTPS; using plain HTTP on loopback`);
+          return `http://${host}`;
         }
       }
     }
-    return this.base;
+    return `https://${host}`;
   }
 
   /** Obtains a token (or basic credentials) for a challenge; undefined when there is nothing to present. */
