@@ -43,7 +43,7 @@ export function createAzureCredential(connection: AzureConnection, log: TaskLog)
       inner = connection.msiClientId ? new ManagedIdentityCredential({ clientId: connection.msiClientId }) : new ManagedIdentityCredential();
       break;
   }
-  return new ExplainingCredential(inner, connection);
+  return new ExplainingCredential(inner, connection, log);
 }
 
 /** The `.default` scope of ARM for this connection's cloud. */
@@ -135,14 +135,23 @@ const AADSTS_ADVICE: Record<string, string> = {
   '700023': 'the certificate or client assertion was rejected: check the certificate of the service connection',
 };
 
-/** Wraps a credential so that its failures name the service connection and the fix, with no secret in them. */
+/**
+ * Wraps a credential so that every token it hands out is registered with the agent as a secret (once), and its
+ * failures name the service connection and the fix, with no secret in them.
+ */
 class ExplainingCredential implements TokenCredential {
-  constructor(private readonly inner: TokenCredential, private readonly connection: AzureConnection) {}
+  private readonly registered = new Set<string>();
+
+  constructor(private readonly inner: TokenCredential, private readonly connection: AzureConnection, private readonly log: TaskLog) {}
 
   async getToken(scopes: string | string[], options?: GetTokenOptions): Promise<AccessToken> {
     try {
       const token = await this.inner.getToken(scopes, options);
       if (!token) throw new Error('no token was returned');
+      if (!this.registered.has(token.token)) {
+        this.registered.add(token.token);
+        this.log.secret(token.token);
+      }
       return token;
     } catch (err) {
       throw this.explain(err, scopes);
