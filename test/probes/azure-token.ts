@@ -1,5 +1,6 @@
 // Test probe: reads the AzureRM service connection named by the `azureSubscription` input through the real pipeline
 // adapter, gets a token for ARM with the real credential code, and reports its claims as output variables.
+import { createHash } from 'node:crypto';
 import { runTask } from '../../tasks/common/entry';
 import { armScope, createAzureCredential } from '../../tasks/common/azureCredential';
 import { readAzureConnection } from '../../tasks/common/connections';
@@ -12,6 +13,7 @@ runTask(__dirname, async (pipeline, inputs) => {
   const claims = JSON.parse(Buffer.from(token.token.split('.')[1], 'base64url').toString('utf8')) as Record<string, unknown>;
   pipeline.setOutput('appid', String(claims.appid));
   pipeline.setOutput('aud', String(claims.aud));
+  pipeline.setOutput('tokenSha256', createHash('sha256').update(token.token).digest('hex'));
   pipeline.setOutput('expiresInSeconds', String(Math.round((token.expiresOnTimestamp - Date.now()) / 1000)));
   return { status: 'Succeeded', reason: `token for ${String(claims.aud)}` };
 });

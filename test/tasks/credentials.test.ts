@@ -1,4 +1,5 @@
 import { strict as assert } from 'node:assert';
+import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import type { Environment } from '../env';
 import { runScriptAsAgent, secretLeaks } from '../helpers/agent';
@@ -34,6 +35,8 @@ describe('Azure credentials from an AzureRM service connection', function () {
       assert.equal(run.outputs.aud, env.arm.url.replace(/\/$/, ''));
       assert.ok(Number(run.outputs.expiresInSeconds) > 3000, 'the token carries its expiry');
       assert.ok(env.entra.tokenRequests.length > before, 'the token came from the Entra emulator');
+      const registered = run.secrets.map((s) => createHash('sha256').update(s).digest('hex'));
+      assert.ok(registered.includes(run.outputs.tokenSha256), 'the access token is registered as a secret');
       const secrets = [env.identities[kind].clientSecret, env.devops.accessToken];
       assert.deepEqual(secretLeaks(run, secrets), []);
     });
