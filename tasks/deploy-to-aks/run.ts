@@ -81,15 +81,19 @@ async function deploy(options: DeployOptions, log: TaskLog, client: KubeClient, 
     for (const v of spec.versions ?? []) crdKinds.set(`${spec.group}/${v.name}/${spec.names?.kind}`, { resource: spec.names?.plural, namespaced: spec.scope !== 'Cluster' });
   }
   const planned: Planned[] = [];
+  // Once per kind: a kind the cluster does not serve yet (a CRD's, above) makes Discovery ask the server again.
+  const served = new Map<string, ResourceInfo | undefined>();
   for (const m of manifests) {
     const { obj } = m;
+    const type = `${obj.apiVersion}/${obj.kind}`;
     let info: ResourceInfo | undefined;
     try {
-      info = await discovery.resolve(obj.apiVersion, obj.kind);
+      if (!served.has(type)) served.set(type, await discovery.resolve(obj.apiVersion, obj.kind));
+      info = served.get(type);
     } catch (err) {
       throw explainApiError(err, obj, m.source, 'discover');
     }
-    info ??= crdKinds.get(`${obj.apiVersion}/${obj.kind}`);
+    info ??= crdKinds.get(type);
     if (!info) {
       throw new UserError(`Input 'manifests': ${m.source}: the cluster does not serve kind '${obj.kind}' in apiVersion '${obj.apiVersion}'. Check the apiVersion and kind, or install the CustomResourceDefinition that defines it (it may be in the manifests too).`);
     }
@@ -176,7 +180,9 @@ async function deploy(options: DeployOptions, log: TaskLog, client: KubeClient, 
 
   async function applyPlanned(p: Planned) {
     const pendingNamespace = options.dryRun && p.namespaced && newNamespaces.has(p.obj.metadata.namespace!);
-    if (pendingNamespace || (options.dryRun && crdKinds.has(`${p.obj.apiVersion}/${p.obj.kind}`) && !(await discovery.resolve(p.obj.apiVersion, p.obj.kind)))) {
+    // A dry run creates nothing, so what the cluster served while planning still holds.
+    const pendingCrd = options.dryRun && crdKinds.has(`${p.obj.apiVersion}/${p.obj.kind}`) && !served.get(`${p.obj.apiVersion}/${p.obj.kind}`);
+    if (pendingNamespace || pendingCrd) {
       return {
         skipped: pendingNamespace
           ? `its namespace '${p.obj.metadata.namespace}' is created by this deployment, so the dry run cannot check it`

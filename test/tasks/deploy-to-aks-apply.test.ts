@@ -36,6 +36,25 @@ describe('DeployToAks@1: applying manifests', function () {
     assert.ok(crdLine >= 0 && crLine > crdLine, describeRun(run));
   });
 
+  it('dry run of a CRD with its custom resources skips them, asking the cluster about their kind once', async () => {
+    const ns = freshNamespace(f);
+    const group = `${ns}.example.com`;
+    const crd = [
+      'apiVersion: apiextensions.k8s.io/v1', 'kind: CustomResourceDefinition', `metadata: { name: gadgets.${group} }`, 'spec:', `  group: ${group}`,
+      '  names: { kind: Gadget, plural: gadgets, singular: gadget }', '  scope: Namespaced', '  versions:', '  - name: v1', '    served: true', '    storage: true',
+      '    schema: { openAPIV3Schema: { type: object, x-kubernetes-preserve-unknown-fields: true } }',
+    ].join('\n');
+    const crs = ['a', 'b', 'c', 'd'].map((name) => `apiVersion: ${group}/v1\nkind: Gadget\nmetadata: { name: ${name} }\nspec: { size: 1 }`);
+    const kube = f.cluster.kube;
+    const before = kube.requests.length;
+    const run = await runDeploy(f, { manifests: writeManifest(f, crd, ...crs), namespace: ns, dryRun: true });
+    assert.equal(run.result?.status, 'Succeeded', describeRun(run));
+    assert.equal((run.summaries[0]?.content.match(/\| skipped: its CustomResourceDefinition is created by this deployment/g) ?? []).length, 4, run.summaries[0]?.content);
+    assert.equal(get(f, 'apiextensions.k8s.io/v1', 'CustomResourceDefinition', undefined, `gadgets.${group}`), undefined, 'nothing was created');
+    const discovery = kube.requests.slice(before).filter((r) => r === `GET /apis/${group}/v1`);
+    assert.ok(discovery.length >= 1 && discovery.length <= 2, `discovery of ${group}/v1: ${discovery.length} requests`);
+  });
+
   it('deploys to several namespaces: objects keep their own, others take the input, Namespaces come first', async () => {
     const suffix = freshNamespace(f, 'x');
     const [a, b] = [`${suffix}-a`, `${suffix}-b`];
