@@ -65,16 +65,11 @@ export async function run(options: GateOptions, agentLog: TaskLog): Promise<Gate
     if (!options.azure) {
       throw new UserError(`Check '${azureChecks[0].name}' queries Azure Monitor managed Prometheus, which needs an Entra token: set the input 'azureSubscription' to an Azure Resource Manager service connection with the Monitoring Data Reader role on the workspace.`);
     }
+    // The shared credential registers each token it hands out with the agent, once.
     const credential = createAzureCredential(options.azure, log);
-    // The credential hands out its cached token until it nears expiry: register each token once, not per measurement.
-    const registered = new Set<string>();
     azureToken = async (url) => {
       const token = await credential.getToken(azureMonitorScope(url));
       if (!token) throw new UserError(`Input 'azureSubscription': no token was issued for ${azureMonitorScope(url)}.`);
-      if (!registered.has(token.token)) {
-        log.secret(token.token);
-        registered.add(token.token);
-      }
       return token.token;
     };
   }

@@ -173,7 +173,6 @@ function useEntraToken(kc: KubeConfig, azure: AzureConnection, credential: Retur
       if (!cached || Date.now() >= cached.refreshAt) {
         const token = await credential.getToken(`${AKS_SERVER_APP_ID}/.default`);
         if (!token) throw new UserError(`Input 'azureSubscription': the service connection '${azure.id}' returned no token for the AKS server application.`);
-        log.secret(token.token);
         // Refresh well before expiry (five minutes, or half the lifetime of a short-lived token), so a long wait
         // never sends an expired token.
         const lifetime = token.expiresOnTimestamp - Date.now();
