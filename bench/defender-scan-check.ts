@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { startEnvironment } from '../test/env';
 import { runTask } from '../test/helpers/agent';
 import { azureRmConnection, mergeRunOptions } from '../test/helpers/connections';
-import { OciLayout, skopeoCertDir, skopeoDigest, skopeoPush } from '../test/helpers/images';
+import { OciLayout, skopeoDigest, skopeoPush, skopeoTarget } from '../test/helpers/images';
 import { assessmentRecord, manyPackages, writeFindings } from '../test/data/defender/fixtures';
 import { median, report, round } from './lib/report';
 
@@ -19,7 +19,7 @@ async function main(): Promise<void> {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-defender-'));
   try {
     const n = env.registries.nonprod;
-    const target = { loginServer: n.registry.loginServer, username: n.push.username, password: n.push.password, certDir: skopeoCertDir(env.ca.caCertPath, path.join(tmp, 'certs')) };
+    const target = skopeoTarget(env, n, path.join(tmp, 'certs'));
     const layout = new OciLayout(path.join(tmp, 'layout'));
     layout.tag(layout.image([1024]), 'app');
     await skopeoPush(layout, 'app', target, 'bench/app', '1.0.0');

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { startEnvironment } from '../test/env';
 import { runTask } from '../test/helpers/agent';
-import { OciLayout, skopeoCertDir, skopeoPush } from '../test/helpers/images';
+import { OciLayout, skopeoPush, skopeoTarget } from '../test/helpers/images';
 import { median, report, round } from './lib/report';
 
 const FATAL = new Set(['ErrImagePull', 'ImagePullBackOff', 'CrashLoopBackOff']);
@@ -21,7 +21,7 @@ async function main(): Promise<void> {
     const nonprod = env.registries.nonprod;
     const layout = new OciLayout(path.join(env.dir, 'bench-layout'));
     layout.tag(layout.image([256]), '1.0');
-    await skopeoPush(layout, '1.0', { loginServer: nonprod.registry.loginServer, username: nonprod.push.username, password: nonprod.push.password, certDir: skopeoCertDir(env.ca.caCertPath, path.join(env.dir, 'bench-certs')) }, 'shop/web');
+    await skopeoPush(layout, '1.0', skopeoTarget(env, nonprod, path.join(env.dir, 'bench-certs')), 'shop/web');
     const image = `${nonprod.registry.loginServer}/shop/web`;
     const kubeconfig = path.join(env.dir, 'bench.kubeconfig');
     fs.writeFileSync(kubeconfig, cluster.adminKubeconfig());

@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import { startEnvironment } from '../test/env';
 import { runTask, type TaskRun } from '../test/helpers/agent';
 import { mergeRunOptions, registryConnection } from '../test/helpers/connections';
-import { OciLayout, skopeoCertDir, skopeoDigest, skopeoPush, type SkopeoTarget } from '../test/helpers/images';
+import { OciLayout, skopeoCertDir, skopeoDigest, skopeoPush, skopeoTarget, type SkopeoTarget } from '../test/helpers/images';
 import { median, report, round } from './lib/report';
 
 const run = promisify(execFile);
@@ -22,8 +22,8 @@ async function main(): Promise<void> {
   const env = await startEnvironment();
   try {
     const certDir = skopeoCertDir(env.ca.caCertPath, path.join(env.dir, 'bench-certs'));
-    const nonprod: SkopeoTarget = { loginServer: env.registries.nonprod.registry.loginServer, username: env.registries.nonprod.push.username, password: env.registries.nonprod.push.password, certDir };
-    const prod: SkopeoTarget = { loginServer: env.registries.prod.registry.loginServer, username: env.registries.prod.push.username, password: env.registries.prod.push.password, certDir };
+    const nonprod: SkopeoTarget = skopeoTarget(env, env.registries.nonprod, certDir);
+    const prod: SkopeoTarget = skopeoTarget(env, env.registries.prod, certDir);
     // Each copy gets an image of its own: skopeo remembers where blobs are and would mount them from an earlier
     // copy in the same registry, which would measure its cache, not a copy.
     const seed = async (tag: string): Promise<string> => {
