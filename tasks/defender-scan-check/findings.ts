@@ -198,6 +198,47 @@ function internDigest(value: string | undefined): string | undefined {
   return known;
 }
 
+/**
+ * One copy of values that repeat across findings: publication dates here, CVSS lists below. An image with tens of
+ * thousands of findings has few distinct ones. Findings are read-only once made, so shared CVSS lists are frozen.
+ */
+const SHARED_TEXT = new Map<string, string>();
+function shared(value: string | undefined): string | undefined {
+  if (value === undefined) return value;
+  let known = SHARED_TEXT.get(value);
+  if (known === undefined) SHARED_TEXT.set(value, (known = value));
+  return known;
+}
+
+const NO_CVSS: Cvss[] = Object.freeze([]) as unknown as Cvss[];
+const SHARED_CVSS = new Map<string, Cvss[]>();
+function sharedCvss(list: Cvss[]): Cvss[] {
+  if (!list.length) return NO_CVSS;
+  let key = '';
+  for (const c of list) key += `${c.version}\u0000${c.base}\u0000${c.vector ?? '\u0001'}\u0000`;
+  let known = SHARED_CVSS.get(key);
+  if (!known) {
+    known = Object.freeze(list.map((c) => Object.freeze({ version: c.version, base: c.base, vector: c.vector }))) as unknown as Cvss[];
+    SHARED_CVSS.set(key, known);
+  }
+  return known;
+}
+
+/**
+ * A finding of a vulnerability, made with one object literal so that all findings share one hidden class: built
+ * by spreading a base object, each of tens of thousands of findings carried a shape of its own.
+ */
+function vulnerability(
+  id: string, sev: { severity: Severity; reported?: string }, cvss: Cvss[], pkg: string, installedVersion: string,
+  fixedVersion: string | undefined, fixStatus: FixStatus, exploitDetails: Finding['exploit'], published: string | undefined,
+  description: string | undefined, digest: string, model: DataModel,
+): Finding {
+  return {
+    id, severity: sev.severity, reportedSeverity: sev.reported, cvss: sharedCvss(cvss), package: pkg, installedVersion, fixedVersion, fixStatus,
+    exploit: exploitDetails, published: shared(published), description, digest, model,
+  };
+}
+
 /** Which data model a record belongs to, from its type; undefined for anything else. */
 export function modelOf(record: unknown): DataModel | undefined {
   const type = text(prop(record, 'type', 'Type'))?.toLowerCase();
@@ -243,12 +284,14 @@ function readAssessment(record: unknown): RecordFacts {
   const recordFixStatus = prop(data, 'FixStatus', 'fixStatus') ?? prop(scanner(), 'FixStatus', 'fixStatus');
   const recordSeverity = path(props, 'metadata|Metadata', 'severity|Severity') ?? path(props, 'status|Status', 'severity|Severity');
   const cves = list(prop(data, 'CvesDetails', 'cvesDetails', 'Cves', 'cves'));
-  const base = { package: pkg, installedVersion: installed || '(unknown)', digest: digest ?? '', model: 'assessments' as const };
+  const installedVersion = installed || '(unknown)';
+  const findingDigest = digest ?? '';
   if (cves.length === 0) {
     const sev = normaliseSeverity(recordSeverity);
     facts.findings.push({
-      ...base, id: (text(prop(props, 'displayName', 'DisplayName')) ?? pkg).toUpperCase(), severity: sev.severity, reportedSeverity: sev.reported,
-      cvss: [], fixedVersion: recordFixed, fixStatus: normaliseFixStatus(recordFixStatus, recordFixed),
+      package: pkg, installedVersion, digest: findingDigest, model: 'assessments',
+      id: (text(prop(props, 'displayName', 'DisplayName')) ?? pkg).toUpperCase(), severity: sev.severity, reportedSeverity: sev.reported,
+      cvss: NO_CVSS, fixedVersion: recordFixed, fixStatus: normaliseFixStatus(recordFixStatus, recordFixed),
       exploit: NO_EXPLOIT,
     });
     return facts;
@@ -260,14 +303,12 @@ function readAssessment(record: unknown): RecordFacts {
     const own = prop(cve, 'Severity', 'severity');
     const sev = normaliseSeverity(own === undefined || own === null ? recordSeverity : own);
     const fixed = text(prop(cve, 'FixedVersion', 'fixedVersion')) ?? recordFixed;
-    facts.findings.push({
-      ...base, id: id.toUpperCase(), severity: sev.severity, reportedSeverity: sev.reported,
-      cvss: normaliseCvss(prop(cve, 'Cvss', 'cvss')), fixedVersion: fixed,
-      fixStatus: normaliseFixStatus(prop(cve, 'FixStatus', 'fixStatus') ?? recordFixStatus, fixed),
-      exploit: exploit(prop(cve, 'ExploitabilityDetails', 'exploitabilityDetails', 'ExploitabilityAssessment', 'exploitabilityAssessment')),
-      published: text(prop(cve, 'PublishedDate', 'publishedDate')),
-      description: brief(text(prop(cve, 'Description', 'description'))),
-    });
+    facts.findings.push(vulnerability(
+      id.toUpperCase(), sev, normaliseCvss(prop(cve, 'Cvss', 'cvss')), pkg, installedVersion, fixed,
+      normaliseFixStatus(prop(cve, 'FixStatus', 'fixStatus') ?? recordFixStatus, fixed),
+      exploit(prop(cve, 'ExploitabilityDetails', 'exploitabilityDetails', 'ExploitabilityAssessment', 'exploitabilityAssessment')),
+      text(prop(cve, 'PublishedDate', 'publishedDate')), brief(text(prop(cve, 'Description', 'description'))), findingDigest, 'assessments',
+    ));
   }
   return facts;
 }
@@ -295,18 +336,15 @@ function readSubAssessment(record: unknown): RecordFacts {
   const v30 = number(prop(data, 'cvssV30Score', 'CvssV30Score'));
   if (v30 !== undefined && !cvss.some((c) => c.version.startsWith('3'))) cvss.push({ version: '3.0', base: v30 });
   const fixed = text(prop(software, 'fixedVersion', 'FixedVersion'));
-  facts.findings.push({
-    id: id.toUpperCase(), severity: sev.severity, reportedSeverity: sev.reported, cvss,
-    package: text(prop(software, 'packageName', 'PackageName')) ?? '(unknown package)',
-    installedVersion: text(prop(software, 'version', 'Version')) ?? '(unknown)',
-    fixedVersion: fixed,
-    fixStatus: normaliseFixStatus(prop(software, 'fixStatus', 'FixStatus'), fixed),
-    exploit: exploit(prop(vuln, 'exploitabilityAssessment', 'ExploitabilityAssessment', 'exploitabilityDetails')),
-    published: text(prop(vuln, 'publishedDate', 'PublishedDate')),
-    description: brief(text(prop(props, 'description', 'Description'))),
-    digest: digest ?? '',
-    model: 'subAssessments',
-  });
+  facts.findings.push(vulnerability(
+    id.toUpperCase(), sev, cvss,
+    text(prop(software, 'packageName', 'PackageName')) ?? '(unknown package)',
+    text(prop(software, 'version', 'Version')) ?? '(unknown)',
+    fixed, normaliseFixStatus(prop(software, 'fixStatus', 'FixStatus'), fixed),
+    exploit(prop(vuln, 'exploitabilityAssessment', 'ExploitabilityAssessment', 'exploitabilityDetails')),
+    text(prop(vuln, 'publishedDate', 'PublishedDate')), brief(text(prop(props, 'description', 'Description'))),
+    digest ?? '', 'subAssessments',
+  ));
   return facts;
 }
 
@@ -315,13 +353,33 @@ export function isFixable(f: Finding): boolean {
   return f.fixStatus === 'FixAvailable' || (f.fixStatus === 'Unknown' && !!f.fixedVersion);
 }
 
-/** The same vulnerability in the same package and version reported twice counts once. */
+/**
+ * The same vulnerability in the same package and version of the same digest reported twice counts once (the more
+ * severe report wins, in the place of the first). Keys are kept per digest, so no key repeats the digest; a list
+ * without repeats is handed back as it is.
+ */
 export function dedupe(findings: Finding[]): Finding[] {
-  const seen = new Map<string, Finding>();
+  const byDigest = new Map<string, Map<string, Finding>>();
+  const key = (f: Finding) => `${f.id}|${f.package}|${f.installedVersion}`;
+  let repeats = 0;
   for (const f of findings) {
-    const key = `${f.digest}|${f.id}|${f.package}|${f.installedVersion}`;
-    const prev = seen.get(key);
-    if (!prev || SEVERITY_ORDER.indexOf(f.severity) < SEVERITY_ORDER.indexOf(prev.severity)) seen.set(key, f);
+    let seen = byDigest.get(f.digest);
+    if (!seen) byDigest.set(f.digest, (seen = new Map()));
+    const k = key(f);
+    const prev = seen.get(k);
+    if (prev) repeats++;
+    if (!prev || SEVERITY_ORDER.indexOf(f.severity) < SEVERITY_ORDER.indexOf(prev.severity)) seen.set(k, f);
   }
-  return [...seen.values()];
+  if (!repeats) return findings;
+  const out: Finding[] = [];
+  for (const f of findings) {
+    const seen = byDigest.get(f.digest)!;
+    const k = key(f);
+    const kept = seen.get(k);
+    if (kept) {
+      out.push(kept);
+      seen.delete(k);
+    }
+  }
+  return out;
 }

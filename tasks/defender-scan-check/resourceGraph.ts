@@ -1,4 +1,4 @@
-import { ResourceGraphClient } from '@azure/arm-resourcegraph';
+import { ResourceGraphClient, RestError } from '@azure/arm-resourcegraph';
 import type { TokenCredential } from '@azure/identity';
 import { armClientOptions } from '../common/azureCredential';
 import { requireSubscription, type AzureConnection } from '../common/connections';
@@ -73,6 +73,8 @@ export class FindingsSource {
   constructor(private readonly connection: AzureConnection, credential: TokenCredential, private readonly log: TaskLog) {
     // Retries are ours: the quota headers and ARM's error bodies are read on every answer.
     this.client = new ResourceGraphClient(credential, { ...armClientOptions(connection), retryOptions: { maxRetries: 0 } });
+    // Closest to the HTTP client, after authentication and logging: every other policy sees the answer as usual.
+    this.client.pipeline.addPolicy(textBodyPolicy(), { afterPhase: 'Sign', afterPolicies: ['logPolicy'] });
   }
 
   private get subscription(): string {
@@ -80,14 +82,20 @@ export class FindingsSource {
   }
 
   /**
-   * Every row of a query, handed over page by page so that a digest with tens of thousands of findings is never
-   * held as raw rows all at once.
+   * Every row of a query, handed over one by one as the pages arrive so that a digest with tens of thousands of
+   * findings is never held as raw rows all at once. Each row is let go of as soon as it is handed over: a page
+   * parsed whole is a few megabytes of objects, and rows already read need not outlive the rest of their page.
    */
-  async query(query: string, onPage: (rows: unknown[]) => void): Promise<void> {
+  async query(query: string, onRow: (row: unknown) => void): Promise<void> {
     let skipToken: string | undefined;
     do {
       const page = await this.page(query, skipToken);
-      onPage(page.data);
+      const rows = page.data;
+      for (let i = 0; i < rows.length; i++) {
+        const row = rows[i];
+        rows[i] = undefined;
+        onRow(row);
+      }
       skipToken = page.skipToken;
       this.stats.pages++;
     } while (skipToken);
@@ -157,6 +165,46 @@ export class FindingsSource {
     }
     return new Error(`Resource Graph refused the query (${code}${e.code ? ` ${e.code}` : ''}): ${e.message ?? ''}`);
   }
+}
+
+type PipelinePolicy = Parameters<ResourceGraphClient['pipeline']['addPolicy']>[0];
+
+/**
+ * Decodes the body of a successful answer as text while it arrives. Left to itself, the HTTP client keeps each chunk
+ * of a page (a few megabytes for 1000 records) as a Buffer until the last one, joins them into one more Buffer, and
+ * only then decodes the text: three copies of every page, the chunks often kept until a full collection. Decoded as
+ * it comes, the page is held once, as the text the SDK parses. Other answers (errors, throttling) are read by the
+ * HTTP client as before, and a request that asked for a stream itself gets one.
+ */
+export function textBodyPolicy(): PipelinePolicy {
+  const streamed = new WeakSet<object>();
+  return {
+    name: 'defenderScanCheckTextBody',
+    async sendRequest(request, next) {
+      if (request.streamResponseStatusCodes && !streamed.has(request)) return next(request);
+      request.streamResponseStatusCodes = new Set([200]);
+      streamed.add(request);
+      const response = await next(request);
+      const stream = response.readableStreamBody;
+      if (!stream) return response;
+      delete response.readableStreamBody;
+      response.bodyAsText = await readText(stream);
+      return response;
+    },
+  };
+}
+
+/** The stream as text, failing the way the HTTP client's own reading of a body fails. */
+async function readText(stream: NodeJS.ReadableStream): Promise<string> {
+  stream.setEncoding('utf8');
+  let text = '';
+  try {
+    for await (const chunk of stream) text += chunk as string;
+  } catch (err) {
+    if ((err as { name?: string } | undefined)?.name === 'AbortError') throw err;
+    throw new RestError(`Error reading response as text: ${errorMessage(err)}`, { code: RestError.PARSE_ERROR });
+  }
+  return text;
 }
 
 /** `hh:mm:ss` as milliseconds. */

@@ -69,15 +69,43 @@ function readAllowlist(path: string | undefined): Allowlist | undefined {
 }
 
 /**
- * Keeps the records that belong to the digest's latest push: Defender's records carry the push time it saw and
- * the time they were made; a record made before the newest push is an older scan and does not count as this one.
+ * The records of one digest in one data model, kept as they are read: their findings in one list and, of each
+ * record, only what tells whether it belongs to the digest's latest push. Defender's records carry the push time it
+ * saw and the time they were made; a record made before the newest push is an older scan and does not count as this
+ * one. (An image can have tens of thousands of records: holding each record's facts until the last page is read
+ * took about as much memory as the findings themselves.)
  */
-function currentRecords(records: RecordFacts[], digest: string): { current: RecordFacts[]; stale: number } {
-  const mine = records.filter((r) => !r.digest || r.digest === digest);
-  let pushedAt: number | undefined;
-  for (const r of mine) if (r.pushedAt !== undefined && (pushedAt === undefined || r.pushedAt > pushedAt)) pushedAt = r.pushedAt;
-  const current = pushedAt === undefined ? mine : mine.filter((r) => r.generatedAt === undefined || r.generatedAt >= pushedAt);
-  return { current, stale: mine.length - current.length };
+class DigestRecords {
+  private readonly findings: Finding[] = [];
+  /** Per record: when it was made (NaN when it does not say), and where its findings end in `findings`. */
+  private readonly made: number[] = [];
+  private readonly ends: number[] = [];
+  private pushedAt: number | undefined;
+
+  constructor(private readonly digest: string) {}
+
+  add(r: RecordFacts): void {
+    if (r.digest && r.digest !== this.digest) return;
+    if (r.pushedAt !== undefined && (this.pushedAt === undefined || r.pushedAt > this.pushedAt)) this.pushedAt = r.pushedAt;
+    for (const f of r.findings) this.findings.push(f);
+    this.made.push(r.generatedAt ?? NaN);
+    this.ends.push(this.findings.length);
+  }
+
+  /** The records of the latest push (how many, and their findings in the order read), and how many are older. */
+  current(): { records: number; stale: number; findings: Finding[] } {
+    const { made, ends, pushedAt } = this;
+    const isCurrent = (i: number) => pushedAt === undefined || Number.isNaN(made[i]) || made[i] >= pushedAt;
+    let records = 0;
+    for (let i = 0; i < made.length; i++) if (isCurrent(i)) records++;
+    if (records === made.length) return { records, stale: 0, findings: this.findings };
+    const findings: Finding[] = [];
+    for (let i = 0; i < made.length; i++) {
+      if (!isCurrent(i)) continue;
+      for (let j = i ? ends[i - 1] : 0; j < ends[i]; j++) findings.push(this.findings[j]);
+    }
+    return { records, stale: made.length - records, findings };
+  }
 }
 
 const isDefenderReport = (annotations: Record<string, string> | undefined) =>
@@ -109,25 +137,23 @@ export async function runScanCheck(options: ScanCheckOptions, log: TaskLog, tool
   const models: DataModel[] = options.dataSource === 'auto' ? ['assessments', 'subAssessments'] : [options.dataSource];
   const lookFor = async (t: Target): Promise<void> => {
     for (const model of models) {
-      const records: RecordFacts[] = [];
-      await graph.query(findingsQuery(model, t.digest), (rows) => {
-        for (const row of rows) {
-          const facts = readRecord(row);
-          if (facts?.model === model) records.push(facts);
-        }
+      const read = new DigestRecords(t.digest);
+      await graph.query(findingsQuery(model, t.digest), (row) => {
+        const facts = readRecord(row);
+        if (facts?.model === model) read.add(facts);
       });
-      const { current, stale } = currentRecords(records, t.digest);
-      if (stale && !current.length) {
+      const { records, stale, findings } = read.current();
+      if (stale && !records) {
         log.info(`${t.digest}: Defender's ${model === 'assessments' ? 'recommendations' : 'sub-assessments'} (${stale}) are from before the digest's latest push; waiting for the new scan`);
         return;
       }
-      if (!current.length) continue;
+      if (!records) continue;
       if (options.dataSource === 'auto') {
         log.info(model === 'assessments'
-          ? `${t.digest}: Defender's individual recommendations answered (${current.length} records)`
-          : `${t.digest}: only the retired sub-assessment model has results (${current.length} records); using it`);
+          ? `${t.digest}: Defender's individual recommendations answered (${records} records)`
+          : `${t.digest}: only the retired sub-assessment model has results (${records} records); using it`);
       }
-      t.result = { answeredBy: model, findings: dedupe(current.flatMap((r) => r.findings)) };
+      t.result = { answeredBy: model, findings: dedupe(findings) };
       return;
     }
     // No records in any model: a clean image shows only as Defender's vulnerability attestation in the registry.
