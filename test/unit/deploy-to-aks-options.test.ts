@@ -1,23 +1,8 @@
 import { strict as assert } from 'node:assert';
 import { UserError } from '../../tasks/common/errors';
-import { Inputs, type AgentSource } from '../../tasks/common/inputs';
 import { readDeployOptions } from '../../tasks/deploy-to-aks/options';
+import { fakeInputs } from '../helpers/fakeInputs';
 
-type Endpoint = { url?: string; scheme?: string; auth?: Record<string, string>; data?: Record<string, string> };
-
-function inputs(values: Record<string, string>, endpoints: Record<string, Endpoint> = {}, variables: Record<string, string> = {}): Inputs {
-  const ci = (o: Record<string, string> | undefined, k: string) => Object.entries(o ?? {}).find(([key]) => key.toLowerCase() === k.toLowerCase())?.[1];
-  const source: AgentSource = {
-    input: (n) => values[n],
-    variable: (n) => variables[n],
-    endpointUrl: (id) => endpoints[id]?.url,
-    endpointScheme: (id) => endpoints[id]?.scheme,
-    endpointAuthParameter: (id, k) => ci(endpoints[id]?.auth, k),
-    endpointDataParameter: (id, k) => ci(endpoints[id]?.data, k),
-    filePathSupplied: (n) => Boolean(values[n]),
-  };
-  return new Inputs(source);
-}
 
 const userError = (pattern: RegExp) => (err: unknown) => err instanceof UserError && pattern.test(err.message);
 const base = { connectionType: 'kubeconfig', kubeconfig: '/agent/kubeconfig', manifests: 'k8s/*.yaml' };
@@ -25,7 +10,7 @@ const base = { connectionType: 'kubeconfig', kubeconfig: '/agent/kubeconfig', ma
 describe('deploy-to-aks options', () => {
   it('reads a service account connection: token in base64, CA as PEM or base64', () => {
     const ca = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
-    const o = readDeployOptions(inputs({ ...base, connectionType: 'kubernetesServiceConnection', kubernetesServiceConnection: 'sc' }, {
+    const o = readDeployOptions(fakeInputs({ ...base, connectionType: 'kubernetesServiceConnection', kubernetesServiceConnection: 'sc' }, {
       sc: { url: 'https://aks.example:443', scheme: 'Token', auth: { apiToken: Buffer.from('tok.en-1').toString('base64'), serviceAccountCertificate: ca }, data: { authorizationType: 'ServiceAccount', acceptUntrustedCerts: 'false' } },
     }));
     assert.equal(o.connection.type, 'kubernetesServiceConnection');
@@ -37,18 +22,18 @@ describe('deploy-to-aks options', () => {
   });
 
   it('reads a kubeconfig connection with its context, and refuses unknown authorization types', () => {
-    const o = readDeployOptions(inputs({ ...base, connectionType: 'kubernetesServiceConnection', kubernetesServiceConnection: 'sc' }, {
+    const o = readDeployOptions(fakeInputs({ ...base, connectionType: 'kubernetesServiceConnection', kubernetesServiceConnection: 'sc' }, {
       sc: { url: 'https://aks.example', scheme: 'Kubernetes', auth: { kubeconfig: 'apiVersion: v1', clusterContext: 'prod' }, data: { authorizationType: 'Kubeconfig' } },
     }));
     assert.deepEqual(o.connection, { type: 'kubernetesServiceConnection', endpointId: 'sc', authorizationType: 'Kubeconfig', kubeconfig: 'apiVersion: v1', clusterContext: 'prod', acceptUntrustedCerts: false });
-    assert.throws(() => readDeployOptions(inputs({ ...base, connectionType: 'kubernetesServiceConnection', kubernetesServiceConnection: 'sc' }, {
+    assert.throws(() => readDeployOptions(fakeInputs({ ...base, connectionType: 'kubernetesServiceConnection', kubernetesServiceConnection: 'sc' }, {
       sc: { url: 'https://aks.example', scheme: 'Kubernetes', data: { authorizationType: 'Magic' } },
     })), userError(/authorization type 'Magic'/));
-    assert.throws(() => readDeployOptions(inputs({ ...base, connectionType: 'kubernetesServiceConnection', kubernetesServiceConnection: 'gone' })), userError(/'gone' is not available to this job/));
+    assert.throws(() => readDeployOptions(fakeInputs({ ...base, connectionType: 'kubernetesServiceConnection', kubernetesServiceConnection: 'gone' })), userError(/'gone' is not available to this job/));
   });
 
   it('derives the app name from the pipeline, validates a given one, and collects pipeline metadata', () => {
-    const o = readDeployOptions(inputs(base, {}, {
+    const o = readDeployOptions(fakeInputs(base, {}, {
       'Build.DefinitionName': 'Shop CD (main)', 'System.CollectionUri': 'https://dev.azure.com/contoso/', 'System.TeamProject': 'Web Shop', 'Build.BuildId': '7',
       'Build.BuildNumber': '20260101.3', 'Build.SourceVersion': 'abc',
     }));
@@ -59,17 +44,17 @@ describe('deploy-to-aks options', () => {
       'aks-secure-delivery.dev/build-number': '20260101.3',
       'aks-secure-delivery.dev/commit': 'abc',
     });
-    assert.equal(readDeployOptions(inputs(base)).appName, 'app');
-    assert.throws(() => readDeployOptions(inputs({ ...base, appName: 'bad name!' })), userError(/Input 'appName': 'bad name!' is not a valid label value/));
+    assert.equal(readDeployOptions(fakeInputs(base)).appName, 'app');
+    assert.throws(() => readDeployOptions(fakeInputs({ ...base, appName: 'bad name!' })), userError(/Input 'appName': 'bad name!' is not a valid label value/));
   });
 
   it('validates namespace, pull secrets, images and the timeout', () => {
-    assert.throws(() => readDeployOptions(inputs({ ...base, namespace: 'Prod' })), userError(/Input 'namespace': 'Prod' is not a valid namespace name/));
-    assert.throws(() => readDeployOptions(inputs({ ...base, imagePullSecrets: 'ok,Bad_Name' })), userError(/'Bad_Name' is not a valid secret name/));
-    assert.throws(() => readDeployOptions(inputs({ ...base, images: 'shop/web:1.0\nShop/Web' })), userError(/Input 'images'/));
-    assert.throws(() => readDeployOptions(inputs({ ...base, rolloutTimeout: '0' })), userError(/Input 'rolloutTimeout' must be a whole number from 1/));
-    assert.throws(() => readDeployOptions(inputs({ connectionType: 'kubeconfig', manifests: 'a.yaml' })), userError(/Input 'kubeconfig' is required/));
-    const o = readDeployOptions(inputs({ ...base, images: 'contoso.azurecr.io/shop/web@sha256:' + 'a'.repeat(64), imagePullSecrets: 'one\ntwo' }));
+    assert.throws(() => readDeployOptions(fakeInputs({ ...base, namespace: 'Prod' })), userError(/Input 'namespace': 'Prod' is not a valid namespace name/));
+    assert.throws(() => readDeployOptions(fakeInputs({ ...base, imagePullSecrets: 'ok,Bad_Name' })), userError(/'Bad_Name' is not a valid secret name/));
+    assert.throws(() => readDeployOptions(fakeInputs({ ...base, images: 'shop/web:1.0\nShop/Web' })), userError(/Input 'images'/));
+    assert.throws(() => readDeployOptions(fakeInputs({ ...base, rolloutTimeout: '0' })), userError(/Input 'rolloutTimeout' must be a whole number from 1/));
+    assert.throws(() => readDeployOptions(fakeInputs({ connectionType: 'kubeconfig', manifests: 'a.yaml' })), userError(/Input 'kubeconfig' is required/));
+    const o = readDeployOptions(fakeInputs({ ...base, images: 'contoso.azurecr.io/shop/web@sha256:' + 'a'.repeat(64), imagePullSecrets: 'one\ntwo' }));
     assert.deepEqual(o.imagePullSecrets, ['one', 'two']);
     assert.equal(o.images[0].digest, `sha256:${'a'.repeat(64)}`);
     assert.equal(o.rolloutTimeoutSeconds, 600);

@@ -1,33 +1,20 @@
 import { strict as assert } from 'node:assert';
 import { readAzureConnection, readRegistryConnection } from '../../tasks/common/connections';
 import { UserError } from '../../tasks/common/errors';
-import { Inputs, type AgentSource } from '../../tasks/common/inputs';
-
-function source(inputs: Record<string, string>, endpoints: Record<string, { url?: string; scheme?: string; auth?: Record<string, string>; data?: Record<string, string> }> = {}, variables: Record<string, string> = {}): AgentSource {
-  const ci = (o: Record<string, string> | undefined, k: string) => Object.entries(o ?? {}).find(([key]) => key.toLowerCase() === k.toLowerCase())?.[1];
-  return {
-    input: (n) => inputs[n],
-    variable: (n) => variables[n],
-    endpointUrl: (id) => endpoints[id]?.url,
-    endpointScheme: (id) => endpoints[id]?.scheme,
-    endpointAuthParameter: (id, k) => ci(endpoints[id]?.auth, k),
-    endpointDataParameter: (id, k) => ci(endpoints[id]?.data, k),
-    filePathSupplied: (n) => Boolean(inputs[n]),
-  };
-}
+import { fakeInputs } from '../helpers/fakeInputs';
 
 const userError = (pattern: RegExp) => (err: unknown) => err instanceof UserError && pattern.test(err.message);
 
 describe('task inputs', () => {
   it('reads text trimmed, and empty as absent', () => {
-    const inputs = new Inputs(source({ a: '  x ', b: '   ' }));
+    const inputs = fakeInputs({ a: '  x ', b: '   ' });
     assert.equal(inputs.text('a'), 'x');
     assert.equal(inputs.text('b'), undefined);
     assert.throws(() => inputs.required('b', 'give a b'), userError(/^Input 'b' is required: give a b\.$/));
   });
 
   it('reads booleans strictly', () => {
-    const inputs = new Inputs(source({ t: 'True', f: 'false', bad: 'yes' }));
+    const inputs = fakeInputs({ t: 'True', f: 'false', bad: 'yes' });
     assert.equal(inputs.bool('t', false), true);
     assert.equal(inputs.bool('f', true), false);
     assert.equal(inputs.bool('missing', true), true);
@@ -35,20 +22,20 @@ describe('task inputs', () => {
   });
 
   it('reads whole numbers within a range', () => {
-    const inputs = new Inputs(source({ n: '600', neg: '-1', frac: '1.5', word: 'ten' }));
+    const inputs = fakeInputs({ n: '600', neg: '-1', frac: '1.5', word: 'ten' });
     assert.equal(inputs.int('n', 1, 0, 1000), 600);
     assert.equal(inputs.int('none', 7, 0, 10), 7);
     for (const name of ['neg', 'frac', 'word']) assert.throws(() => inputs.int(name, 1, 0, 1000), userError(/must be a whole number from 0 to 1000/));
   });
 
   it('reads choices without regard to case, in their declared spelling', () => {
-    const inputs = new Inputs(source({ m: 'ACRIMPORT', bad: 'copy' }));
+    const inputs = fakeInputs({ m: 'ACRIMPORT', bad: 'copy' });
     assert.equal(inputs.choice('m', ['auto', 'acrImport'] as const, 'auto'), 'acrImport');
     assert.throws(() => inputs.choice('bad', ['auto', 'acrImport'] as const, 'auto'), userError(/must be one of 'auto', 'acrImport', not 'copy'/));
   });
 
   it('reads multi-line inputs as trimmed lines, commas optional', () => {
-    const inputs = new Inputs(source({ l: ' a \n\n b,c \r\n' }));
+    const inputs = fakeInputs({ l: ' a \n\n b,c \r\n' });
     assert.deepEqual(inputs.lines('l'), ['a', 'b,c']);
     assert.deepEqual(inputs.lines('l', { commas: true }), ['a', 'b', 'c']);
   });
@@ -58,7 +45,7 @@ describe('service connections', () => {
   const arm = { url: 'https://management.azure.com/', data: { subscriptionId: 'sub', activeDirectoryAuthority: 'https://login.microsoftonline.com/' } };
 
   it('reads a service principal with a secret', () => {
-    const c = readAzureConnection(new Inputs(source({ azureSubscription: 'c1' }, { c1: { ...arm, scheme: 'ServicePrincipal', auth: { tenantid: 't', serviceprincipalid: 'app', serviceprincipalkey: 'k', authenticationType: 'spnKey' } } })), 'azureSubscription', true);
+    const c = readAzureConnection(fakeInputs({ azureSubscription: 'c1' }, { c1: { ...arm, scheme: 'ServicePrincipal', auth: { tenantid: 't', serviceprincipalid: 'app', serviceprincipalkey: 'k', authenticationType: 'spnKey' } } }), 'azureSubscription', true);
     assert.equal(c.scheme, 'ServicePrincipal');
     assert.equal(c.clientSecret, 'k');
     assert.equal(c.armResource, 'https://management.azure.com/');
@@ -67,31 +54,31 @@ describe('service connections', () => {
   });
 
   it('reads a certificate, workload identity federation and a managed identity', () => {
-    const cert = readAzureConnection(new Inputs(source({ s: 'c' }, { c: { ...arm, scheme: 'ServicePrincipal', auth: { tenantid: 't', serviceprincipalid: 'app', authenticationType: 'spnCertificate', servicePrincipalCertificate: 'PEM' } } })), 's', true);
+    const cert = readAzureConnection(fakeInputs({ s: 'c' }, { c: { ...arm, scheme: 'ServicePrincipal', auth: { tenantid: 't', serviceprincipalid: 'app', authenticationType: 'spnCertificate', servicePrincipalCertificate: 'PEM' } } }), 's', true);
     assert.equal(cert.certificatePem, 'PEM');
-    const wif = readAzureConnection(new Inputs(source({ s: 'c' }, { c: { ...arm, scheme: 'WorkloadIdentityFederation', auth: { tenantid: 't', serviceprincipalid: 'app' } }, SystemVssConnection: { auth: { AccessToken: 'job' } } }, { 'System.OidcRequestUri': 'https://oidc' })), 's', true);
+    const wif = readAzureConnection(fakeInputs({ s: 'c' }, { c: { ...arm, scheme: 'WorkloadIdentityFederation', auth: { tenantid: 't', serviceprincipalid: 'app' } }, SystemVssConnection: { auth: { AccessToken: 'job' } } }, { 'System.OidcRequestUri': 'https://oidc' }), 's', true);
     assert.equal(wif.oidcRequestUri, 'https://oidc');
     assert.equal(wif.systemAccessToken, 'job');
-    const mi = readAzureConnection(new Inputs(source({ s: 'c' }, { c: { ...arm, scheme: 'ManagedServiceIdentity', auth: { tenantid: 't' }, data: { msiclientId: 'mi' } } })), 's', true);
+    const mi = readAzureConnection(fakeInputs({ s: 'c' }, { c: { ...arm, scheme: 'ManagedServiceIdentity', auth: { tenantid: 't' }, data: { msiclientId: 'mi' } } }), 's', true);
     assert.equal(mi.msiClientId, 'mi');
   });
 
   it('takes the ARM audience of a sovereign cloud from the connection', () => {
-    const c = readAzureConnection(new Inputs(source({ s: 'c' }, { c: { url: 'https://management.usgovcloudapi.net/', scheme: 'ServicePrincipal', auth: { tenantid: 't', serviceprincipalid: 'a', serviceprincipalkey: 'k' }, data: { activeDirectoryServiceEndpointResourceId: 'https://management.core.usgovcloudapi.net/', activeDirectoryAuthority: 'https://login.microsoftonline.us' } } })), 's', true);
+    const c = readAzureConnection(fakeInputs({ s: 'c' }, { c: { url: 'https://management.usgovcloudapi.net/', scheme: 'ServicePrincipal', auth: { tenantid: 't', serviceprincipalid: 'a', serviceprincipalkey: 'k' }, data: { activeDirectoryServiceEndpointResourceId: 'https://management.core.usgovcloudapi.net/', activeDirectoryAuthority: 'https://login.microsoftonline.us' } } }), 's', true);
     assert.equal(c.armResource, 'https://management.core.usgovcloudapi.net/');
     assert.equal(c.authorityHost, 'https://login.microsoftonline.us/');
   });
 
   it('explains a missing connection, an unusable scheme and missing parameters', () => {
-    assert.throws(() => readAzureConnection(new Inputs(source({ s: 'nope' })), 's', true), userError(/service connection 'nope' is not available to this job/));
-    assert.throws(() => readAzureConnection(new Inputs(source({ s: 'c' }, { c: { ...arm, scheme: 'PublishProfile', auth: { tenantid: 't' } } })), 's', true), userError(/PublishProfile/));
-    assert.throws(() => readAzureConnection(new Inputs(source({ s: 'c' }, { c: { ...arm, scheme: 'ServicePrincipal', auth: { tenantid: 't', serviceprincipalid: 'a' } } })), 's', true), userError(/no service principal key/));
-    assert.equal(readAzureConnection(new Inputs(source({})), 's', false), undefined);
-    assert.throws(() => readAzureConnection(new Inputs(source({})), 's', true), userError(/Input 's' is required/));
+    assert.throws(() => readAzureConnection(fakeInputs({ s: 'nope' }), 's', true), userError(/service connection 'nope' is not available to this job/));
+    assert.throws(() => readAzureConnection(fakeInputs({ s: 'c' }, { c: { ...arm, scheme: 'PublishProfile', auth: { tenantid: 't' } } }), 's', true), userError(/PublishProfile/));
+    assert.throws(() => readAzureConnection(fakeInputs({ s: 'c' }, { c: { ...arm, scheme: 'ServicePrincipal', auth: { tenantid: 't', serviceprincipalid: 'a' } } }), 's', true), userError(/no service principal key/));
+    assert.equal(readAzureConnection(fakeInputs({}), 's', false), undefined);
+    assert.throws(() => readAzureConnection(fakeInputs({}), 's', true), userError(/Input 's' is required/));
   });
 
   it('reads a Docker registry connection', () => {
-    const r = readRegistryConnection(new Inputs(source({ r: 'd' }, { d: { url: 'https://contoso.azurecr.io/', scheme: 'UsernamePassword', auth: { registry: 'https://contoso.azurecr.io', username: 'u', password: 'p' } } })), 'r');
+    const r = readRegistryConnection(fakeInputs({ r: 'd' }, { d: { url: 'https://contoso.azurecr.io/', scheme: 'UsernamePassword', auth: { registry: 'https://contoso.azurecr.io', username: 'u', password: 'p' } } }), 'r');
     assert.deepEqual(r, { input: 'r', id: 'd', registry: 'contoso.azurecr.io', username: 'u', password: 'p' });
   });
 });
