@@ -1,19 +1,11 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { cleanNamespaces, deployFixture, describeRun, freshNamespace, get, runDeploy, workload, writeManifest, type DeployFixture } from './deploy-to-aks-fixture';
+import { type DeployFixture, describeRun, freshNamespace, get, runDeploy, useDeployFixture, workload, writeManifest } from './deploy-to-aks-fixture';
 
 describe('DeployToAks@1: applying manifests', function () {
   let f: DeployFixture;
-  before(async function () {
-    this.timeout(120_000);
-    f = await deployFixture();
-  });
-  afterEach(() => {
-    cleanNamespaces();
-    f.env.clearFaults();
-    f.cluster.kube.policies.length = 0;
-  });
+  useDeployFixture((fixture) => { f = fixture; });
 
   it('applies a CRD and its custom resource in one run, the CRD established first', async () => {
     const ns = freshNamespace(f);

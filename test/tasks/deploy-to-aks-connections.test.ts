@@ -5,21 +5,14 @@ import * as path from 'node:path';
 import { secretLeaks } from '../helpers/agent';
 import { node24Binary } from '../helpers/node24';
 import { azureRmConnection, type AzureCredentialKind } from '../helpers/connections';
-import { cleanNamespaces, deployFixture, describeRun, freshNamespace, get, runDeploy, workload, writeManifest, type DeployFixture } from './deploy-to-aks-fixture';
+import { type DeployFixture, describeRun, freshNamespace, get, runDeploy, useDeployFixture, workload, writeManifest } from './deploy-to-aks-fixture';
 
 /** The AKS server app: asked for as a scope (`…/.default`), or as a resource by managed identities. */
 const AKS_SERVER_APP = '6dae42f8-4368-4678-94ff-3960e28e3630';
 
 describe('DeployToAks@1: connections', function () {
   let f: DeployFixture;
-  before(async function () {
-    this.timeout(120_000);
-    f = await deployFixture();
-  });
-  afterEach(() => {
-    cleanNamespaces();
-    f.env.clearFaults();
-  });
+  useDeployFixture((fixture) => { f = fixture; });
 
   const arm = (kind: AzureCredentialKind, cluster: 'staging' | 'production', inputs: Record<string, string | boolean> = {}) => {
     const { id, options } = azureRmConnection(f.env, kind);

@@ -44,6 +44,24 @@ export function deployFixture(): Promise<DeployFixture> {
 
 const created: { kube: KubeCluster; name: string }[] = [];
 
+/**
+ * Registers the hooks every DeployToAks@1 suite needs: the fixture before the first test, and after each test its
+ * namespaces deleted, faults cleared and admission policies removed. `ready` receives the fixture.
+ */
+export function useDeployFixture(ready: (f: DeployFixture) => void): void {
+  let fixture: DeployFixture | undefined;
+  before(async function () {
+    this.timeout(120_000);
+    fixture = await deployFixture();
+    ready(fixture);
+  });
+  afterEach(() => {
+    cleanNamespaces();
+    fixture?.env.clearFaults();
+    if (fixture) fixture.cluster.kube.policies.length = 0;
+  });
+}
+
 /** A fresh namespace in the cluster (staging unless given), for one test; `cleanNamespaces` deletes it. */
 export function freshNamespace(f: DeployFixture, prefix = 't', kube: KubeCluster = f.cluster.kube): string {
   const name = `${prefix}-${randomBytes(4).toString('hex')}`;

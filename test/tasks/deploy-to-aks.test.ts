@@ -1,18 +1,10 @@
 import { strict as assert } from 'node:assert';
 import { secretLeaks } from '../helpers/agent';
-import { cleanNamespaces, deployFixture, describeRun, freshNamespace, get, runDeploy, workload, writeManifest, type DeployFixture } from './deploy-to-aks-fixture';
+import { type DeployFixture, describeRun, freshNamespace, get, runDeploy, useDeployFixture, workload, writeManifest } from './deploy-to-aks-fixture';
 
 describe('DeployToAks@1: rollouts', function () {
   let f: DeployFixture;
-  before(async function () {
-    this.timeout(120_000);
-    f = await deployFixture();
-  });
-  afterEach(() => {
-    cleanNamespaces();
-    f.env.clearFaults();
-    f.cluster.kube.policies.length = 0;
-  });
+  useDeployFixture((fixture) => { f = fixture; });
 
   it('rolls out a Deployment, a StatefulSet and a DaemonSet, with outputs, summary and pipeline metadata', async () => {
     const ns = freshNamespace(f);

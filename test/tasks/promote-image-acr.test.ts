@@ -1,20 +1,12 @@
 import { strict as assert } from 'node:assert';
 import { secretLeaks } from '../helpers/agent';
 import { skopeoDigest, skopeoRaw } from '../helpers/images';
-import { digestOrNothing, promoteFixture, referrerDigests, type Fixture } from './promote-image-fixture';
+import { digestOrNothing, referrerDigests, type Fixture, usePromoteFixture } from './promote-image-fixture';
 
 describe('PromoteImage@1 with ACR import (agent run)', function () {
   this.timeout(120_000);
   let f: Fixture;
-
-  before(async () => {
-    f = await promoteFixture();
-  });
-  afterEach(() => {
-    f.env.clearFaults();
-    f.env.registries.nonprod.acr.reset();
-    f.env.registries.prod.acr.reset();
-  });
+  usePromoteFixture((fixture) => { f = fixture; });
 
   const importsFor = (repository: string) => f.env.acrImports.filter((i) => i.body.source?.sourceImage?.startsWith(`${repository}@`));
 

@@ -112,6 +112,20 @@ export async function promoteFixture(): Promise<Fixture> {
   };
 }
 
+/** Registers the hooks of the promotion suites: the fixture before the first test; faults and ACR state reset after each. */
+export function usePromoteFixture(ready: (f: Fixture) => void): void {
+  let fixture: Fixture | undefined;
+  before(async () => {
+    fixture = await promoteFixture();
+    ready(fixture);
+  });
+  afterEach(() => {
+    fixture?.env.clearFaults();
+    fixture?.env.registries.nonprod.acr.reset();
+    fixture?.env.registries.prod.acr.reset();
+  });
+}
+
 /** Digest of `reference` in the registry, or undefined when skopeo cannot find it. */
 export async function digestOrNothing(target: SkopeoTarget, reference: string): Promise<string | undefined> {
   try {

@@ -2,20 +2,12 @@ import { strict as assert } from 'node:assert';
 import { runTask, secretLeaks } from '../helpers/agent';
 import { mergeRunOptions, registryConnection } from '../helpers/connections';
 import { skopeoDigest, skopeoRaw } from '../helpers/images';
-import { SBOM, SIGNATURE, digestOrNothing, promoteFixture, referrerDigests, type Fixture } from './promote-image-fixture';
+import { SBOM, SIGNATURE, digestOrNothing, referrerDigests, type Fixture, usePromoteFixture } from './promote-image-fixture';
 
 describe('PromoteImage@1 with an OCI copy (agent run)', function () {
   this.timeout(120_000);
   let f: Fixture;
-
-  before(async () => {
-    f = await promoteFixture();
-  });
-  afterEach(() => {
-    f.env.clearFaults();
-    f.env.registries.nonprod.acr.reset();
-    f.env.registries.prod.acr.reset();
-  });
+  usePromoteFixture((fixture) => { f = fixture; });
 
   it('promotes a tag by its digest with its referrers (tag fallback), and a second run changes nothing', async () => {
     const s = await f.seed();
