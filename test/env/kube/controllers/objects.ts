@@ -2,23 +2,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { KubeCluster } from '../cluster';
 import { KubeStatus, clone, type KObj } from '../types';
 
+export { isReady, now, sameStatus } from '../status';
+
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Any = any;
-
-/** A timestamp as the API server writes it (seconds). */
-export function now(): string {
-  return new Date().toISOString().replace(/\.\d+Z$/, 'Z');
-}
-
-export function isReady(p: KObj): boolean {
-  return (p.status?.conditions ?? []).some((x: Any) => x.type === 'Ready' && x.status === 'True');
-}
-
-/** Whether two statuses differ in more than their condition timestamps (a controller writes only real changes). */
-export function sameStatus(a: unknown, b: unknown): boolean {
-  const strip = (v: unknown) => JSON.stringify(v, (k, val: unknown) => (k === 'lastUpdateTime' || k === 'lastTransitionTime' || k === 'lastProbeTime' ? undefined : val));
-  return strip(a) === strip(b);
-}
 
 /** The pod-template-hash a controller gives a template. */
 export function templateHash(template: unknown): string {
