@@ -2,6 +2,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { KubeCluster } from '../cluster';
 import { KubeStatus, clone, type KObj } from '../types';
 
+import { isReady } from '../status';
+
 export { isReady, now, sameStatus } from '../status';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
