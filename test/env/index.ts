@@ -108,7 +108,7 @@ export async function startEnvironment(options: { dir?: string } = {}): Promise<
 
     const entra = await EntraEmulator.start(tls);
     stops.push(() => entra.close());
-    const devops = await DevOpsEmulator.start(tls);
+    const devops = await DevOpsEmulator.start(tls, path.join(dir, 'repos'));
     stops.push(() => devops.close());
     entra.trustIssuer(devops.issuer, devops.publicKeyPem);
     const arm = await ArmEmulator.start(tls, entra);
