@@ -2,21 +2,22 @@ import * as https from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { UserError } from '../common/errors';
 import type { TaskLog } from '../common/log';
-import { isDroppedConnection, isTransientStatus, parseRetryAfter, retry } from '../common/retry';
+import { HttpError, httpRetryVerdict } from '../common/http';
+import { parseRetryAfter, retry } from '../common/retry';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type KObj = Record<string, any> & { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; [key: string]: any } };
 
-/** A failure answered by the API server, with its Status fields. */
-export class KubeApiError extends Error {
+/** A failure answered by the API server: the HTTP layer's error with the Status fields. */
+export class KubeApiError extends HttpError {
   constructor(
-    readonly status: number,
+    status: number,
     readonly reason: string,
     message: string,
     readonly details?: { name?: string; kind?: string; group?: string; causes?: { field?: string; message?: string }[] },
-    readonly retryAfterMs?: number,
+    retryAfterMs?: number,
   ) {
-    super(message);
+    super(status, 'the API server', { message, retryAfterMs });
     this.name = 'KubeApiError';
   }
 }
@@ -63,11 +64,7 @@ export class KubeClient {
   async request<T = KObj>(method: string, path: string, options: RequestOptions = {}): Promise<{ status: number; body: T }> {
     const attempt = () => this.once<T>(method, path, options);
     if (options.retry === false) return attempt();
-    return retry(attempt, (err) => ({
-      transient: (err instanceof KubeApiError && isTransientStatus(err.status)) || isDroppedConnection(err),
-      retryAfterMs: err instanceof KubeApiError ? err.retryAfterMs : undefined,
-      reason: err instanceof Error ? err.message : String(err),
-    }), {
+    return retry(attempt, httpRetryVerdict, {
       attempts: options.attempts ?? 6, baseDelayMs: 200, maxDelayMs: 5000,
       onRetry: ({ delayMs, reason }) => this.log.debug(`${method} ${path}: ${reason}; retrying in ${delayMs} ms`),
     });
