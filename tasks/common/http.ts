@@ -183,6 +183,24 @@ export function describeNetworkFailure(err: unknown, url: URL, proxy?: ProxyEndp
   return `request to ${host} failed: ${errorMessage(deepest)}`;
 }
 
+/**
+ * For an SDK client's error (core-rest-pipeline's RestError, MSAL's, client-node's): the description of the network
+ * failure under it, naming the proxy or the certificate setting, or undefined when it is an answer, not a failure.
+ */
+export function sdkNetworkFailure(err: unknown, target: string | URL): string | undefined {
+  const url = new URL(target);
+  const text = chainMessages(err);
+  const failed = /Bad response: \d+|Proxy response \(\d+\)|Proxy Authentication Required/.test(text) || !!codeOf(err) && /^(E[A-Z]+|UND_ERR_\w+|ERR_TLS\w*|ERR_SSL\w*|\w*CERT\w*|UNABLE_TO_\w+)$/.test(codeOf(err)!)
+    || /UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT|ECONNREFUSED/.test(text);
+  if (!failed) return undefined;
+  const described = describeNetworkFailure(err, url, proxyFor(url));
+  if (/^request to .* failed:/.test(described)) {
+    const tlsCode = /(UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|DEPTH_ZERO_SELF_SIGNED_CERT|UNABLE_TO_GET_ISSUER_CERT_LOCALLY|ERR_TLS_CERT_ALTNAME_INVALID)/.exec(text)?.[1];
+    if (tlsCode) return describeNetworkFailure(Object.assign(new Error(tlsCode), { code: tlsCode }), url, proxyFor(url));
+  }
+  return described;
+}
+
 function code(err: unknown): string | undefined {
   const c = (err as { code?: unknown } | undefined)?.code;
   return typeof c === 'string' ? c : undefined;
