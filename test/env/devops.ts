@@ -26,6 +26,8 @@ export class DevOpsEmulator {
   /** Lifetime of issued OIDC tokens; tests shorten it to exercise expiry. */
   oidcTokenLifetimeSeconds = 600;
   oidcRequests = 0;
+  /** Every federated token served, in order: tests check that a task registered each as a secret. */
+  readonly servedOidcTokens: string[] = [];
   private server?: RunningServer;
 
   static async start(tls: TlsMaterial): Promise<DevOpsEmulator> {
@@ -98,6 +100,7 @@ export class DevOpsEmulator {
         iss: this.issuer, sub: this.subjectOf(connection), aud: 'api://AzureADTokenExchange',
         exp: now + this.oidcTokenLifetimeSeconds, nbf: now, iat: now,
       }, this.key.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string);
+      this.servedOidcTokens.push(oidcToken);
       x.sendJson(200, { oidcToken });
     });
     return router;
