@@ -2,10 +2,13 @@ import { createAzureCredential } from '../common/azureCredential';
 import { UserError } from '../common/errors';
 import type { TaskLog } from '../common/log';
 import type { TaskStatus } from '../common/pipeline';
-import { measureCommand, measureHttp, measurePrometheus, stopRunningCommands, type CheckContext } from './checks';
-import { azureMonitorScope, parseGate, type CheckConfig, type GateConfig } from './config';
+import { measureCheck } from './checks';
+import { stopRunningCommands } from './checks/command';
+import type { CheckContext } from './checks/kind';
+import { azureMonitorScope } from './checks/prometheus';
+import { parseGate, type CheckConfig, type GateConfig } from './config';
 import { runGate, type GateResult, type GateVerdict } from './gate';
-import type { Measurement } from './judge';
+import { assess, type Measurement } from './judge';
 import type { GateOptions } from './options';
 import { junitXml, summaryMarkdown } from './report';
 
@@ -80,8 +83,10 @@ export async function run(options: GateOptions, agentLog: TaskLog): Promise<Gate
 
   const measure = (check: CheckConfig, signal: AbortSignal): Promise<Measurement> => {
     const ctx: CheckContext = { signal, azureToken, workingDirectory: options.workingDirectory };
-    const measured = check.kind === 'http' ? measureHttp(check, ctx) : check.kind === 'prometheus' ? measurePrometheus(check, ctx) : measureCommand(check, ctx);
-    return measured.then((m) => ({ ...m, message: redactor.scrub(m.message), value: m.value && redactor.scrub(m.value) }));
+    return measureCheck(check, ctx).then((reading) => {
+      const m = assess(check, reading);
+      return { ...m, message: redactor.scrub(m.message), value: m.value && redactor.scrub(m.value) };
+    });
   };
   // The agent stops a cancelled job with SIGINT, then SIGTERM: test commands must not outlive it.
   const cancel = (signal: NodeJS.Signals) => {

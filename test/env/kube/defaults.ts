@@ -1,5 +1,9 @@
-import type { KubeCluster } from './cluster';
-import { KubeStatus, groupVersion, selectorMatches, type KObj, type ResourceType } from './types';
+import { KubeStatus, selectorMatches, type KObj, type ResourceType } from './types';
+
+/** Reads stored objects (validation of custom resources reads their CRD). */
+export interface ObjectLookup {
+  get(apiVersion: string, kind: string, namespace: string | undefined, name: string): KObj | undefined;
+}
 
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -73,7 +77,7 @@ function invalid(type: ResourceType, obj: KObj, field: string, message: string):
 }
 
 /** The validation a real API server would refuse these objects for (422 Invalid). */
-export function validate(type: ResourceType, obj: KObj, cluster: KubeCluster): void {
+export function validate(type: ResourceType, obj: KObj, cluster: ObjectLookup): void {
   const name = obj.metadata.name;
   if (!name) throw invalid(type, obj, 'metadata.name', 'Required value: name or generateName is required');
   const nameRule = type.kind === 'Namespace' || type.kind === 'Service' ? DNS_LABEL : DNS_SUBDOMAIN;
@@ -107,5 +111,4 @@ export function validate(type: ResourceType, obj: KObj, cluster: KubeCluster): v
     const required: string[] = version?.schema?.openAPIV3Schema?.properties?.spec?.required ?? [];
     for (const r of required) if (obj.spec?.[r] === undefined) throw invalid(type, obj, `spec.${r}`, 'Required value');
   }
-  void groupVersion;
 }
