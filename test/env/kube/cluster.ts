@@ -5,14 +5,14 @@ import { Faults } from '../faults';
 import type { TlsMaterial } from '../http';
 import { deleteObject, mayPurge, type DeleteOptions } from './apiserver/deletion';
 import { Handlers, type ApiContext } from './apiserver/handlers';
-import { ApiServer, type KubeUser } from './apiserver/server';
+import { ApiServer, type KubeUser, type SubresourceHandler } from './apiserver/server';
 import { Store, now } from './apiserver/store';
 import { Watches } from './apiserver/watch';
 import { collectGarbage } from './controllers/garbageCollector';
 import { finalizeNamespaces } from './controllers/namespace';
 import { KubeStatus, type KObj, type ResourceType } from './types';
 
-export { AKS_SERVER_APP_ID, type KubeUser } from './apiserver/server';
+export { AKS_SERVER_APP_ID, type KubeUser, type SubresourceHandler } from './apiserver/server';
 
 /**
  * An admission policy: returns a denial message for objects it refuses (as Gatekeeper / Azure Policy do through
@@ -104,6 +104,11 @@ export class KubeCluster implements ApiContext {
   async close(): Promise<void> {
     this.dropWatches();
     await this.server.close();
+  }
+
+  /** Serves a subresource (`pods/log`…) with `handler`; see `SubresourceHandler`. */
+  registerSubresource(path: string, handler: SubresourceHandler): void {
+    this.server.subresources.set(path, handler);
   }
 
   issueToken(user: KubeUser): string {
@@ -254,11 +259,39 @@ export class KubeCluster implements ApiContext {
     });
   }
 
-  /** Runs the admission policies; a denial is a 403 as a validating webhook gives it. */
+  /**
+   * Admission: ResourceQuota on creates (a 403 `exceeded quota`, which a controller's create gets too: call this
+   * before creating a pod), then the admission policies (a 403 as a validating webhook gives it).
+   */
   admit(obj: KObj, operation: 'CREATE' | 'UPDATE', dryRun: boolean): void {
+    if (operation === 'CREATE') this.checkQuota(obj);
     for (const policy of this.policies) {
       const denial = policy(obj, operation, dryRun);
       if (denial) throw new KubeStatus(403, 'Forbidden', `admission webhook "validation.gatekeeper.sh" denied the request: ${denial}`);
+    }
+  }
+
+  /**
+   * The ResourceQuota admission plugin for object counts (`pods`, `services`, `configmaps`, `secrets`,
+   * `persistentvolumeclaims`, `count/<resource>[.<group>]`), worded as `plugin/pkg/admission/resourcequota` words it.
+   */
+  private checkQuota(obj: KObj): void {
+    const type = this.typeOf(obj.apiVersion, obj.kind);
+    const ns = obj.metadata.namespace;
+    if (!type || !ns) return;
+    const resource = type.group ? `${type.resource}.${type.group}` : type.resource;
+    const names = [`count/${resource}`, ...(['pods', 'services', 'configmaps', 'secrets', 'persistentvolumeclaims'].includes(type.resource) && !type.group ? [type.resource] : [])];
+    for (const quota of this.list('v1', 'ResourceQuota', ns)) {
+      for (const name of names) {
+        const hard = quota.spec?.hard?.[name];
+        if (hard === undefined) continue;
+        const used = this.store.ofType(type, ns).filter((o) => !(o.kind === 'Pod' && ['Succeeded', 'Failed'].includes(o.status?.phase))).length;
+        if (used + 1 > Number(hard)) {
+          throw new KubeStatus(403, 'Forbidden', `${resource} "${obj.metadata.name}" is forbidden: exceeded quota: ${quota.metadata.name}, requested: ${name}=1, used: ${name}=${used}, limited: ${name}=${hard}`, {
+            name: obj.metadata.name, group: type.group || undefined, kind: type.resource,
+          });
+        }
+      }
     }
   }
 

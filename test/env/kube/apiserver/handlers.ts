@@ -8,7 +8,9 @@ import { applyConfiguration, recordUpdate } from './apply';
 import { decode, typedPatch, type FieldValidation } from './decode';
 import { deleteOptionsOf, qualified, staleError, type DeleteOptions } from './deletion';
 import { customRoot, rootNode } from './fieldset';
+import { checkFieldSelector, checkLabelSelector } from './selectors';
 import type { JsonSchema, SchemaNode } from './schema';
+import { invalidError } from './structural';
 import { jsonPatch, mergePatch, strategicMerge } from './patch';
 import { now, stripVolatile, type Store } from './store';
 import { toTable, wantsTable } from './tables';
@@ -45,12 +47,36 @@ export class Handlers {
     this.sendObjects(x, t.type, [obj], obj);
   }
 
+  /**
+   * LIST with selectors (malformed or unsupported ones refused with 400) and paging: `limit` returns that many items
+   * in key order with a `continue` token (and `remainingItemCount`) for the rest.
+   */
   list(x: Exchange, t: Target): void {
     const labelSelector = x.query('labelSelector');
     const fieldSelector = x.query('fieldSelector');
-    const items = this.api.store.ofType(t.type, t.namespace).filter((o) => matchesLabelSelector(o.metadata.labels, labelSelector) && matchesFieldSelector(o, fieldSelector));
-    items.sort((a, b) => `${a.metadata.namespace ?? ''}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace ?? ''}/${b.metadata.name}`));
-    this.sendObjects(x, t.type, items, undefined, String(this.api.store.rv));
+    checkLabelSelector(labelSelector);
+    checkFieldSelector(t.type, fieldSelector);
+    const keyOf = (o: KObj) => `${o.metadata.namespace ?? ''}/${o.metadata.name}`;
+    let items = this.api.store.ofType(t.type, t.namespace).filter((o) => matchesLabelSelector(o.metadata.labels, labelSelector) && matchesFieldSelector(o, fieldSelector));
+    items.sort((a, b) => (keyOf(a) < keyOf(b) ? -1 : keyOf(a) > keyOf(b) ? 1 : 0));
+    let rv = String(this.api.store.rv);
+    const token = x.query('continue');
+    if (token) {
+      let start: { rv: string; start: string };
+      try { start = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as { rv: string; start: string }; } catch {
+        throw new KubeStatus(400, 'BadRequest', 'continue key is not valid: illegal base64 data');
+      }
+      items = items.filter((o) => keyOf(o) > start.start);
+      rv = start.rv;
+    }
+    const limit = Number(x.query('limit') ?? 0);
+    const meta: Record<string, unknown> = { resourceVersion: rv };
+    if (limit > 0 && items.length > limit) {
+      meta.continue = Buffer.from(JSON.stringify({ rv, start: keyOf(items[limit - 1]) })).toString('base64url');
+      meta.remainingItemCount = items.length - limit;
+      items = items.slice(0, limit);
+    }
+    this.sendObjects(x, t.type, items, undefined, meta);
   }
 
   watch(x: Exchange, t: Target): void {
@@ -74,7 +100,7 @@ export class Handlers {
     if (this.api.store.has(key)) {
       throw new KubeStatus(409, 'AlreadyExists', `${type.group ? `${type.resource}.${type.group}` : type.resource} "${body.metadata.name}" already exists`, { name: body.metadata.name, group: type.group || undefined, kind: type.resource });
     }
-    const created = this.write(type, undefined, body, x.query('fieldManager') ?? 'kubectl-create', 'Update', dryRun);
+    const created = this.write(type, undefined, body, managerOf(x), 'Update', dryRun);
     sendWithWarnings(x, 201, created, warnings);
   }
 
@@ -89,7 +115,7 @@ export class Handlers {
     const live = this.api.store.byKey(key);
     if (!live) throw notFound(type, name);
     if (body.metadata.resourceVersion && body.metadata.resourceVersion !== live.metadata.resourceVersion) throw staleError(type, name);
-    sendWithWarnings(x, 200, this.write(type, live, body, x.query('fieldManager') ?? 'kubectl-replace', 'Update', dryRun, t.subresource), warnings);
+    sendWithWarnings(x, 200, this.write(type, live, body, managerOf(x), 'Update', dryRun, t.subresource), warnings);
   }
 
   async delete(x: Exchange, t: Target): Promise<void> {
@@ -141,7 +167,42 @@ export class Handlers {
     merged.metadata.name = name;
     if (merged.metadata.resourceVersion && merged.metadata.resourceVersion !== live.metadata.resourceVersion) throw staleError(type, name);
     const warnings = decode(merged, this.rootFor(type), fieldValidationOf(x));
-    sendWithWarnings(x, 200, this.write(type, live, merged, x.query('fieldManager') ?? 'kubectl-patch', 'Update', dryRun, subresource), warnings);
+    sendWithWarnings(x, 200, this.write(type, live, merged, managerOf(x), 'Update', dryRun, subresource), warnings);
+  }
+
+  /**
+   * The `scale` subresource (autoscaling/v1 Scale) of Deployments, ReplicaSets and StatefulSets: GET reads
+   * `spec.replicas`, `status.replicas` and the selector; PUT and PATCH write `spec.replicas` as an Update of the
+   * `scale` subresource, so the writer (kubectl scale, an autoscaler) owns the field.
+   */
+  async scale(x: Exchange, t: Target, verb: string): Promise<void> {
+    const { type, namespace } = t;
+    const name = t.name!;
+    const live = this.api.store.byKey(this.api.store.key(type, namespace, name));
+    if (!live) throw notFound(type, name);
+    const scaleOf = (o: KObj) => ({
+      kind: 'Scale', apiVersion: 'autoscaling/v1',
+      metadata: { name, namespace, uid: o.metadata.uid, resourceVersion: o.metadata.resourceVersion, creationTimestamp: o.metadata.creationTimestamp },
+      spec: { replicas: o.spec?.replicas ?? 0 }, status: { replicas: o.status?.replicas ?? 0, selector: selectorString(o.spec?.selector) },
+    });
+    if (verb === 'get') return x.sendJson(200, scaleOf(live));
+    const dryRun = dryRunOf(x);
+    const contentType = (x.header('content-type') ?? '').split(';')[0].trim();
+    const body = await bodyOf(x);
+    let next: Record<string, unknown>;
+    if (verb === 'update') next = body;
+    else if (contentType === 'application/json-patch+json') next = jsonPatch(scaleOf(live), body as unknown as { op: string; path: string }[]) as Record<string, unknown>;
+    else next = mergePatch(scaleOf(live), body) as Record<string, unknown>;
+    const wanted = next as { metadata?: { resourceVersion?: string }; spec?: { replicas?: unknown } };
+    if (wanted.metadata?.resourceVersion && wanted.metadata.resourceVersion !== live.metadata.resourceVersion) throw staleError(type, name);
+    const replicas = wanted.spec?.replicas;
+    if (!Number.isInteger(replicas) || (replicas as number) < 0) {
+      throw invalidError({ group: 'autoscaling', kind: 'Scale' }, name, [{ reason: 'FieldValueInvalid', field: 'spec.replicas', message: `Invalid value: ${String(replicas)}: must be greater than or equal to 0` }]);
+    }
+    const updated = clone(live);
+    updated.spec = { ...updated.spec, replicas };
+    const stored = this.write(type, live, updated, managerOf(x), 'Update', dryRun, 'scale');
+    x.sendJson(200, scaleOf(stored));
   }
 
   /**
@@ -190,13 +251,11 @@ export class Handlers {
     return schema ? customRoot(schema) : { kind: 'any' };
   }
 
-  private sendObjects(x: Exchange, type: ResourceType, items: KObj[], single?: KObj, listRv?: string): void {
-    if (wantsTable(x.header('accept'))) {
-      const rv = listRv ?? single?.metadata.resourceVersion ?? String(this.api.store.rv);
-      return x.sendJson(200, toTable(type, items, rv, /includeObject=Object/.test(x.req.url ?? '')));
-    }
+  private sendObjects(x: Exchange, type: ResourceType, items: KObj[], single?: KObj, listMeta?: Record<string, unknown>): void {
+    const meta = listMeta ?? { resourceVersion: single?.metadata.resourceVersion ?? String(this.api.store.rv) };
+    if (wantsTable(x.header('accept'))) return x.sendJson(200, { ...toTable(type, items, String(meta.resourceVersion), /includeObject=Object/.test(x.req.url ?? '')), metadata: meta });
     if (single) return x.sendJson(200, single);
-    x.sendJson(200, { kind: `${type.kind}List`, apiVersion: groupVersion(type), metadata: { resourceVersion: listRv ?? String(this.api.store.rv) }, items });
+    x.sendJson(200, { kind: `${type.kind}List`, apiVersion: groupVersion(type), metadata: meta, items });
   }
 }
 
@@ -204,6 +263,17 @@ export class Handlers {
 function normalise(obj: KObj): KObj {
   applyDefaults(obj);
   return obj;
+}
+
+/** A LabelSelector as the label selector string `Scale.status.selector` holds (`app=web,tier in (a,b)`). */
+function selectorString(sel: { matchLabels?: Record<string, string>; matchExpressions?: { key: string; operator: string; values?: string[] }[] } | undefined): string {
+  const terms = Object.entries(sel?.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`);
+  for (const e of sel?.matchExpressions ?? []) {
+    if (e.operator === 'Exists') terms.push(e.key);
+    else if (e.operator === 'DoesNotExist') terms.push(`!${e.key}`);
+    else terms.push(`${e.key} ${e.operator.toLowerCase()} (${(e.values ?? []).join(',')})`);
+  }
+  return terms.sort().join(',');
 }
 
 function withoutMeta(o: KObj): unknown {
@@ -239,6 +309,15 @@ function checkBody(type: ResourceType, obj: KObj, namespace: string | undefined,
     }
     obj.metadata.namespace = namespace;
   }
+}
+
+/**
+ * The manager of an Update: `fieldManager`, else the client's User-Agent up to its first `/`, as the API server
+ * takes it (`managerOrUserAgent`): `kubectl/v1.32.6 (linux/amd64)…` is "kubectl".
+ */
+function managerOf(x: Exchange): string {
+  const agent = (x.header('user-agent') ?? 'unknown').split('/')[0];
+  return x.query('fieldManager') ?? (agent.length > 128 ? agent.slice(0, 128) : agent);
 }
 
 /** `fieldValidation`: Strict, Warn (the default when unset) or Ignore. */

@@ -9,6 +9,7 @@ import { Exchange, type TlsMaterial } from '../../http';
 import { KubeStatus, subresourcesOf, type ResourceType } from '../types';
 import { VERSION_INFO, apiVersions, groupList, resourceList, serveOpenapi } from './discovery';
 import type { Handlers, Target } from './handlers';
+import { isProtobuf, selfSubjectAccessReview } from './protobuf';
 import type { Store } from './store';
 
 /** The AAD server application of AKS: the audience of tokens an AAD-enabled cluster accepts. */
@@ -26,6 +27,13 @@ export interface KubeUser {
 const NOT_FOUND = 'the server could not find the requested resource';
 
 /**
+ * A handler for a subresource other than status and scale (`pods/log`, `pods/exec`…): it gets the request, the
+ * routed target (type, namespace, name) and the verb (get, create, update, patch, delete), after authentication
+ * and authorization. Register one with `KubeCluster.registerSubresource('pods/log', handler)`.
+ */
+export type SubresourceHandler = (x: Exchange, target: Target, verb: string, user: KubeUser) => Promise<void> | void;
+
+/**
  * The API server's front: TLS with optional client certificates, authentication (service account tokens, client
  * certificates, Entra tokens for the AKS audience), authorization, and routing of each path to discovery or to a
  * resource handler.
@@ -36,6 +44,8 @@ export class ApiServer {
   private readonly tokens = new Map<string, KubeUser>();
   private readonly certificates = new Map<string, KubeUser>();
   private readonly aadUsers = new Map<string, KubeUser>();
+  /** Subresource handlers by `<resource>/<subresource>`. */
+  readonly subresources = new Map<string, SubresourceHandler>();
   private server?: https.Server;
   private port = 0;
 
@@ -125,10 +135,28 @@ export class ApiServer {
     throw new KubeStatus(401, 'Unauthorized', 'Unauthorized');
   }
 
-  private authorize(user: KubeUser, verb: string, type: ResourceType, namespace: string | undefined, name: string | undefined): void {
+  /** The emulator's RBAC: a user may touch the namespaces it was given (all when none), and only read when read-only. */
+  private allowed(user: KubeUser, verb: string, namespace: string | undefined): boolean {
     const write = !['get', 'list', 'watch'].includes(verb);
     const nsOk = user.namespaces === undefined || (namespace !== undefined && user.namespaces.includes(namespace));
-    if (nsOk && !(write && user.readOnly)) return;
+    return nsOk && !(write && user.readOnly);
+  }
+
+  /**
+   * SelfSubjectAccessReview (`kubectl auth can-i`): whether the asking user may do what `spec.resourceAttributes`
+   * describes, from the same rules the server authorizes requests by.
+   */
+  private accessReview(x: Exchange, user: KubeUser, body: { spec?: { resourceAttributes?: { namespace?: string; verb?: string }; nonResourceAttributes?: unknown } }): void {
+    const attrs = body.spec?.resourceAttributes;
+    const allowed = attrs ? this.allowed(user, attrs.verb ?? '', attrs.namespace || undefined) : user.namespaces === undefined;
+    x.sendJson(201, {
+      kind: 'SelfSubjectAccessReview', apiVersion: 'authorization.k8s.io/v1', metadata: { creationTimestamp: null }, spec: body.spec,
+      status: allowed ? { allowed: true, reason: user.namespaces === undefined && !user.readOnly ? 'RBAC: allowed by ClusterRoleBinding "cluster-admin"' : 'RBAC: allowed by RoleBinding' } : { allowed: false },
+    });
+  }
+
+  private authorize(user: KubeUser, verb: string, type: ResourceType, namespace: string | undefined, name: string | undefined): void {
+    if (this.allowed(user, verb, namespace)) return;
     const resource = type.group ? `${type.resource}.${type.group}` : type.resource;
     const where = namespace ? `in the namespace "${namespace}"` : 'at the cluster scope';
     throw new KubeStatus(403, 'Forbidden',
@@ -166,12 +194,21 @@ export class ApiServer {
     const type = gvTypes.find((t) => t.resource === segs[0]);
     if (!type || segs.length > 3 || (namespace !== undefined && !type.namespaced)) throw new KubeStatus(404, 'NotFound', NOT_FOUND);
     const target: Target = { type, namespace, name: segs[1], subresource: segs[2] };
-    if (target.subresource && !subresourcesOf(type).includes(target.subresource)) throw new KubeStatus(404, 'NotFound', NOT_FOUND);
+    const custom = target.subresource ? this.subresources.get(`${type.resource}/${target.subresource}`) : undefined;
+    if (target.subresource && !custom && !subresourcesOf(type).includes(target.subresource)) throw new KubeStatus(404, 'NotFound', NOT_FOUND);
     const watch = x.query('watch') === 'true' || x.query('watch') === '1';
     const verb = x.method === 'GET' ? (target.name ? 'get' : watch ? 'watch' : 'list')
       : x.method === 'PATCH' ? 'patch' : x.method === 'POST' ? 'create' : x.method === 'PUT' ? 'update' : x.method === 'DELETE' ? 'delete' : '';
     if (!verb) throw new KubeStatus(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
-    this.authorize(user, verb, type, namespace, target.name);
+    // Every authenticated user may review its own access (the system:basic-user ClusterRole).
+    if (type.kind !== 'SelfSubjectAccessReview') this.authorize(user, verb, type, namespace, target.name);
+    if (custom) return custom(x, target, verb, user);
+    if (type.kind === 'SelfSubjectAccessReview') {
+      if (verb !== 'create') throw new KubeStatus(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
+      const review = isProtobuf(x.header('content-type')) ? selfSubjectAccessReview(await x.body()) : await x.json<Parameters<ApiServer['accessReview']>[2]>();
+      return this.accessReview(x, user, review);
+    }
+    if (target.subresource === 'scale') return this.handlers.scale(x, target, verb);
     if (namespace !== undefined && !['get', 'list', 'watch', 'delete'].includes(verb) && !this.store.namespaceExists(namespace)) {
       throw new KubeStatus(404, 'NotFound', `namespaces "${namespace}" not found`, { name: namespace, kind: 'namespaces' });
     }

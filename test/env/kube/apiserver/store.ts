@@ -7,6 +7,8 @@ export interface Change {
   type: 'ADDED' | 'MODIFIED' | 'DELETED';
   typeKey: string;
   obj: KObj;
+  /** The object before a MODIFIED change (a watch with a selector turns a change that leaves it into DELETED). */
+  old?: KObj;
 }
 
 /** Kinds that carry no `metadata.generation` (their spec is not reconciled, or they have none). */
@@ -88,7 +90,7 @@ export class Store {
     if (stored.metadata.generation === undefined && !NO_GENERATION.includes(stored.kind)) stored.metadata.generation = 1;
     stored.metadata.resourceVersion = String(++this.revision);
     this.objects.set(key, stored);
-    this.announce(existing ? 'MODIFIED' : 'ADDED', type, stored);
+    this.announce(existing ? 'MODIFIED' : 'ADDED', type, stored, existing);
     return stored;
   }
 
@@ -106,8 +108,8 @@ export class Store {
     return existing;
   }
 
-  private announce(type: Change['type'], rtype: ResourceType, obj: KObj): void {
-    const change = { rv: this.revision, type, typeKey: this.typeKey(rtype), obj: clone(obj) };
+  private announce(type: Change['type'], rtype: ResourceType, obj: KObj, old?: KObj): void {
+    const change = { rv: this.revision, type, typeKey: this.typeKey(rtype), obj: clone(obj), old };
     for (const s of this.subscribers) s(change);
   }
 }

@@ -1,5 +1,6 @@
 import type { Exchange } from '../../http';
 import { KubeStatus, groupVersion, matchesFieldSelector, matchesLabelSelector, type KObj, type ResourceType } from '../types';
+import { checkFieldSelector, checkLabelSelector } from './selectors';
 import type { Change, Store } from './store';
 
 interface Watcher {
@@ -61,6 +62,8 @@ export class Watches {
   }
 
   serve(x: Exchange, type: ResourceType, namespace: string | undefined): void {
+    checkLabelSelector(x.query('labelSelector'));
+    checkFieldSelector(type, x.query('fieldSelector'));
     const rvText = x.query('resourceVersion');
     const w: Watcher = {
       typeKey: this.store.typeKey(type), namespace, labelSelector: x.query('labelSelector'), fieldSelector: x.query('fieldSelector'),
@@ -91,9 +94,20 @@ export class Watches {
     x.req.socket.once('close', () => this.end(w, false));
   }
 
+  /**
+   * A change as a watch with selectors sees it (the watch cache's filtering): an object that starts to match is
+   * ADDED, one that stops matching is DELETED (with its new state), one that never matched is not sent.
+   */
   private deliver(w: Watcher, change: Change): void {
-    if (change.typeKey !== w.typeKey || !matches(w, change.obj)) return;
-    writeEvent(w.x, { type: change.type, object: change.obj });
+    if (change.typeKey !== w.typeKey) return;
+    const now = matches(w, change.obj);
+    if (change.type !== 'MODIFIED') {
+      if (now) writeEvent(w.x, { type: change.type, object: change.obj });
+      return;
+    }
+    const before = change.old ? matches(w, change.old) : true;
+    if (now) writeEvent(w.x, { type: before ? 'MODIFIED' : 'ADDED', object: change.obj });
+    else if (before) writeEvent(w.x, { type: 'DELETED', object: change.obj });
   }
 
   private end(w: Watcher, abrupt: boolean): void {
