@@ -30,7 +30,11 @@ export interface EnvironmentInfo {
   /** defender-scan-check: Resource Graph serves Defender records from `<findingsDir>/sha256-<hex>.json`. */
   defender: { findingsDir: string };
   /** deploy-to-aks: each AKS cluster's ARM coordinates and API server. */
-  clusters: Record<'staging' | 'production', { resourceGroup: string; name: string; server: string; aad: boolean; disableLocalAccounts: boolean; kubeconfig: string }>;
+  clusters: Record<'staging' | 'production', {
+    resourceGroup: string; name: string; server: string; aad: boolean; disableLocalAccounts: boolean; kubeconfig: string;
+    /** The URL of the cluster's shared Gateway (gateway-system/gateway, class approuting-istio), where HTTPRoutes attached to it answer. */
+    gateway: string;
+  }>;
   registries: Record<string, { loginServer: string; resourceGroup: string; name: string; username: string; password: string; pullUsername: string; pullPassword: string }>;
   /** acceptance-gate: the real Prometheus, the sample app (HTTP and HTTPS), and the Azure Monitor query endpoint. */
   prometheus: string;

@@ -75,6 +75,8 @@ export class KubeCluster {
   private readonly certificates = new Map<string, KubeUser>();
   private readonly aadUsers = new Map<string, KubeUser>();
   private readonly listeners: (() => void)[] = [];
+  /** GET handlers of subresources other than status, by "resource/subresource" (the kubelet serves pods/log). */
+  readonly subresources = new Map<string, (x: Exchange, obj: KObj) => void | Promise<void>>();
   private rv = 100;
   /** Watches from resource versions older than this get 410 Gone. */
   private compactedRv = 0;
@@ -378,6 +380,13 @@ export class KubeCluster {
     if (!type || segs.length > 3 || (namespace !== undefined && !type.namespaced)) throw new KubeStatus(404, 'NotFound', 'the server could not find the requested resource');
     const name = segs[1];
     const subresource = segs[2];
+    const handler = subresource ? this.subresources.get(`${type.resource}/${subresource}`) : undefined;
+    if (handler && x.method === 'GET') {
+      this.authorize(user, 'get', type, namespace, name);
+      const obj = this.objects.get(this.key(type, namespace, name));
+      if (!obj) throw notFound(type, name);
+      return handler(x, obj);
+    }
     if (subresource && subresource !== 'status') throw new KubeStatus(404, 'NotFound', 'the server could not find the requested resource');
     const watch = x.query('watch') === 'true' || x.query('watch') === '1';
     const verb = x.method === 'GET' ? (name ? 'get' : watch ? 'watch' : 'list')
@@ -486,11 +495,10 @@ export class KubeCluster {
         kind: 'Table', apiVersion: 'meta.k8s.io/v1', metadata: { resourceVersion: listRv ?? single?.metadata.resourceVersion ?? String(this.rv) },
         columnDefinitions: [
           { name: 'Name', type: 'string', format: 'name', description: 'Name', priority: 0 },
-          ...tableColumns(type).map(([n]) => ({ name: n, type: 'string', format: '', description: n, priority: 0 })),
-          { name: 'Age', type: 'string', format: '', description: 'Age', priority: 0 },
+          ...withAge(tableColumns(type)).map(([n, , priority]) => ({ name: n, type: 'string', format: '', description: n, priority: priority ?? 0 })),
         ],
         rows: items.map((o) => ({
-          cells: [o.metadata.name, ...tableColumns(type).map(([, f]) => f(o)), age(o.metadata.creationTimestamp as string)],
+          cells: [o.metadata.name, ...withAge(tableColumns(type)).map(([, f]) => f(o))],
           object: /includeObject=Object/.test(x.req.url ?? '') ? o : { kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: o.metadata },
         })),
       });
@@ -697,7 +705,7 @@ export class KubeCluster {
       else delete obj.metadata[f];
     }
     if (obj.metadata.generateName && !obj.metadata.name) obj.metadata.name = `${obj.metadata.generateName}${randomBytes(3).toString('hex').slice(0, 5)}`;
-    applyDefaults(obj);
+    applyDefaults(obj, this);
     validate(type, obj, this);
     this.admit(obj, live ? 'UPDATE' : 'CREATE', dryRun);
     const specChanged = !live || !deepEqual(withoutMeta(live), withoutMeta(obj));
@@ -771,7 +779,14 @@ function age(ts: string | undefined): string {
   return s < 120 ? `${s}s` : `${Math.floor(s / 60)}m`;
 }
 
-function tableColumns(type: ResourceType): [string, (o: KObj) => string][] {
+/** A kind's columns with Age after those always shown, before the -o wide ones, as kubectl prints them. */
+function withAge(columns: [string, (o: KObj) => string, number?][]): [string, (o: KObj) => string, number?][] {
+  const always = columns.filter(([, , p]) => !p);
+  return [...always, ['Age', (o) => age(o.metadata.creationTimestamp as string)], ...columns.filter(([, , p]) => p)];
+}
+
+/** The columns `kubectl get` prints per kind (priority 1: only with -o wide), as the API server's table printers. */
+function tableColumns(type: ResourceType): [string, (o: KObj) => string, number?][] {
   switch (type.kind) {
     case 'Deployment': return [
       ['Ready', (o) => `${o.status?.readyReplicas ?? 0}/${o.spec?.replicas ?? 0}`],
@@ -782,6 +797,19 @@ function tableColumns(type: ResourceType): [string, (o: KObj) => string][] {
       ['Ready', (o) => `${(o.status?.containerStatuses ?? []).filter((c: { ready: boolean }) => c.ready).length}/${o.spec?.containers?.length ?? 0}`],
       ['Status', (o) => (o.status?.containerStatuses ?? []).map((c: { state?: { waiting?: { reason: string } } }) => c.state?.waiting?.reason).find(Boolean) ?? o.status?.phase ?? 'Pending'],
       ['Restarts', (o) => String((o.status?.containerStatuses ?? []).reduce((n: number, c: { restartCount: number }) => n + c.restartCount, 0))],
+      ['IP', (o) => o.status?.podIP ?? '<none>', 1],
+      ['Node', (o) => o.spec?.nodeName ?? '<none>', 1],
+    ];
+    case 'Service': return [
+      ['Type', (o) => o.spec?.type ?? 'ClusterIP'],
+      ['Cluster-IP', (o) => o.spec?.clusterIP ?? '<none>'],
+      ['External-IP', (o) => (o.status?.loadBalancer?.ingress ?? []).map((i: { ip: string }) => i.ip).join(',') || (o.spec?.type === 'LoadBalancer' ? '<pending>' : '<none>')],
+      ['Port(s)', (o) => (o.spec?.ports ?? []).map((p: { port: number; nodePort?: number; protocol?: string }) => `${p.port}${p.nodePort ? `:${p.nodePort}` : ''}/${p.protocol ?? 'TCP'}`).join(',')],
+    ];
+    case 'EndpointSlice': return [
+      ['AddressType', (o) => o.addressType ?? ''],
+      ['Ports', (o) => (o.ports ?? []).map((p: { port: number }) => p.port).join(',') || '<unset>'],
+      ['Endpoints', (o) => (o.endpoints ?? []).flatMap((e: { addresses: string[] }) => e.addresses).join(',') || '<unset>'],
     ];
     case 'Namespace': return [['Status', (o) => o.status?.phase ?? 'Active']];
     default: return [];

@@ -1,4 +1,5 @@
 import type { KubeCluster } from './cluster';
+import { allocateClusterIP } from './network/addresses';
 import { KubeStatus, groupVersion, selectorMatches, type KObj, type ResourceType } from './types';
 
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
@@ -27,7 +28,7 @@ function defaultPodSpec(spec: Any, restartPolicy = 'Always'): void {
 }
 
 /** The defaults the API server fills in, for the fields the controllers and clients read. */
-export function applyDefaults(obj: KObj): void {
+export function applyDefaults(obj: KObj, cluster: KubeCluster): void {
   const spec = obj.spec as Any;
   switch (obj.kind) {
     case 'Deployment':
@@ -59,7 +60,9 @@ export function applyDefaults(obj: KObj): void {
       break;
     case 'Service':
       spec.type ??= 'ClusterIP';
-      spec.clusterIP ??= `10.0.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250) + 1}`;
+      // A loopback address of the cluster's own block, where the Service proxy answers (network/services.ts).
+      if (spec.clusterIP !== 'None') spec.clusterIP ??= allocateClusterIP(cluster);
+      spec.clusterIPs ??= spec.clusterIP ? [spec.clusterIP] : undefined;
       break;
   }
   defaultPodSpec(podSpecOf(obj), obj.kind === 'Job' || obj.kind === 'CronJob' ? 'Never' : 'Always');
