@@ -1,6 +1,11 @@
-import type { KubeCluster } from './cluster';
 import { allocateClusterIP } from './network/addresses';
-import { KubeStatus, groupVersion, selectorMatches, type KObj, type ResourceType } from './types';
+import { canonicalQuantity } from './quantity';
+import { KubeStatus, selectorMatches, type KObj, type ResourceType } from './types';
+
+/** Reads stored objects (validation of custom resources reads their CRD). */
+export interface ObjectLookup {
+  get(apiVersion: string, kind: string, namespace: string | undefined, name: string): KObj | undefined;
+}
 
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -24,11 +29,23 @@ function defaultPodSpec(spec: Any, restartPolicy = 'Always'): void {
     c.imagePullPolicy ??= /:latest$|^[^:@]+$/.test(String(c.image ?? '')) ? 'Always' : 'IfNotPresent';
     c.terminationMessagePath ??= '/dev/termination-log';
     c.terminationMessagePolicy ??= 'File';
+    // ResourceRequirements is a struct, not a pointer, in the Go types: a container always serialises `resources: {}`.
+    c.resources ??= {};
+    canonicalise(c.resources.requests);
+    canonicalise(c.resources.limits);
+    for (const p of c.ports ?? []) p.protocol ??= 'TCP';
   }
+  canonicalise(spec.overhead);
+}
+
+/** Quantities are stored in canonical form ("0.5" as "500m"), so equal amounts compare equal. */
+function canonicalise(quantities: Record<string, string | number> | undefined): void {
+  for (const [k, v] of Object.entries(quantities ?? {})) quantities![k] = canonicalQuantity(v);
 }
 
 /** The defaults the API server fills in, for the fields the controllers and clients read. */
-export function applyDefaults(obj: KObj, cluster: KubeCluster): void {
+/** @param cluster whose loopback block a new Service's clusterIP comes from. */
+export function applyDefaults(obj: KObj, cluster: object): void {
   const spec = obj.spec as Any;
   switch (obj.kind) {
     case 'Deployment':
@@ -58,11 +75,18 @@ export function applyDefaults(obj: KObj, cluster: KubeCluster): void {
       spec.parallelism ??= 1;
       spec.backoffLimit ??= 6;
       break;
+    case 'PersistentVolumeClaim':
+      canonicalise(spec?.resources?.requests);
+      break;
+    case 'ResourceQuota':
+      canonicalise(spec?.hard);
+      break;
     case 'Service':
       spec.type ??= 'ClusterIP';
+      for (const p of spec.ports ?? []) p.protocol ??= 'TCP';
       // A loopback address of the cluster's own block, where the Service proxy answers (network/services.ts).
-      if (spec.clusterIP !== 'None') spec.clusterIP ??= allocateClusterIP(cluster);
-      spec.clusterIPs ??= spec.clusterIP ? [spec.clusterIP] : undefined;
+      if (spec.clusterIP !== 'None') spec.clusterIP ??= allocateClusterIP(cluster, `${obj.metadata.namespace}/${obj.metadata.name}`);
+      if (spec.clusterIP) spec.clusterIPs ??= [spec.clusterIP];
       break;
   }
   defaultPodSpec(podSpecOf(obj), obj.kind === 'Job' || obj.kind === 'CronJob' ? 'Never' : 'Always');
@@ -76,7 +100,7 @@ function invalid(type: ResourceType, obj: KObj, field: string, message: string):
 }
 
 /** The validation a real API server would refuse these objects for (422 Invalid). */
-export function validate(type: ResourceType, obj: KObj, cluster: KubeCluster): void {
+export function validate(type: ResourceType, obj: KObj, cluster: ObjectLookup): void {
   const name = obj.metadata.name;
   if (!name) throw invalid(type, obj, 'metadata.name', 'Required value: name or generateName is required');
   const nameRule = type.kind === 'Namespace' || type.kind === 'Service' ? DNS_LABEL : DNS_SUBDOMAIN;
@@ -110,5 +134,4 @@ export function validate(type: ResourceType, obj: KObj, cluster: KubeCluster): v
     const required: string[] = version?.schema?.openAPIV3Schema?.properties?.spec?.required ?? [];
     for (const r of required) if (obj.spec?.[r] === undefined) throw invalid(type, obj, `spec.${r}`, 'Required value');
   }
-  void groupVersion;
 }

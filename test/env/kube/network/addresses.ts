@@ -90,9 +90,35 @@ export function loopbackBlockOf(cluster: object): LoopbackBlock {
   return block;
 }
 
-/** A Service's spec.clusterIP: an address of the cluster's loopback block (the defaults of the API server call it). */
-export function allocateClusterIP(cluster: object): string {
-  return loopbackBlockOf(cluster).allocate();
+const serviceIPs = new WeakMap<object, Map<string, string>>();
+
+/**
+ * A Service's spec.clusterIP: an address of the cluster's loopback block (the API server's defaults call it). The
+ * same Service (namespace/name) gets the same address while it holds one, however often its objects are defaulted
+ * (an apply defaults the configuration and the merged object); `releaseClusterIP` frees it once it is deleted.
+ */
+export function allocateClusterIP(cluster: object, service: string): string {
+  let byService = serviceIPs.get(cluster);
+  if (!byService) { byService = new Map(); serviceIPs.set(cluster, byService); }
+  let ip = byService.get(service);
+  if (!ip) {
+    ip = loopbackBlockOf(cluster).allocate();
+    byService.set(service, ip);
+  }
+  return ip;
+}
+
+/** Frees the clusterIP of a Service that is gone. */
+export function releaseClusterIP(cluster: object, service: string): void {
+  const ip = serviceIPs.get(cluster)?.get(service);
+  if (!ip) return;
+  serviceIPs.get(cluster)!.delete(service);
+  loopbackBlockOf(cluster).release(ip);
+}
+
+/** The Services that hold a clusterIP, by namespace/name. */
+export function servicesWithClusterIP(cluster: object): string[] {
+  return [...(serviceIPs.get(cluster)?.keys() ?? [])];
 }
 
 /** Whether nothing listens on address:port (a process about to listen there would fail with EADDRINUSE). */

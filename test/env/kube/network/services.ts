@@ -1,7 +1,7 @@
 import * as net from 'node:net';
 import type { KubeCluster } from '../cluster';
 import type { KObj } from '../types';
-import { isLoopback, type LoopbackBlock } from './addresses';
+import { isLoopback, releaseClusterIP, servicesWithClusterIP, type LoopbackBlock } from './addresses';
 import { readyEndpoints, reconcileEndpoints } from './endpoints';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -23,7 +23,6 @@ interface Listener {
 export class ServiceProxy {
   private readonly listeners = new Map<string, Listener>();
   private readonly lbAddresses = new Map<string, string>();
-  private readonly clusterIPs = new Map<string, string>();
   private timer?: NodeJS.Timeout;
 
   constructor(private readonly cluster: KubeCluster, private readonly block: LoopbackBlock) {}
@@ -45,7 +44,6 @@ export class ServiceProxy {
     const services = this.cluster.list('v1', 'Service');
     for (const svc of services) {
       reconcileEndpoints(this.cluster, svc);
-      if (svc.spec?.clusterIP) this.clusterIPs.set(svc.metadata.uid!, svc.spec.clusterIP);
       const addresses = [svc.spec?.clusterIP, this.loadBalancer(svc)].filter((a): a is string => !!a && this.block.contains(a));
       for (const address of addresses) {
         for (const port of (svc.spec?.ports ?? []) as Any[]) {
@@ -60,11 +58,11 @@ export class ServiceProxy {
       if (!wanted.has(key)) { l.server.close(); this.listeners.delete(key); }
     }
     const uids = new Set(services.map((s) => s.metadata.uid));
-    for (const addresses of [this.lbAddresses, this.clusterIPs]) {
-      for (const [uid, ip] of addresses) {
-        if (!uids.has(uid)) { this.block.release(ip); addresses.delete(uid); }
-      }
+    for (const [uid, ip] of this.lbAddresses) {
+      if (!uids.has(uid)) { this.block.release(ip); this.lbAddresses.delete(uid); }
     }
+    const names = new Set(services.map((s) => `${s.metadata.namespace}/${s.metadata.name}`));
+    for (const key of servicesWithClusterIP(this.cluster)) if (!names.has(key)) releaseClusterIP(this.cluster, key);
   }
 
   close(): void {
