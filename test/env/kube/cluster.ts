@@ -2,17 +2,17 @@ import { randomBytes } from 'node:crypto';
 import type { CertificateAuthority, IssuedCertificate } from '../ca';
 import type { EntraEmulator, EntraIdentity } from '../entra';
 import { Faults } from '../faults';
-import type { TlsMaterial } from '../http';
+import type { Exchange, TlsMaterial } from '../http';
 import { deleteObject, mayPurge, type DeleteOptions } from './apiserver/deletion';
 import { Handlers, type ApiContext } from './apiserver/handlers';
-import { ApiServer, type KubeUser, type SubresourceHandler } from './apiserver/server';
+import { ApiServer, type KubeUser } from './apiserver/server';
 import { Store, now } from './apiserver/store';
 import { Watches } from './apiserver/watch';
 import { collectGarbage } from './controllers/garbageCollector';
 import { finalizeNamespaces } from './controllers/namespace';
 import { KubeStatus, type KObj, type ResourceType } from './types';
 
-export { AKS_SERVER_APP_ID, type KubeUser, type SubresourceHandler } from './apiserver/server';
+export { AKS_SERVER_APP_ID, type KubeUser } from './apiserver/server';
 
 /**
  * An admission policy: returns a denial message for objects it refuses (as Gatekeeper / Azure Policy do through
@@ -29,6 +29,8 @@ export class KubeCluster implements ApiContext {
   readonly faults = new Faults();
   readonly policies: AdmissionPolicy[] = [];
   readonly store = new Store();
+  /** GET handlers of subresources other than status, by "resource/subresource" (the kubelet serves pods/log). */
+  readonly subresources = new Map<string, (x: Exchange, obj: KObj) => void | Promise<void>>();
   readonly watches = new Watches(this.store);
   private readonly server: ApiServer;
   private readonly terminationHooks: ((pod: KObj) => void)[] = [];
@@ -104,11 +106,6 @@ export class KubeCluster implements ApiContext {
   async close(): Promise<void> {
     this.dropWatches();
     await this.server.close();
-  }
-
-  /** Serves a subresource (`pods/log`…) with `handler`; see `SubresourceHandler`. */
-  registerSubresource(path: string, handler: SubresourceHandler): void {
-    this.server.subresources.set(path, handler);
   }
 
   issueToken(user: KubeUser): string {

@@ -19,6 +19,8 @@ import type { Watches } from './watch';
 /** What the handlers need of the API server they serve. */
 export interface ApiContext extends ObjectLookup {
   readonly store: Store;
+  /** GET handlers of subresources other than status, by "resource/subresource" (the kubelet serves pods/log). */
+  readonly subresources: Map<string, (x: Exchange, obj: KObj) => void | Promise<void>>;
   readonly watches: Watches;
   admit(obj: KObj, operation: 'CREATE' | 'UPDATE', dryRun: boolean): void;
   deleteObject(obj: KObj, options: DeleteOptions): { code: number; body: unknown };
@@ -40,6 +42,22 @@ const NO_GENERATION = ['Namespace', 'Node', 'Event', 'Pod'];
 /** The verbs of the REST API on one resource type: get, list, watch, create, update, patch, delete. */
 export class Handlers {
   constructor(private readonly api: ApiContext) {}
+
+  /** An object as the server keeps it: defaulted (a Service's clusterIP from the cluster's block), quantities canonical. */
+  private readonly normalise = (obj: KObj): KObj => {
+    applyDefaults(obj, this.api);
+    return obj;
+  };
+
+  /** GET of a subresource that a component serves (the kubelet's pods/log); false when no component serves it. */
+  async subresource(x: Exchange, t: Target): Promise<boolean> {
+    const handler = this.api.subresources.get(`${t.type.resource}/${t.subresource}`);
+    if (!handler || x.method !== 'GET' || !t.name) return false;
+    const obj = this.api.store.byKey(this.api.store.key(t.type, t.namespace, t.name));
+    if (!obj) throw notFound(t.type, t.name);
+    await handler(x, obj);
+    return true;
+  }
 
   get(x: Exchange, t: Target): void {
     const obj = this.api.store.byKey(this.api.store.key(t.type, t.namespace, t.name!));
@@ -147,7 +165,7 @@ export class Handlers {
       const root = this.rootFor(type);
       typedPatch(type, body, root);
       if (live && body.metadata.resourceVersion && body.metadata.resourceVersion !== live.metadata.resourceVersion) throw staleError(type, name);
-      const next = applyConfiguration(live, body, manager, force, normalise, root, subresource);
+      const next = applyConfiguration(live, body, manager, force, this.normalise, root, subresource);
       return x.sendJson(live ? 200 : 201, this.write(type, live, next, manager, 'Apply', dryRun, subresource));
     }
     if (x.query('force') !== undefined) throw new KubeStatus(422, 'Invalid', 'PatchOptions.meta.k8s.io "" is invalid: force: Forbidden: may not be specified for non-apply patch');
@@ -222,7 +240,7 @@ export class Handlers {
       else delete obj.metadata[f];
     }
     if (obj.metadata.generateName && !obj.metadata.name) obj.metadata.name = `${obj.metadata.generateName}${randomBytes(3).toString('hex').slice(0, 5)}`;
-    normalise(obj);
+    this.normalise(obj);
     validate(type, obj, this.api, live);
     this.api.admit(obj, live ? 'UPDATE' : 'CREATE', dryRun);
     const specChanged = !live || !deepEqual(withoutMeta(live), withoutMeta(obj));
@@ -259,11 +277,6 @@ export class Handlers {
   }
 }
 
-/** An object as the server keeps it: defaulted, quantities canonical. */
-function normalise(obj: KObj): KObj {
-  applyDefaults(obj);
-  return obj;
-}
 
 /** A LabelSelector as the label selector string `Scale.status.selector` holds (`app=web,tier in (a,b)`). */
 function selectorString(sel: { matchLabels?: Record<string, string>; matchExpressions?: { key: string; operator: string; values?: string[] }[] } | undefined): string {

@@ -26,12 +26,6 @@ export interface KubeUser {
 
 const NOT_FOUND = 'the server could not find the requested resource';
 
-/**
- * A handler for a subresource other than status and scale (`pods/log`, `pods/exec`…): it gets the request, the
- * routed target (type, namespace, name) and the verb (get, create, update, patch, delete), after authentication
- * and authorization. Register one with `KubeCluster.registerSubresource('pods/log', handler)`.
- */
-export type SubresourceHandler = (x: Exchange, target: Target, verb: string, user: KubeUser) => Promise<void> | void;
 
 /**
  * The API server's front: TLS with optional client certificates, authentication (service account tokens, client
@@ -44,8 +38,6 @@ export class ApiServer {
   private readonly tokens = new Map<string, KubeUser>();
   private readonly certificates = new Map<string, KubeUser>();
   private readonly aadUsers = new Map<string, KubeUser>();
-  /** Subresource handlers by `<resource>/<subresource>`. */
-  readonly subresources = new Map<string, SubresourceHandler>();
   private server?: https.Server;
   private port = 0;
 
@@ -194,15 +186,20 @@ export class ApiServer {
     const type = gvTypes.find((t) => t.resource === segs[0]);
     if (!type || segs.length > 3 || (namespace !== undefined && !type.namespaced)) throw new KubeStatus(404, 'NotFound', NOT_FOUND);
     const target: Target = { type, namespace, name: segs[1], subresource: segs[2] };
-    const custom = target.subresource ? this.subresources.get(`${type.resource}/${target.subresource}`) : undefined;
-    if (target.subresource && !custom && !subresourcesOf(type).includes(target.subresource)) throw new KubeStatus(404, 'NotFound', NOT_FOUND);
+    if (target.subresource && !subresourcesOf(type).includes(target.subresource)) {
+      // A subresource a component serves (the kubelet's pods/log) rather than the API server's own (status, scale).
+      if (x.method === 'GET') {
+        this.authorize(user, 'get', type, namespace, target.name);
+        if (await this.handlers.subresource(x, target)) return;
+      }
+      throw new KubeStatus(404, 'NotFound', NOT_FOUND);
+    }
     const watch = x.query('watch') === 'true' || x.query('watch') === '1';
     const verb = x.method === 'GET' ? (target.name ? 'get' : watch ? 'watch' : 'list')
       : x.method === 'PATCH' ? 'patch' : x.method === 'POST' ? 'create' : x.method === 'PUT' ? 'update' : x.method === 'DELETE' ? 'delete' : '';
     if (!verb) throw new KubeStatus(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
     // Every authenticated user may review its own access (the system:basic-user ClusterRole).
     if (type.kind !== 'SelfSubjectAccessReview') this.authorize(user, verb, type, namespace, target.name);
-    if (custom) return custom(x, target, verb, user);
     if (type.kind === 'SelfSubjectAccessReview') {
       if (verb !== 'create') throw new KubeStatus(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
       const review = isProtobuf(x.header('content-type')) ? selfSubjectAccessReview(await x.body()) : await x.json<Parameters<ApiServer['accessReview']>[2]>();
