@@ -2,7 +2,7 @@ import { sdkNetworkFailure } from '../common/http';
 import { UserError, errorMessage } from '../common/errors';
 import type { TaskLog } from '../common/log';
 import { sleep } from '../common/retry';
-import { KubeApiError, type KObj, type KubeClient } from './kubeClient';
+import { KubeApiError, isSchemaRefusal, type KObj, type KubeClient } from './kubeClient';
 
 /** The field manager of every apply: the same in every run, so a later apply removes what an earlier one set. */
 export const FIELD_MANAGER = 'aks-secure-delivery';
@@ -119,7 +119,7 @@ export function explainApiError(err: unknown, obj: KObj, source: string, verb: s
     const ns = /namespaces? "([^"]+)"/.exec(message)![1];
     return new UserError(`${what}: the namespace '${ns}' does not exist. Add a Namespace object to the manifests, create the namespace, or change the 'namespace' input.`, { cause: err });
   }
-  if (err.status === 422 || err.status === 400) return new UserError(`${what} is invalid: ${message}. Fix the manifest.`, { cause: err });
+  if (err.status === 422 || err.status === 400 || isSchemaRefusal(err.status, message)) return new UserError(`${what} is invalid: ${message}. Fix the manifest.`, { cause: err });
   if (err.status === 409) return new UserError(`${what}: ${message}.`, { cause: err });
   return new Error(`${what}: the API server answered ${err.status}: ${message}`, { cause: err });
 }

@@ -19,9 +19,19 @@ export class KubeApiError extends HttpError {
     readonly details?: { name?: string; kind?: string; group?: string; causes?: { field?: string; message?: string }[] },
     retryAfterMs?: number,
   ) {
-    super(status, 'the API server', { message, retryAfterMs });
+    super(status, 'the API server', { message, retryAfterMs, transient: isSchemaRefusal(status, message) ? false : undefined });
     this.name = 'KubeApiError';
   }
+}
+
+/**
+ * A server-side apply whose body does not fit the schema (an unknown field, a value of the wrong type) fails in the
+ * API server's typed conversion, which answers 500 InternalError although nothing is transient: the body is wrong
+ * (`failed to create typed patch object (ns/name; apps/v1, Kind=Deployment): .spec.foo: field not declared in
+ * schema`; kubernetes/kubernetes#122480 and #139253). Such a 500 is the manifest's fault: not retried.
+ */
+export function isSchemaRefusal(status: number, message: string): boolean {
+  return status === 500 && /^failed to create typed patch object \(|^failed to convert (new|original|live) object .* to smd typed/.test(message);
 }
 
 export interface RequestOptions {

@@ -15,7 +15,7 @@ export interface RawAnswer {
 }
 
 /** Sends one request as the cluster admin (the admin kubeconfig's client certificate), as kubectl would. */
-export function raw(c: FidelityContext, method: string, urlPath: string, body?: unknown, contentType = 'application/json'): Promise<RawAnswer> {
+export function raw(c: Pick<FidelityContext, 'f'> | { f: { adminKubeconfigPath: string } }, method: string, urlPath: string, body?: unknown, contentType = 'application/json'): Promise<RawAnswer> {
   const config = parse(fs.readFileSync(c.f.adminKubeconfigPath, 'utf8')) as {
     clusters: { cluster: { server: string; 'certificate-authority-data': string } }[];
     users: { user: { 'client-certificate-data': string; 'client-key-data': string } }[];

@@ -100,6 +100,23 @@ describe('Kubernetes emulator fidelity: discovery, subresources, list and watch'
     assert.equal(c.f.cluster.kube.get('apps/v1', 'Deployment', ns, 'web')!.spec.replicas, 3);
   });
 
+  fidelity('explains deployment.spec.strategy from the OpenAPI v3 schemas (kubectl explain)', 'https://kubernetes.io/docs/reference/kubectl/generated/kubectl_explain/', async (c) => {
+    const out = await c.kubectl('explain', 'deployment.spec.strategy');
+    assert.match(out, /^KIND:\s+Deployment$/m);
+    assert.match(out, /^VERSION:\s+v1$/m);
+    assert.match(out, /^FIELD: strategy <DeploymentStrategy>$/m);
+    assert.match(out, /DeploymentStrategy describes how to replace existing pods with new ones\./);
+    assert.match(out, /^\s+rollingUpdate\s+<RollingUpdateDeployment>$/m);
+    assert.match(out, /^\s+type\s+<string>$/m);
+  });
+
+  fidelity('explains a field with its type and required marker (kubectl explain pod.spec.containers)', 'https://kubernetes.io/docs/reference/kubectl/generated/kubectl_explain/', async (c) => {
+    const out = await c.kubectl('explain', 'pod.spec.containers');
+    assert.match(out, /^FIELD: containers <\[\]Container>$/m);
+    assert.match(out, /^\s+name\s+<string> -required-$/m);
+    assert.match(out, /^\s+image\s+<string>$/m);
+  });
+
   fidelity('answers kubectl auth can-i from the cluster\'s authorization: yes for the admin', 'https://kubernetes.io/docs/reference/access-authn-authz/authorization/#checking-api-access', async (c) => {
     const ns = c.namespace();
     assert.equal((await c.kubectl('auth', 'can-i', 'create', 'deployments', '-n', ns)).trim(), 'yes');

@@ -1,5 +1,6 @@
 import type { Exchange } from '../../http';
 import { KubeStatus, subresourcesOf, type ResourceType } from '../types';
+import { schemasFor } from './openapi';
 
 /** What `/version` answers: the AKS 1.32 patch release the emulator stands for. */
 export const VERSION_INFO = {
@@ -50,7 +51,8 @@ export function resourceList(types: ResourceType[], group: string, version: stri
 /**
  * OpenAPI v3: the root lists one document per group version; each document holds the paths of its resources
  * with their PATCH operation's GVK and query parameters, which is what kubectl reads to decide that the server
- * validates fields itself (`fieldValidation`). Schemas are not served (v2 answers 404).
+ * validates fields itself (`fieldValidation`), and the schemas of its kinds, which `kubectl explain` reads
+ * (v2 answers 404).
  */
 export function serveOpenapi(x: Exchange, path: string, types: ResourceType[], rv: number): void {
   if (path === '/openapi/v3') {
@@ -77,5 +79,5 @@ export function serveOpenapi(x: Exchange, path: string, types: ResourceType[], r
       delete: { operationId: `delete${t.kind}`, 'x-kubernetes-action': 'delete', 'x-kubernetes-group-version-kind': gvk, responses: { 200: { description: 'OK' } } },
     };
   }
-  x.sendJson(200, { openapi: '3.0.0', info: { title: 'Kubernetes', version: 'v1.32.6' }, paths, components: { schemas: {} } });
+  x.sendJson(200, { openapi: '3.0.0', info: { title: 'Kubernetes', version: 'v1.32.6' }, paths, components: { schemas: schemasFor(gvTypes) } });
 }
