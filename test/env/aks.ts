@@ -5,7 +5,9 @@ import type { CertificateAuthority } from './ca';
 import type { EntraEmulator, EntraIdentity } from './entra';
 import type { TlsMaterial } from './http';
 import { AKS_SERVER_APP_ID, KubeCluster } from './kube/cluster';
-import { Controllers, type RegistryAccess } from './kube/controllers';
+import { Controllers } from './kube/controllers';
+import type { RegistryAccess } from './kube/kubelet/images';
+import { Kubelet } from './kube/kubelet/kubelet';
 
 /** Api-versions of Microsoft.ContainerService/managedClusters the emulator answers (the SDK 25.3.0 sends 2026-04-01). */
 export const AKS_API_VERSIONS = ['2026-04-01', '2025-10-01', '2025-07-01', '2025-05-01', '2024-10-01', '2024-05-01', '2024-02-01', '2023-08-01', '2017-08-31'];
@@ -25,6 +27,8 @@ export interface AksClusterSpec {
 export interface AksCluster extends AksClusterSpec {
   kube: KubeCluster;
   controllers: Controllers;
+  /** The cluster's kubelet stand-in (its registries, pull cache and containers). */
+  kubelet: Kubelet;
   resourceId: string;
   /** Kubeconfig YAML of `listClusterUserCredential` (AAD: the kubelogin exec plugin; else a client certificate). */
   userKubeconfig(format?: 'exec' | 'azure'): string;
@@ -64,8 +68,10 @@ export async function startAks(options: {
   try {
     for (const spec of SPECS) {
       const kube = await KubeCluster.start(spec.name, tls, ca, entra);
-      const controllers = new Controllers(kube, options.registries, ca.caPem);
+      const controllers = new Controllers(kube);
       controllers.start();
+      const kubelet = new Kubelet(kube, options.registries, ca.caPem);
+      kubelet.start();
       for (const identity of options.aadUsers) kube.grantAad(identity);
       arm.resourceGroups.add(spec.resourceGroup);
       const admin = kube.issueClientCertificate({ name: 'masterclient', groups: ['system:masters', 'system:authenticated'] });
@@ -82,7 +88,7 @@ export async function startAks(options: {
       ].join('\n');
       const kubeconfigPath = path.join(options.dir, `kubeconfig-${spec.key}.yaml`);
       const cluster: AksCluster = {
-        ...spec, kube, controllers, kubeconfigPath,
+        ...spec, kube, controllers, kubelet, kubeconfigPath,
         resourceId: `${arm.subscriptionScope}/resourceGroups/${spec.resourceGroup}/providers/Microsoft.ContainerService/managedClusters/${spec.name}`,
         userKubeconfig(format = 'exec') {
           const userName = `clusterUser_${spec.resourceGroup}_${spec.name}`;
@@ -109,7 +115,7 @@ export async function startAks(options: {
       started.push(cluster);
     }
   } catch (err) {
-    for (const c of started) { c.controllers.stop(); await c.kube.close(); }
+    for (const c of started) { c.controllers.stop(); c.kubelet.stop(); await c.kube.close(); }
     throw err;
   }
   const [staging, production] = started;
@@ -124,7 +130,7 @@ export async function startAks(options: {
       for (const c of started) c.kube.faults.clear();
     },
     async stop() {
-      for (const c of started) { c.controllers.stop(); await c.kube.close(); }
+      for (const c of started) { c.controllers.stop(); c.kubelet.stop(); await c.kube.close(); }
     },
   };
 }

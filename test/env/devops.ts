@@ -30,6 +30,8 @@ export class DevOpsEmulator {
   oidcRequests = 0;
   /** Azure Repos of the project (deploy-to-aks, GitOps). */
   readonly repos: AzureRepos;
+  /** Every federated token served, in order: tests check that a task registered each as a secret. */
+  readonly servedOidcTokens: string[] = [];
   private server?: RunningServer;
 
   private constructor(dir: string) {
@@ -111,6 +113,7 @@ export class DevOpsEmulator {
         iss: this.issuer, sub: this.subjectOf(connection), aud: 'api://AzureADTokenExchange',
         exp: now + this.oidcTokenLifetimeSeconds, nbf: now, iat: now,
       }, this.key.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string);
+      this.servedOidcTokens.push(oidcToken);
       x.sendJson(200, { oidcToken });
     });
     return router;

@@ -16,6 +16,8 @@ import { startAks, type AksEnvironment } from './aks';
 import { startFlux, type FluxEnvironment } from './flux';
 // acceptance-gate: the sample app, Prometheus scraping it, Azure Monitor's managed Prometheus query endpoint
 import { startMonitoring, type Monitoring } from './monitoring';
+// every task: the agent's corporate proxy
+import { SquidProxy } from './proxy';
 
 /** How to reach the environment: the one line of JSON `npm run env` prints (DESIGN.md §5). */
 export interface EnvironmentInfo {
@@ -48,6 +50,8 @@ export interface EnvironmentInfo {
   app: string;
   appHttps: string;
   azureMonitorPrometheus: string;
+  /** squid with basic authentication on loopback, as an agent's proxy; `accessLog` shows what went through it. */
+  proxy: { url: string; username: string; password: string; accessLog: string };
 }
 
 export interface EnvironmentIdentities {
@@ -90,6 +94,8 @@ export interface Environment {
   readonly flux: FluxEnvironment;
   /** acceptance-gate: the sample app (state changeable while it runs), Prometheus and the Azure Monitor endpoint. */
   readonly monitoring: Monitoring;
+  /** The agent's proxy (squid), for tests that run tasks with AGENT_PROXYURL. */
+  readonly proxy: SquidProxy;
   readonly identities: EnvironmentIdentities;
   /** The service connection whose federated credential `identities.federated` trusts. */
   readonly federatedConnection: ServiceConnectionRecord;
@@ -179,6 +185,9 @@ export async function startEnvironment(options: { dir?: string } = {}): Promise<
     const monitoring = await startMonitoring(path.join(dir, 'monitoring'), tls, entra,
       [identities.secret, identities.certificate, identities.federated, identities.managed]);
     stops.push(() => monitoring.stop());
+    // ---- the agent's proxy: squid on loopback, with basic authentication and an access log
+    const proxy = await SquidProxy.start();
+    stops.push(() => proxy.stop());
 
     const info: EnvironmentInfo = {
       ca: ca.caCertPath,
@@ -217,6 +226,7 @@ export async function startEnvironment(options: { dir?: string } = {}): Promise<
       }])),
       // acceptance-gate
       prometheus: monitoring.prometheus.url, app: monitoring.app.url, appHttps: monitoring.app.httpsUrl, azureMonitorPrometheus: monitoring.azureMonitor.url,
+      proxy: { url: proxy.url, username: proxy.username, password: proxy.password, accessLog: proxy.accessLog },
     };
 
     return {
@@ -225,6 +235,7 @@ export async function startEnvironment(options: { dir?: string } = {}): Promise<
       aks, // deploy-to-aks
       flux, // deploy-to-aks (GitOps)
       monitoring, // acceptance-gate
+      proxy,
       clearFaults() {
         for (const faults of [entra.faults, devops.faults, arm.faults, nonprod.registry.faults, prod.registry.faults]) faults.clear();
         resourceGraph.reset(); // defender-scan-check

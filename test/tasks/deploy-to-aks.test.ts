@@ -62,9 +62,9 @@ describe('DeployToAks@1: rollouts', function () {
   }
 
   it('adds imagePullSecrets, which the kubelet uses where the cluster has no pull access of its own', async () => {
-    const registries = f.cluster.controllers.registries;
+    const registries = f.cluster.kubelet.registries;
     const own = registries.splice(0, registries.length);
-    f.cluster.controllers.forgetPulls();
+    f.cluster.kubelet.forgetPulls();
     try {
       const nonprod = f.env.registries.nonprod;
       const ns = freshNamespace(f);
@@ -79,7 +79,7 @@ describe('DeployToAks@1: rollouts', function () {
       assert.deepEqual(secretLeaks(run, [nonprod.pull.password]), []);
     } finally {
       registries.push(...own);
-      f.cluster.controllers.forgetPulls();
+      f.cluster.kubelet.forgetPulls();
     }
   });
 

@@ -1,5 +1,10 @@
-import type { KubeCluster } from './cluster';
-import { KubeStatus, groupVersion, selectorMatches, type KObj, type ResourceType } from './types';
+import { canonicalQuantity } from './quantity';
+import { KubeStatus, selectorMatches, type KObj, type ResourceType } from './types';
+
+/** Reads stored objects (validation of custom resources reads their CRD). */
+export interface ObjectLookup {
+  get(apiVersion: string, kind: string, namespace: string | undefined, name: string): KObj | undefined;
+}
 
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -23,7 +28,18 @@ function defaultPodSpec(spec: Any, restartPolicy = 'Always'): void {
     c.imagePullPolicy ??= /:latest$|^[^:@]+$/.test(String(c.image ?? '')) ? 'Always' : 'IfNotPresent';
     c.terminationMessagePath ??= '/dev/termination-log';
     c.terminationMessagePolicy ??= 'File';
+    // ResourceRequirements is a struct, not a pointer, in the Go types: a container always serialises `resources: {}`.
+    c.resources ??= {};
+    canonicalise(c.resources.requests);
+    canonicalise(c.resources.limits);
+    for (const p of c.ports ?? []) p.protocol ??= 'TCP';
   }
+  canonicalise(spec.overhead);
+}
+
+/** Quantities are stored in canonical form ("0.5" as "500m"), so equal amounts compare equal. */
+function canonicalise(quantities: Record<string, string | number> | undefined): void {
+  for (const [k, v] of Object.entries(quantities ?? {})) quantities![k] = canonicalQuantity(v);
 }
 
 /** The defaults the API server fills in, for the fields the controllers and clients read. */
@@ -57,8 +73,15 @@ export function applyDefaults(obj: KObj): void {
       spec.parallelism ??= 1;
       spec.backoffLimit ??= 6;
       break;
+    case 'PersistentVolumeClaim':
+      canonicalise(spec?.resources?.requests);
+      break;
+    case 'ResourceQuota':
+      canonicalise(spec?.hard);
+      break;
     case 'Service':
       spec.type ??= 'ClusterIP';
+      for (const p of spec.ports ?? []) p.protocol ??= 'TCP';
       spec.clusterIP ??= `10.0.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250) + 1}`;
       break;
   }
@@ -73,7 +96,7 @@ function invalid(type: ResourceType, obj: KObj, field: string, message: string):
 }
 
 /** The validation a real API server would refuse these objects for (422 Invalid). */
-export function validate(type: ResourceType, obj: KObj, cluster: KubeCluster): void {
+export function validate(type: ResourceType, obj: KObj, cluster: ObjectLookup): void {
   const name = obj.metadata.name;
   if (!name) throw invalid(type, obj, 'metadata.name', 'Required value: name or generateName is required');
   const nameRule = type.kind === 'Namespace' || type.kind === 'Service' ? DNS_LABEL : DNS_SUBDOMAIN;
@@ -107,5 +130,4 @@ export function validate(type: ResourceType, obj: KObj, cluster: KubeCluster): v
     const required: string[] = version?.schema?.openAPIV3Schema?.properties?.spec?.required ?? [];
     for (const r of required) if (obj.spec?.[r] === undefined) throw invalid(type, obj, `spec.${r}`, 'Required value');
   }
-  void groupVersion;
 }
