@@ -1,6 +1,6 @@
-import type { IGitApi } from 'azure-devops-node-api/GitApi';
+import { GitApi, type IGitApi } from 'azure-devops-node-api/GitApi';
 import { GitVersionType, PullRequestStatus, VersionControlChangeType, VersionControlRecursionType, type GitChange, type GitPullRequest } from 'azure-devops-node-api/interfaces/GitInterfaces';
-import { devopsConnection, devopsFailure } from '../../common/devopsConnection';
+import { authenticatedUser, devopsClient, devopsFailure } from '../../common/devopsConnection';
 import { UserError, errorMessage } from '../../common/errors';
 import type { TaskLog } from '../../common/log';
 import type { GitOpsOptions, MergeStrategy } from './options';
@@ -28,15 +28,12 @@ export class GitOpsRepository {
 
   static async open(options: GitOpsOptions, log: TaskLog): Promise<GitOpsRepository> {
     log.secret(options.accessToken);
-    const web = devopsConnection(options.collectionUri, options.accessToken);
+    const git = devopsClient(GitApi, options.collectionUri, options.accessToken);
     const where = `${options.collectionUri}${options.project}`;
     let identity: { id: string; name: string };
-    let git: IGitApi;
     try {
-      const data = await web.connect();
-      const user = data.authenticatedUser;
+      const user = await authenticatedUser(git);
       identity = { id: user?.id ?? '', name: user?.providerDisplayName ?? user?.customDisplayName ?? 'the build service' };
-      git = await web.getGitApi();
     } catch (err) {
       const failure = devopsFailure(err);
       if (failure?.statusCode === 401 || failure?.statusCode === 203) {
