@@ -2,6 +2,7 @@ import { readAzureConnection, type AzureConnection } from '../common/connections
 import { UserError } from '../common/errors';
 import { parseImageReference, type ImageReference } from '../common/imageReference';
 import type { Inputs } from '../common/inputs';
+import { readGitOpsOptions, type GitOpsOptions } from './gitops/options';
 
 export type ClusterConnection =
   | { type: 'azureResourceManager'; azure: AzureConnection; resourceGroup: string; clusterName: string; useClusterAdmin: boolean }
@@ -40,6 +41,11 @@ export interface DeployOptions {
   appName: string;
   /** Pipeline metadata written as annotations of every applied object. */
   metadata: Record<string, string>;
+  /**
+   * deliveryMode gitops: commit the rendered objects to Azure Repos for Flux instead of applying them. The cluster
+   * connection is then used only to watch the rollouts, and only when it is a Kubernetes connection.
+   */
+  gitops?: GitOpsOptions;
 }
 
 /** Annotation keys of the pipeline metadata. */
@@ -91,6 +97,7 @@ export function readDeployOptions(inputs: Inputs): DeployOptions {
     onSuperseded: inputs.choice('onSuperseded', ['fail', 'warn'] as const, 'fail'),
     appName: readAppName(inputs),
     metadata: pipelineMetadata(inputs),
+    gitops: inputs.choice('deliveryMode', ['push', 'gitops'] as const, 'push') === 'gitops' ? readGitOpsOptions(inputs) : undefined,
   };
 }
 
