@@ -23,8 +23,9 @@ const CONTRACT: Record<string, { name: string; inputs: string[]; outputs: string
   },
   'deploy-to-aks': {
     name: 'DeployToAks',
-    inputs: ['connectionType', 'azureSubscription', 'resourceGroup', 'kubernetesCluster', 'useClusterAdmin', 'kubernetesServiceConnection', 'kubeconfig', 'manifests', 'namespace', 'images', 'imagePullSecrets', 'rolloutTimeout', 'dryRun', 'prune', 'rollbackOnFailure'],
-    outputs: ['appliedObjects', 'deployedImages'],
+    inputs: ['connectionType', 'azureSubscription', 'resourceGroup', 'kubernetesCluster', 'useClusterAdmin', 'kubernetesServiceConnection', 'kubeconfig', 'manifests', 'namespace', 'images', 'imagePullSecrets', 'rolloutTimeout', 'dryRun', 'prune', 'rollbackOnFailure',
+      'strategy', 'action', 'trafficSplit', 'percentage', 'httpRoute', 'scaleDownDelaySeconds'],
+    outputs: ['appliedObjects', 'deployedImages', 'canaryWorkloads', 'baselineWorkloads', 'activeColour'],
   },
   'acceptance-gate': {
     name: 'AcceptanceGate',
