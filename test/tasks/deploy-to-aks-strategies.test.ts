@@ -156,3 +156,54 @@ describe('DeployToAks@1: canary and blue-green strategies', function () {
     assert.match(switched.summaries[0]?.content ?? '', /Live colour: green\./);
   });
 });
+
+describe('DeployToAks@1: canary with Gateway API weights', function () {
+  let f: DeployFixture;
+  useDeployFixture((fixture) => { f = fixture; });
+
+  // The HTTPRoute kind as the Gateway API's standard CRD serves it (schema left open here).
+  const crd = [
+    'apiVersion: apiextensions.k8s.io/v1', 'kind: CustomResourceDefinition', 'metadata: { name: httproutes.gateway.networking.k8s.io }',
+    'spec:', '  group: gateway.networking.k8s.io', '  scope: Namespaced',
+    '  names: { plural: httproutes, singular: httproute, kind: HTTPRoute, listKind: HTTPRouteList }',
+    '  versions:', '  - name: v1', '    served: true', '    storage: true',
+    '    schema: { openAPIV3Schema: { type: object, x-kubernetes-preserve-unknown-fields: true } }',
+  ].join('\n');
+  const route = (backend: string) => `apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: { name: shop }\nspec:\n  parentRefs: [{ name: gateway }]\n  rules:\n  - backendRefs: [{ name: ${backend}, port: 80 }]`;
+  const service = 'apiVersion: v1\nkind: Service\nmetadata: { name: web }\nspec: { selector: { app: web }, ports: [{ port: 80, targetPort: 8080 }] }';
+
+  it('weights the HTTPRoute to stable, baseline and canary Services it creates, and restores it on reject', async () => {
+    const ns = freshNamespace(f);
+    const first = await runDeploy(f, { manifests: writeManifest(f, crd, route('web'), service, workload({ image: `${f.image}:1.0`, replicas: 4 })), namespace: ns });
+    assert.equal(first.result?.status, 'Succeeded', describeRun(first));
+    const manifests = writeManifest(f, service, workload({ image: `${f.image}:2.0`, replicas: 4 }));
+    const inputs = { manifests, namespace: ns, strategy: 'canary', trafficSplit: 'gatewayApi', httpRoute: 'shop', percentage: '10' };
+    const run = await runDeploy(f, inputs);
+    assert.equal(run.result?.status, 'Succeeded', describeRun(run));
+    const weighted = get(f, 'gateway.networking.k8s.io/v1', 'HTTPRoute', ns, 'shop')!;
+    assert.deepEqual(weighted.spec.rules[0].backendRefs, [
+      { name: 'web-stable', port: 80, weight: 80 }, { name: 'web-baseline', port: 80, weight: 10 }, { name: 'web-canary', port: 80, weight: 10 },
+    ]);
+    assert.deepEqual(get(f, 'v1', 'Service', ns, 'web-canary')!.spec.selector, { app: 'web', [TRACK]: 'canary' });
+    assert.deepEqual(get(f, 'v1', 'Service', ns, 'web-stable')!.spec.selector, { app: 'web', [TRACK]: 'stable' });
+    assert.equal(get(f, 'apps/v1', 'Deployment', ns, 'web')!.spec.template.metadata.labels[TRACK], 'stable', 'stable pods are labelled for their Service');
+    assert.match(run.summaries[0]?.content ?? '', /HTTPRoute shop sends 10 % of requests to the canary \(weight 10 of 100\)/);
+    assert.match(run.summaries[0]?.content ?? '', /\| web-canary \| 1 \| 10 \| 10 % \|/);
+
+    const reject = await runDeploy(f, { ...inputs, action: 'reject' });
+    assert.equal(reject.result?.status, 'Succeeded', describeRun(reject));
+    assert.deepEqual(get(f, 'gateway.networking.k8s.io/v1', 'HTTPRoute', ns, 'shop')!.spec.rules[0].backendRefs, [{ name: 'web', port: 80 }]);
+    assert.equal(get(f, 'gateway.networking.k8s.io/v1', 'HTTPRoute', ns, 'shop')!.metadata.annotations?.['aks-secure-delivery.dev/backends-before'], undefined);
+    const { stdout } = await exec('kubectl', ['--kubeconfig', f.adminKubeconfigPath, 'get', 'services,deployments', '-n', ns, '-o', 'name']);
+    assert.deepEqual(stdout.split('\n').filter(Boolean).sort(), ['deployment.apps/web', 'service/web']);
+  });
+
+  it('refuses an HTTPRoute whose backends are not the app\'s Services, before any change', async () => {
+    const ns = freshNamespace(f);
+    assert.equal((await runDeploy(f, { manifests: writeManifest(f, crd, route('other'), service, workload({ image: `${f.image}:1.0` })), namespace: ns })).result?.status, 'Succeeded');
+    const run = await runDeploy(f, { manifests: writeManifest(f, service, workload({ image: `${f.image}:2.0` })), namespace: ns, strategy: 'canary', trafficSplit: 'gatewayApi', httpRoute: 'shop' });
+    assert.equal(run.result?.status, 'Failed');
+    assert.match(run.result!.message, /Input 'httpRoute': HTTPRoute .*\/shop routes to Service other, not to the app's Service 'web'\. Point its backendRefs at Service 'web'/);
+    assert.equal(get(f, 'apps/v1', 'Deployment', ns, 'web-canary'), undefined);
+  });
+});
