@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { CertificateAuthority, IssuedCertificate } from '../ca';
 import type { EntraEmulator, EntraIdentity } from '../entra';
 import { Faults } from '../faults';
-import type { TlsMaterial } from '../http';
+import type { Exchange, TlsMaterial } from '../http';
 import { Handlers, type ApiContext } from './apiserver/handlers';
 import { ApiServer, type KubeUser } from './apiserver/server';
 import { Store, now } from './apiserver/store';
@@ -26,6 +26,8 @@ export class KubeCluster implements ApiContext {
   readonly faults = new Faults();
   readonly policies: AdmissionPolicy[] = [];
   readonly store = new Store();
+  /** GET handlers of subresources other than status, by "resource/subresource" (the kubelet serves pods/log). */
+  readonly subresources = new Map<string, (x: Exchange, obj: KObj) => void | Promise<void>>();
   readonly watches = new Watches(this.store);
   private readonly server: ApiServer;
 

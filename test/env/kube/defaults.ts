@@ -1,3 +1,4 @@
+import { allocateClusterIP } from './network/addresses';
 import { canonicalQuantity } from './quantity';
 import { KubeStatus, selectorMatches, type KObj, type ResourceType } from './types';
 
@@ -43,7 +44,8 @@ function canonicalise(quantities: Record<string, string | number> | undefined): 
 }
 
 /** The defaults the API server fills in, for the fields the controllers and clients read. */
-export function applyDefaults(obj: KObj): void {
+/** @param cluster whose loopback block a new Service's clusterIP comes from. */
+export function applyDefaults(obj: KObj, cluster: object): void {
   const spec = obj.spec as Any;
   switch (obj.kind) {
     case 'Deployment':
@@ -82,7 +84,9 @@ export function applyDefaults(obj: KObj): void {
     case 'Service':
       spec.type ??= 'ClusterIP';
       for (const p of spec.ports ?? []) p.protocol ??= 'TCP';
-      spec.clusterIP ??= `10.0.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250) + 1}`;
+      // A loopback address of the cluster's own block, where the Service proxy answers (network/services.ts).
+      if (spec.clusterIP !== 'None') spec.clusterIP ??= allocateClusterIP(cluster, `${obj.metadata.namespace}/${obj.metadata.name}`);
+      if (spec.clusterIP) spec.clusterIPs ??= [spec.clusterIP];
       break;
   }
   defaultPodSpec(podSpecOf(obj), obj.kind === 'Job' || obj.kind === 'CronJob' ? 'Never' : 'Always');

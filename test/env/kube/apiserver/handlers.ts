@@ -14,6 +14,8 @@ import type { Watches } from './watch';
 /** What the handlers need of the API server they serve. */
 export interface ApiContext extends ObjectLookup {
   readonly store: Store;
+  /** GET handlers of subresources other than status, by "resource/subresource" (the kubelet serves pods/log). */
+  readonly subresources: Map<string, (x: Exchange, obj: KObj) => void | Promise<void>>;
   readonly watches: Watches;
   admit(obj: KObj, operation: 'CREATE' | 'UPDATE', dryRun: boolean): void;
   remove(obj: KObj): void;
@@ -33,6 +35,22 @@ const NO_GENERATION = ['Namespace', 'Node', 'Event', 'Pod'];
 /** The verbs of the REST API on one resource type: get, list, watch, create, update, patch, delete. */
 export class Handlers {
   constructor(private readonly api: ApiContext) {}
+
+  /** An object as the server keeps it: defaulted (a Service's clusterIP from the cluster's block), quantities canonical. */
+  private readonly normalise = (obj: KObj): KObj => {
+    applyDefaults(obj, this.api);
+    return obj;
+  };
+
+  /** GET of a subresource that a component serves (the kubelet's pods/log); false when no component serves it. */
+  async subresource(x: Exchange, t: Target): Promise<boolean> {
+    const handler = this.api.subresources.get(`${t.type.resource}/${t.subresource}`);
+    if (!handler || x.method !== 'GET' || !t.name) return false;
+    const obj = this.api.store.byKey(this.api.store.key(t.type, t.namespace, t.name));
+    if (!obj) throw notFound(t.type, t.name);
+    await handler(x, obj);
+    return true;
+  }
 
   get(x: Exchange, t: Target): void {
     const obj = this.api.store.byKey(this.api.store.key(t.type, t.namespace, t.name!));
@@ -102,7 +120,7 @@ export class Handlers {
       const force = x.query('force') === 'true';
       const body = await bodyOf(x);
       checkBody(type, body, namespace, name);
-      const next = applyConfiguration(live, body, manager, force, normalise, subresource);
+      const next = applyConfiguration(live, body, manager, force, this.normalise, subresource);
       return x.sendJson(live ? 200 : 201, this.write(type, live, next, manager, 'Apply', dryRun, subresource));
     }
     if (x.query('force') !== undefined) throw new KubeStatus(422, 'Invalid', 'PatchOptions.meta.k8s.io "" is invalid: force: Forbidden: may not be specified for non-apply patch');
@@ -135,7 +153,7 @@ export class Handlers {
       else delete obj.metadata[f];
     }
     if (obj.metadata.generateName && !obj.metadata.name) obj.metadata.name = `${obj.metadata.generateName}${randomBytes(3).toString('hex').slice(0, 5)}`;
-    normalise(obj);
+    this.normalise(obj);
     validate(type, obj, this.api);
     this.api.admit(obj, live ? 'UPDATE' : 'CREATE', dryRun);
     const specChanged = !live || !deepEqual(withoutMeta(live), withoutMeta(obj));
@@ -165,11 +183,6 @@ export class Handlers {
   }
 }
 
-/** An object as the server keeps it: defaulted, quantities canonical. */
-function normalise(obj: KObj): KObj {
-  applyDefaults(obj);
-  return obj;
-}
 
 function withoutMeta(o: KObj): unknown {
   const c = clone(o) as Record<string, unknown>;

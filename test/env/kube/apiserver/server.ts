@@ -166,7 +166,13 @@ export class ApiServer {
     const type = gvTypes.find((t) => t.resource === segs[0]);
     if (!type || segs.length > 3 || (namespace !== undefined && !type.namespaced)) throw new KubeStatus(404, 'NotFound', NOT_FOUND);
     const target: Target = { type, namespace, name: segs[1], subresource: segs[2] };
-    if (target.subresource && target.subresource !== 'status') throw new KubeStatus(404, 'NotFound', NOT_FOUND);
+    if (target.subresource && target.subresource !== 'status') {
+      if (x.method === 'GET') {
+        this.authorize(user, 'get', type, namespace, target.name);
+        if (await this.handlers.subresource(x, target)) return;
+      }
+      throw new KubeStatus(404, 'NotFound', NOT_FOUND);
+    }
     const watch = x.query('watch') === 'true' || x.query('watch') === '1';
     const verb = x.method === 'GET' ? (target.name ? 'get' : watch ? 'watch' : 'list')
       : x.method === 'PATCH' ? 'patch' : x.method === 'POST' ? 'create' : x.method === 'PUT' ? 'update' : x.method === 'DELETE' ? 'delete' : '';
