@@ -18,7 +18,7 @@ function writeRecord(name: string, record: Record<string, unknown>, steps: FlowS
   fs.mkdirSync(OUT, { recursive: true });
   const shown = steps.map((s) => ({
     name: s.name, task: s.task, status: s.run.result?.status, message: s.run.result?.message, durationMs: s.run.durationMs,
-    summary: s.run.summaries[0]?.content ?? '',
+    summary: s.run.summaries[0]?.content ?? '', summaryFile: s.run.summaries[0] ? path.basename(s.run.summaries[0].path) : undefined,
   }));
   fs.writeFileSync(path.join(OUT, `${name}.json`), `${JSON.stringify({ ...record, steps: shown }, null, 2)}\n`);
 }
