@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the local environment runs: the CNCF distribution registry, Prometheus, skopeo
 # (an independent registry client the tests check digests with), openssl (the per-run CA) and unzip (the package
-# tests read the .vsix).
+# tests read the .vsix) and squid (the agent's corporate proxy in the tests).
 set -euo pipefail
 need=()
 command -v docker-registry >/dev/null || need+=(docker-registry)
@@ -9,6 +9,7 @@ command -v prometheus >/dev/null || need+=(prometheus)
 command -v skopeo >/dev/null || need+=(skopeo)
 command -v openssl >/dev/null || need+=(openssl)
 command -v unzip >/dev/null || need+=(unzip)
+command -v squid >/dev/null || need+=(squid)
 if [ ${#need[@]} -eq 0 ]; then
   echo "system packages: all present"
   exit 0
@@ -19,6 +20,6 @@ SUDO=""
 $SUDO apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}"
 # The Debian packages start their services where an init system runs; the environment starts its own instances.
-for svc in docker-registry prometheus prometheus-node-exporter; do
+for svc in docker-registry prometheus prometheus-node-exporter squid; do
   $SUDO systemctl disable --now "$svc" >/dev/null 2>&1 || true
 done

@@ -1,4 +1,5 @@
 import type { Reading } from './checks/kind';
+import type { Comparison } from './compare/classify';
 import type { CheckConfig, Condition, NoDataPolicy } from './config';
 import { evaluate, type Value } from './expression';
 import type { TestCase } from './junit';
@@ -18,6 +19,10 @@ export interface Measurement {
   fatal?: boolean;
   /** Test cases a command's JUnit files reported. */
   testCases?: TestCase[];
+  /** A compare check's classification on all values so far: the medians, the interval, the class. */
+  comparison?: Comparison;
+  /** A critical compare check failed: the gate fails at once, whatever failureLimit allows. */
+  decisive?: boolean;
 }
 
 /** Worst first: the order in which outcomes decide an evaluation and a gate. */
@@ -82,6 +87,8 @@ export function assess(check: CheckConfig, reading: Reading): Measurement {
   switch (reading.kind) {
     case 'error':
       return { ...base, outcome: 'error', value: reading.shown, message: reading.message, fatal: reading.fatal || undefined };
+    case 'samples':
+      return { ...base, outcome: 'error', message: 'samples of a canary and its baseline are judged by the canary comparison, not by conditions' };
     case 'noData':
       return { ...base, outcome: NO_DATA_OUTCOME[check.onNoData], value: 'no data', message: `no data: ${reading.reason} (onNoData: ${check.onNoData})` };
     case 'value': {

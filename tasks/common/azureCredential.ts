@@ -10,9 +10,11 @@ import {
 
 import type { AzureConnection } from './connections';
 import { UserError, errorMessage } from './errors';
+import { HttpError, httpRetryVerdict, sdkNetworkFailure, send } from './http';
 import type { TaskLog } from './log';
+import { azureSdkNetworkOptions } from './network/clients';
 import type { RegistryCredentials } from './registry/client';
-import { isDroppedConnection, isTransientStatus, parseRetryAfter, retry } from './retry';
+import { retry } from './retry';
 
 /**
  * A TokenCredential for an AzureRM service connection: workload identity federation, service principal
@@ -25,7 +27,8 @@ export function createAzureCredential(connection: AzureConnection, log: TaskLog)
   for (const line of connection.certificatePem?.split(/\r?\n/) ?? []) {
     if (line.trim() && !line.startsWith('-----')) log.secret(line.trim());
   }
-  const common = { authorityHost: connection.authorityHost, disableInstanceDiscovery: true };
+  // MSAL's requests go through core-rest-pipeline, so the agent's proxy and CA reach them through these options.
+  const common = { authorityHost: connection.authorityHost, disableInstanceDiscovery: true, ...azureSdkNetworkOptions(connection.authorityHost) };
   const clientId = connection.clientId!;
   let inner: TokenCredential;
   switch (connection.scheme) {
@@ -40,7 +43,7 @@ export function createAzureCredential(connection: AzureConnection, log: TaskLog)
       break;
     }
     case 'ManagedServiceIdentity':
-      inner = connection.msiClientId ? new ManagedIdentityCredential({ clientId: connection.msiClientId }) : new ManagedIdentityCredential();
+      inner = new ManagedIdentityCredential({ ...(connection.msiClientId ? { clientId: connection.msiClientId } : {}), ...azureSdkNetworkOptions(managedIdentityEndpoint()) });
       break;
   }
   return new ExplainingCredential(inner, connection, log);
@@ -66,7 +69,16 @@ export function armClientOptions(connection: AzureConnection) {
     credentials: { scopes: [armScope(connection)] },
     retryOptions: { maxRetries: 4, retryDelayInMs: 500, maxRetryDelayInMs: 15_000 },
     userAgentOptions: { userAgentPrefix: 'aks-secure-delivery' },
+    ...azureSdkNetworkOptions(connection.armUrl),
   };
+}
+
+/**
+ * Where @azure/identity's managed identity asks for tokens: App Service's IDENTITY_ENDPOINT, a pod identity host, or
+ * the VM's instance metadata service (plain HTTP on a link-local address, which an agent's bypass list usually names).
+ */
+function managedIdentityEndpoint(): string {
+  return process.env.IDENTITY_ENDPOINT || process.env.AZURE_POD_IDENTITY_AUTHORITY_HOST || 'http://169.254.169.254';
 }
 
 /**
@@ -89,13 +101,13 @@ class PipelineOidcToken {
     }
     const url = `${oidcRequestUri}${oidcRequestUri.includes('?') ? '&' : '?'}api-version=7.1&serviceConnectionId=${encodeURIComponent(id)}`;
     const token = await retry(async () => {
-      const res = await fetch(url, {
+      const res = await send(url, {
         method: 'POST',
         headers: { authorization: `Bearer ${systemAccessToken}`, 'content-type': 'application/json', 'x-tfs-fedauthredirect': 'Suppress' },
         body: '{}',
       });
       const text = await res.text();
-      if (!res.ok) throw new OidcRequestError(res.status, text, parseRetryAfter(res.headers.get('retry-after')));
+      if (res.status >= 400) throw new HttpError(res.status, "the agent's OIDC endpoint", { retryAfter: res.header('retry-after'), body: text });
       let body: { oidcToken?: unknown };
       try {
         body = JSON.parse(text) as { oidcToken?: unknown };
@@ -106,19 +118,10 @@ class PipelineOidcToken {
         throw new UserError(`Input '${input}': the agent's OIDC endpoint answered without a token (status ${res.status}). Check that the service connection '${id}' uses workload identity federation.`);
       }
       return body.oidcToken;
-    }, (err) => ({
-      transient: (err instanceof OidcRequestError && isTransientStatus(err.status)) || isDroppedConnection(err),
-      retryAfterMs: err instanceof OidcRequestError ? err.retryAfterMs : undefined,
-    }), { onRetry: ({ delayMs, reason }) => this.log.debug(`OIDC token request: ${reason}; retrying in ${delayMs} ms`) });
+    }, httpRetryVerdict, { onRetry: ({ delayMs, reason }) => this.log.debug(`OIDC token request: ${reason}; retrying in ${delayMs} ms`) });
     this.log.secret(token);
     this.cached = { token, until: Date.now() + 4 * 60_000 };
     return token;
-  }
-}
-
-class OidcRequestError extends Error {
-  constructor(readonly status: number, body: string, readonly retryAfterMs?: number) {
-    super(`the agent's OIDC endpoint answered ${status}${body ? `: ${body.slice(0, 300)}` : ''}`);
   }
 }
 
@@ -166,6 +169,8 @@ class ExplainingCredential implements TokenCredential {
     const prefix = `Input '${input}': the service connection '${id}' (${scheme}) could not get a token for ${[scopes].flat().join(' ')}`;
     if (code && AADSTS_ADVICE[code]) return new UserError(`${prefix}: ${AADSTS_ADVICE[code]} (AADSTS${code}).`, { cause: err });
     if (code) return new UserError(`${prefix}: Entra ID refused it (AADSTS${code}). ${firstSentence(raw)}`, { cause: err });
+    const network = sdkNetworkFailure(err, authorityHost);
+    if (network) return new UserError(`${prefix}: ${network}.`, { cause: err });
     if (/endpoints_resolution_error/.test(raw)) {
       return new UserError(`${prefix}: the authority ${authorityHost} could not be reached or is not trusted. Check the connection's authority URL and that the agent trusts its TLS certificate.`, { cause: err });
     }

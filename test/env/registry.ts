@@ -30,6 +30,8 @@ export interface ScopeItem {
 export class Registry {
   readonly router = new Router();
   readonly users: RegistryUser[] = [];
+  /** Every token served to a client (registry tokens, ACR refresh tokens), in order, for secret-registration tests. */
+  readonly servedTokens: string[] = [];
   /** Called for each token request with credentials that are not a registry user (e.g. ACR refresh tokens). */
   extraGrant?: (x: Exchange, scopes: ScopeItem[]) => Promise<{ subject: string; granted: ScopeItem[] } | undefined>;
   private front?: RunningServer;
@@ -131,6 +133,7 @@ export class Registry {
           { 'www-authenticate': `Basic realm="${this.url}/oauth2/token"` });
       }
       const issued = this.issueToken(grant.subject, grant.granted.filter((s) => s.actions.length > 0));
+      this.servedTokens.push(issued);
       x.sendJson(200, { token: issued, access_token: issued, expires_in: 300, issued_at: new Date().toISOString() });
     };
     this.router.add('GET', '/oauth2/token', token);

@@ -3,7 +3,6 @@ import type { CertificateAuthority, IssuedCertificate } from '../ca';
 import type { EntraEmulator, EntraIdentity } from '../entra';
 import { Faults } from '../faults';
 import type { TlsMaterial } from '../http';
-import { FieldManagers } from './apiserver/apply';
 import { Handlers, type ApiContext } from './apiserver/handlers';
 import { ApiServer, type KubeUser } from './apiserver/server';
 import { Store, now } from './apiserver/store';
@@ -20,7 +19,7 @@ export type AdmissionPolicy = (obj: KObj, operation: 'CREATE' | 'UPDATE', dryRun
 
 /**
  * One emulated Kubernetes cluster's control plane, as the parts under `apiserver/` make it up: the store, watches,
- * server-side apply's field managers, the REST handlers and the HTTPS front. Controllers and the kubelet stand-in
+ * the REST handlers and the HTTPS front. Controllers and the kubelet stand-in
  * act on the store in-process through `get`, `list`, `put`, `remove` and `event`.
  */
 export class KubeCluster implements ApiContext {
@@ -28,7 +27,6 @@ export class KubeCluster implements ApiContext {
   readonly policies: AdmissionPolicy[] = [];
   readonly store = new Store();
   readonly watches = new Watches(this.store);
-  readonly managers = new FieldManagers();
   private readonly server: ApiServer;
 
   private constructor(readonly name: string, ca: CertificateAuthority, entra: EntraEmulator | undefined) {
@@ -151,7 +149,6 @@ export class KubeCluster implements ApiContext {
   remove(obj: KObj): void {
     const existing = this.store.delete(obj);
     if (!existing) return;
-    this.managers.forget(this.store.keyOf(existing)!);
     const uid = existing.metadata.uid;
     for (const o of this.store.all()) {
       if ((o.metadata.ownerReferences as { uid: string }[] | undefined)?.some((r) => r.uid === uid)) this.remove(o);

@@ -1,3 +1,4 @@
+import { canonicalQuantity } from './quantity';
 import { KubeStatus, selectorMatches, type KObj, type ResourceType } from './types';
 
 /** Reads stored objects (validation of custom resources reads their CRD). */
@@ -27,7 +28,18 @@ function defaultPodSpec(spec: Any, restartPolicy = 'Always'): void {
     c.imagePullPolicy ??= /:latest$|^[^:@]+$/.test(String(c.image ?? '')) ? 'Always' : 'IfNotPresent';
     c.terminationMessagePath ??= '/dev/termination-log';
     c.terminationMessagePolicy ??= 'File';
+    // ResourceRequirements is a struct, not a pointer, in the Go types: a container always serialises `resources: {}`.
+    c.resources ??= {};
+    canonicalise(c.resources.requests);
+    canonicalise(c.resources.limits);
+    for (const p of c.ports ?? []) p.protocol ??= 'TCP';
   }
+  canonicalise(spec.overhead);
+}
+
+/** Quantities are stored in canonical form ("0.5" as "500m"), so equal amounts compare equal. */
+function canonicalise(quantities: Record<string, string | number> | undefined): void {
+  for (const [k, v] of Object.entries(quantities ?? {})) quantities![k] = canonicalQuantity(v);
 }
 
 /** The defaults the API server fills in, for the fields the controllers and clients read. */
@@ -61,8 +73,15 @@ export function applyDefaults(obj: KObj): void {
       spec.parallelism ??= 1;
       spec.backoffLimit ??= 6;
       break;
+    case 'PersistentVolumeClaim':
+      canonicalise(spec?.resources?.requests);
+      break;
+    case 'ResourceQuota':
+      canonicalise(spec?.hard);
+      break;
     case 'Service':
       spec.type ??= 'ClusterIP';
+      for (const p of spec.ports ?? []) p.protocol ??= 'TCP';
       spec.clusterIP ??= `10.0.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250) + 1}`;
       break;
   }

@@ -4,8 +4,9 @@ import { applyDefaults, validate, type ObjectLookup } from '../defaults';
 import {
   KubeStatus, clone, deepEqual, groupVersion, matchesFieldSelector, matchesLabelSelector, notFound, type KObj, type ResourceType,
 } from '../types';
-import type { FieldManagers } from './apply';
-import { jsonPatch, mergePatch } from './patch';
+import { applyConfiguration, recordUpdate } from './apply';
+import { rootNode } from './fieldset';
+import { jsonPatch, mergePatch, strategicMerge } from './patch';
 import { now, stripVolatile, type Store } from './store';
 import { toTable, wantsTable } from './tables';
 import type { Watches } from './watch';
@@ -13,7 +14,6 @@ import type { Watches } from './watch';
 /** What the handlers need of the API server they serve. */
 export interface ApiContext extends ObjectLookup {
   readonly store: Store;
-  readonly managers: FieldManagers;
   readonly watches: Watches;
   admit(obj: KObj, operation: 'CREATE' | 'UPDATE', dryRun: boolean): void;
   remove(obj: KObj): void;
@@ -61,7 +61,7 @@ export class Handlers {
     if (this.api.store.has(key)) {
       throw new KubeStatus(409, 'AlreadyExists', `${type.group ? `${type.resource}.${type.group}` : type.resource} "${body.metadata.name}" already exists`, { name: body.metadata.name, group: type.group || undefined, kind: type.resource });
     }
-    x.sendJson(201, this.write(type, key, undefined, body, x.query('fieldManager') ?? 'kubectl-create', 'Update', dryRun, false));
+    x.sendJson(201, this.write(type, undefined, body, x.query('fieldManager') ?? 'kubectl-create', 'Update', dryRun));
   }
 
   async update(x: Exchange, t: Target): Promise<void> {
@@ -76,7 +76,7 @@ export class Handlers {
     if (body.metadata.resourceVersion && body.metadata.resourceVersion !== live.metadata.resourceVersion) {
       throw new KubeStatus(409, 'Conflict', `Operation cannot be fulfilled on ${type.resource} "${name}": the object has been modified; please apply your changes to the latest version and try again`);
     }
-    x.sendJson(200, this.write(type, key, live, body, x.query('fieldManager') ?? 'kubectl-replace', 'Update', dryRun, false));
+    x.sendJson(200, this.write(type, live, body, x.query('fieldManager') ?? 'kubectl-replace', 'Update', dryRun));
   }
 
   delete(x: Exchange, t: Target): void {
@@ -102,10 +102,8 @@ export class Handlers {
       const force = x.query('force') === 'true';
       const body = await bodyOf(x);
       checkBody(type, body, namespace, name);
-      const next = this.api.managers.merge(type, key, live, body, manager, force);
-      const result = this.write(type, key, live, next, manager, 'Apply', dryRun, subresource === 'status');
-      if (!dryRun) this.api.managers.remember(key, manager, body);
-      return x.sendJson(live ? 200 : 201, result);
+      const next = applyConfiguration(live, body, manager, force, normalise, subresource);
+      return x.sendJson(live ? 200 : 201, this.write(type, live, next, manager, 'Apply', dryRun, subresource));
     }
     if (x.query('force') !== undefined) throw new KubeStatus(422, 'Invalid', 'PatchOptions.meta.k8s.io "" is invalid: force: Forbidden: may not be specified for non-apply patch');
     if (!['application/merge-patch+json', 'application/strategic-merge-patch+json', 'application/json-patch+json'].includes(contentType)) {
@@ -117,28 +115,32 @@ export class Handlers {
       const ops = JSON.parse(await x.text()) as { op: string; path: string; value?: unknown }[];
       merged = jsonPatch(clone(live), ops) as KObj;
     } else {
-      merged = mergePatch(clone(live), await bodyOf(x), contentType === 'application/strategic-merge-patch+json') as KObj;
+      const patch = await bodyOf(x);
+      merged = (contentType === 'application/strategic-merge-patch+json' ? strategicMerge(clone(live), patch, rootNode(live.apiVersion, live.kind)) : mergePatch(clone(live), patch)) as KObj;
     }
     merged.metadata.name = name;
-    x.sendJson(200, this.write(type, key, live, merged, x.query('fieldManager') ?? 'kubectl-patch', 'Update', dryRun, subresource === 'status'));
+    x.sendJson(200, this.write(type, live, merged, x.query('fieldManager') ?? 'kubectl-patch', 'Update', dryRun, subresource));
   }
 
-  /** Validates, defaults, admits and stores (unless dry run) a new state of an object. */
-  private write(type: ResourceType, key: string, live: KObj | undefined, next: KObj, manager: string, operation: 'Apply' | 'Update', dryRun: boolean, statusOnly: boolean): KObj {
-    const obj = clone(next);
-    if (!statusOnly && live?.status !== undefined) obj.status = clone(live.status);
-    delete obj.metadata.managedFields;
+  /**
+   * Defaults, validates, admits and stores (unless dry run) a new state of an object. A write to the main resource
+   * keeps the live status; a write to `/status` keeps everything but the status.
+   */
+  private write(type: ResourceType, live: KObj | undefined, next: KObj, manager: string, operation: 'Apply' | 'Update', dryRun: boolean, subresource?: string): KObj {
+    let obj = clone(next);
+    if (subresource === 'status' && live) obj = { ...clone(live), status: obj.status, metadata: { ...clone(live.metadata), managedFields: obj.metadata.managedFields } };
+    else if (live?.status !== undefined) obj.status = clone(live.status);
     for (const f of ['uid', 'creationTimestamp', 'generation', 'resourceVersion'] as const) {
       if (live) obj.metadata[f] = live.metadata[f];
       else delete obj.metadata[f];
     }
     if (obj.metadata.generateName && !obj.metadata.name) obj.metadata.name = `${obj.metadata.generateName}${randomBytes(3).toString('hex').slice(0, 5)}`;
-    applyDefaults(obj);
+    normalise(obj);
     validate(type, obj, this.api);
     this.api.admit(obj, live ? 'UPDATE' : 'CREATE', dryRun);
     const specChanged = !live || !deepEqual(withoutMeta(live), withoutMeta(obj));
     if (live && specChanged && !NO_GENERATION.includes(obj.kind)) obj.metadata.generation = (live.metadata.generation ?? 1) + 1;
-    obj.metadata.managedFields = this.api.managers.managedFields(key, obj, next, manager, operation);
+    if (operation === 'Update') recordUpdate(live, obj, manager, subresource);
     if (live && deepEqual(stripVolatile(live), stripVolatile(obj))) return live;
     if (dryRun) {
       obj.metadata.uid ??= randomUUID();
@@ -161,6 +163,12 @@ export class Handlers {
     if (single) return x.sendJson(200, single);
     x.sendJson(200, { kind: `${type.kind}List`, apiVersion: groupVersion(type), metadata: { resourceVersion: listRv ?? String(this.api.store.rv) }, items });
   }
+}
+
+/** An object as the server keeps it: defaulted, quantities canonical. */
+function normalise(obj: KObj): KObj {
+  applyDefaults(obj);
+  return obj;
 }
 
 function withoutMeta(o: KObj): unknown {

@@ -1,6 +1,6 @@
 import type { KubeCluster } from '../cluster';
 import type { KObj } from '../types';
-import { createPod, isReady, nameSuffix, ownedBy, sameStatus, templateHash, type Any } from './objects';
+import { createPod, isReady, ownedBy, sameStatus, templateHash, type Any } from './objects';
 
 /** The DaemonSet controller: one pod per matching node, replaced one at a time. */
 export function reconcileDaemonSet(cluster: KubeCluster, ds: KObj): void {
@@ -11,7 +11,7 @@ export function reconcileDaemonSet(cluster: KubeCluster, ds: KObj): void {
   const rolling = spec.updateStrategy?.type !== 'OnDelete';
   for (const node of nodes) {
     if (!pods.some((p) => p.spec.nodeName === node.metadata.name)) {
-      const created = createPod(cluster, ds, `${ds.metadata.name}-${nameSuffix()}`, spec.template, { 'controller-revision-hash': hash, 'pod-template-generation': String(ds.metadata.generation) }, node.metadata.name);
+      const created = createPod(cluster, ds, { generateName: `${ds.metadata.name}-` }, spec.template, { 'controller-revision-hash': hash, 'pod-template-generation': String(ds.metadata.generation) }, node.metadata.name);
       if (typeof created !== 'string') pods.push(created);
     }
   }

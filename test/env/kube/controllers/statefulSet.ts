@@ -23,7 +23,7 @@ export function reconcileStatefulSet(cluster: KubeCluster, s: KObj): void {
     // A pod below the partition keeps the current revision; the rest get the update revision.
     const revision = rolling && i < partition && currentRevision !== updateRevision ? currentRevision : updateRevision;
     const template = revision === updateRevision ? spec.template : (revisions.get(currentRevision) ?? spec.template);
-    const created = createPod(cluster, s, `${s.metadata.name}-${i}`, template, { 'controller-revision-hash': revision, 'statefulset.kubernetes.io/pod-name': `${s.metadata.name}-${i}`, 'apps.kubernetes.io/pod-index': String(i) });
+    const created = createPod(cluster, s, { name: `${s.metadata.name}-${i}` }, template, { 'controller-revision-hash': revision, 'statefulset.kubernetes.io/pod-name': `${s.metadata.name}-${i}`, 'apps.kubernetes.io/pod-index': String(i) });
     if (typeof created !== 'string') byOrdinal.set(i, created);
     break;
   }
