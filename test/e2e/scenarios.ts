@@ -81,7 +81,7 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     name: 'gitops-noncompliant',
-    description: 'a GitOps delivery whose objects Flux cannot make healthy: deploy-to-aks fails with Flux's verdict (health check failed, Non-Compliant)',
+    description: 'a GitOps delivery whose objects Flux cannot make healthy: deploy-to-aks fails with the verdict of Flux (health check failed, Non-Compliant)',
     stopsAt: 'Deploy to staging',
     reason: /HealthCheckFailed|Non-?Compliant/i,
     waitsFor: waitsForInput('deploy-to-aks', 'deliveryMode', 'GitOps delivery (deploy-to-aks deliveryMode gitops)'),
