@@ -117,6 +117,15 @@ describe('Kubernetes emulator fidelity: discovery, subresources, list and watch'
     assert.match(out, /^\s+image\s+<string>$/m);
   });
 
+  fidelity('prints kubectl\'s columns for ConfigMaps (DATA) and ReplicaSets (DESIRED CURRENT READY)', 'k8s.io/kubernetes pkg/printers/internalversion/printers.go', async (c) => {
+    const ns = c.namespace();
+    await raw(c, 'POST', `/api/v1/namespaces/${ns}/configmaps`, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'cfg' }, data: { a: '1', b: '2' } });
+    assert.match(await c.kubectl('get', '-n', ns, 'configmaps'), /^NAME\s+DATA\s+AGE\ncfg\s+2\s+\d+s$/m);
+    await c.kubectl('apply', '--server-side', '-n', ns, '-f', manifest(deployment('web', `${c.f.image}:1.0`, { replicas: 0 })));
+    for (let i = 0; i < 50 && !c.f.cluster.kube.list('apps/v1', 'ReplicaSet', ns).length; i++) await new Promise((r) => setTimeout(r, 100));
+    assert.match(await c.kubectl('get', '-n', ns, 'replicasets'), /^NAME\s+DESIRED\s+CURRENT\s+READY\s+AGE\nweb-\w+\s+0\s+0\s+0\s+\d+s$/m);
+  });
+
   fidelity('answers kubectl auth can-i from the cluster\'s authorization: yes for the admin', 'https://kubernetes.io/docs/reference/access-authn-authz/authorization/#checking-api-access', async (c) => {
     const ns = c.namespace();
     assert.equal((await c.kubectl('auth', 'can-i', 'create', 'deployments', '-n', ns)).trim(), 'yes');

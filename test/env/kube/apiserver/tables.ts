@@ -38,6 +38,26 @@ function columnsOf(type: ResourceType): [string, (o: KObj) => string, number?][]
       ['Endpoints', (o) => (o.endpoints ?? []).flatMap((e: { addresses: string[] }) => e.addresses).join(',') || '<unset>'],
     ];
     case 'Namespace': return [['Status', (o) => o.status?.phase ?? 'Active']];
+    // The columns of pkg/printers/internalversion/printers.go.
+    case 'ReplicaSet': return [
+      ['Desired', (o) => String(o.spec?.replicas ?? 0)], ['Current', (o) => String(o.status?.replicas ?? 0)], ['Ready', (o) => String(o.status?.readyReplicas ?? 0)],
+    ];
+    case 'StatefulSet': return [['Ready', (o) => `${o.status?.readyReplicas ?? 0}/${o.spec?.replicas ?? 0}`]];
+    case 'DaemonSet': return [
+      ['Desired', (o) => String(o.status?.desiredNumberScheduled ?? 0)], ['Current', (o) => String(o.status?.currentNumberScheduled ?? 0)],
+      ['Ready', (o) => String(o.status?.numberReady ?? 0)], ['Up-to-date', (o) => String(o.status?.updatedNumberScheduled ?? 0)],
+      ['Available', (o) => String(o.status?.numberAvailable ?? 0)],
+      ['Node Selector', (o) => Object.entries(o.spec?.template?.spec?.nodeSelector ?? {}).map(([k, v]) => `${k}=${v}`).join(',') || '<none>'],
+    ];
+    case 'ConfigMap': return [['Data', (o) => String(Object.keys(o.data ?? {}).length + Object.keys(o.binaryData ?? {}).length)]];
+    case 'Secret': return [['Type', (o) => o.type ?? 'Opaque'], ['Data', (o) => String(Object.keys(o.data ?? {}).length)]];
+    case 'ResourceQuota': return [];
+    case 'HorizontalPodAutoscaler': return [
+      ['Reference', (o) => `${o.spec?.scaleTargetRef?.kind ?? ''}/${o.spec?.scaleTargetRef?.name ?? ''}`],
+      ['Targets', (o) => ((o.spec?.metrics ?? []) as { resource?: { name: string; target?: { averageUtilization?: number } } }[])
+        .map((m) => `${m.resource?.name ?? ''}: <unknown>/${m.resource?.target?.averageUtilization ?? ''}%`).join(', ') || '<none>'],
+      ['MinPods', (o) => String(o.spec?.minReplicas ?? 1)], ['MaxPods', (o) => String(o.spec?.maxReplicas ?? 0)], ['Replicas', (o) => String(o.status?.currentReplicas ?? 0)],
+    ];
     default: return [];
   }
 }
