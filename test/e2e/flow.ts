@@ -125,7 +125,8 @@ export async function runDeliveryFlow(env: Environment, workDir: string, log: (l
 
   // CI: build the sample app's image (its settings are the build's behaviour) and push it.
   const layout = new OciLayout(path.join(workDir, 'layout'));
-  layout.tag(sampleAppImage(layout, { VERSION: buildId, ...options.appEnv }), 'build');
+  // Each build is its own image (a rebuild under a released tag has another digest), as a real CI's builds are.
+  layout.tag(sampleAppImage(layout, { VERSION: buildId, BUILT_AT: new Date().toISOString(), ...options.appEnv }), 'build');
   await skopeoPush(layout, 'build', nonprodTarget, REPOSITORY, buildId);
   const builtDigest = await skopeoDigest(nonprodTarget, `${REPOSITORY}:${buildId}`);
   const sourceImage = `${nonprod.registry.loginServer}/${REPOSITORY}:${buildId}`;

@@ -46,7 +46,7 @@ describe('Kubernetes emulator fidelity: Prometheus scrapes the deployed pods', (
     const prometheus = c.f.env.info.prometheus;
     const active = async () => (JSON.parse((await get(`${prometheus}/api/v1/targets?state=active`)).body).data.activeTargets as Any[]).filter((t) => t.labels.namespace === ns);
     await until('two targets', async () => ((await active()).length === 2 ? true : undefined), 30_000);
-    await c.kubectl('scale', 'deployment', '-n', ns, 'web', '--replicas=1');
+    await c.kubectl('patch', 'deployment', '-n', ns, 'web', '--type=merge', '-p', '{"spec":{"replicas":1}}');
     await until('one target', async () => ((await active()).length === 1 ? true : undefined), 30_000);
   });
 });
