@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { startEnvironment } from '../test/env';
 import { runTask } from '../test/helpers/agent';
 import { OciLayout, skopeoPush, skopeoTarget } from '../test/helpers/images';
+import { sampleAppImage } from '../test/env/sample-app/image';
 import { median, report, round } from './lib/report';
 
 const FATAL = new Set(['ErrImagePull', 'ImagePullBackOff', 'CrashLoopBackOff']);
@@ -20,7 +21,7 @@ async function main(): Promise<void> {
     const kube = cluster.kube;
     const nonprod = env.registries.nonprod;
     const layout = new OciLayout(path.join(env.dir, 'bench-layout'));
-    layout.tag(layout.image([256]), '1.0');
+    layout.tag(sampleAppImage(layout), '1.0');
     await skopeoPush(layout, '1.0', skopeoTarget(env, nonprod, path.join(env.dir, 'bench-certs')), 'shop/web');
     const image = `${nonprod.registry.loginServer}/shop/web`;
     const kubeconfig = path.join(env.dir, 'bench.kubeconfig');
@@ -53,7 +54,8 @@ ${env2}`;
     const detection: number[] = [];
     const cases = [
       ['ImagePullBackOff', deployment('web', `${image}:0.0-missing`)],
-      ['CrashLoopBackOff', deployment('web', `${image}:1.0`, '        env: [{ name: EMULATOR_EXIT_CODE, value: "1" }]')],
+      // The sample app built to exit with 1 at start; its readiness probe keeps it from ever counting as available.
+      ['CrashLoopBackOff', deployment('web', `${image}:1.0`, '        env: [{ name: EXIT_CODE, value: "1" }]\n        readinessProbe: { httpGet: { path: /healthz, port: 8080 }, periodSeconds: 1 }')],
     ];
     for (let i = 0; i < 3; i++) {
       for (const [what, manifest] of cases) {

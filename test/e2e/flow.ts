@@ -6,6 +6,8 @@ import { runTask, type TaskRun } from '../helpers/agent';
 import { azureRmConnection, mergeRunOptions } from '../helpers/connections';
 import { handedSecrets, watchServedTokens } from '../helpers/credentials';
 import { OciLayout, skopeoDigest, skopeoPush, skopeoTarget } from '../helpers/images';
+import { sampleAppImage } from '../env/sample-app/image';
+import { TrafficGenerator } from '../env/sample-app/traffic';
 
 export interface FlowStep {
   name: string;
@@ -29,7 +31,7 @@ export interface FlowOptions {
   tag?: string;
   /** Defender's records for the built digest (default: one healthy record, a clean scan). */
   findings?: (digest: string) => unknown[];
-  /** The app container's environment in the manifests: how the build behaves once it runs. */
+  /** The build's settings, in its image's Env: how it behaves once it runs (the sample app's knobs, e.g. EXIT_CODE). */
   appEnv?: Record<string, string>;
   /**
    * How deploy-to-aks delivers: `push` (default) applies to the clusters; `gitops` commits to the GitOps repository
@@ -56,9 +58,11 @@ export class FlowStopped extends Error {
 
 export const REPOSITORY = 'shop/web';
 
-/** The app's manifests, as a team keeps them in its repository: one template for every registry (`image: shop/web`). */
-function manifests(namespace: string, appEnv: Record<string, string> = {}): string {
-  const env = Object.entries(appEnv).map(([name, value]) => `\n            - { name: ${name}, value: ${JSON.stringify(value)} }`).join('');
+/**
+ * The app's manifests, as a team keeps them in its repository: one template for every registry (`image: shop/web`).
+ * The pods ask Prometheus to scrape them and have a readiness probe on /healthz, as the sample app's image serves.
+ */
+function manifests(namespace: string): string {
   return `apiVersion: v1
 kind: Namespace
 metadata:
@@ -75,12 +79,14 @@ spec:
     matchLabels: { app: web }
   template:
     metadata:
-      labels: { app: web }
+      labels: { app: web, app.kubernetes.io/name: web }
+      annotations: { prometheus.io/scrape: "true", prometheus.io/port: "8080" }
     spec:
       containers:
         - name: web
           image: ${REPOSITORY}
-          ports: [{ containerPort: 8080 }]${env ? `\n          env:${env}` : ''}
+          ports: [{ containerPort: 8080 }]
+          readinessProbe: { httpGet: { path: /healthz, port: 8080 }, periodSeconds: 1 }
 ---
 apiVersion: v1
 kind: Service
@@ -92,20 +98,26 @@ spec:
 `;
 }
 
-function gate(env: Environment): string {
+/**
+ * The acceptance gate of staging: the deployed Service answers at its clusterIP, and the deployed pods' own
+ * metrics (scraped by Prometheus, labelled with their namespace and cluster) show few errors. No data is
+ * inconclusive, so the gate waits for the pods' series rather than passing on their absence.
+ */
+function gate(env: Environment, serviceUrl: string): string {
+  const scope = 'namespace="shop",cluster="staging"';
   return `timeout: 60
 interval: 1
-requiredSuccesses: 2
+requiredSuccesses: 3
 failureLimit: 0
 onInconclusive: fail
 checks:
   - name: health
-    http: { url: ${env.info.app}/healthz, timeout: 5 }
+    http: { url: ${serviceUrl}/healthz, timeout: 5 }
     expect: { status: [200], maxLatencyMs: 1000 }
   - name: error ratio
-    prometheus: { url: ${env.info.prometheus}, query: 'sum(rate(http_requests_total{code=~"5.."}[5s])) / sum(rate(http_requests_total[5s]))' }
+    prometheus: { url: ${env.info.prometheus}, query: 'sum(rate(http_requests_total{${scope},code=~"5.."}[5s]) or vector(0)) / sum(rate(http_requests_total{${scope}}[5s]))' }
     successCondition: result < 0.05
-    onNoData: pass
+    onNoData: inconclusive
 `;
 }
 
@@ -123,9 +135,10 @@ export async function runDeliveryFlow(env: Environment, workDir: string, log: (l
   const prodTarget = skopeoTarget(env, prod, certDir, 'pull');
   const buildId = options.tag ?? `${Date.now() % 100000}`;
 
-  // CI: build and push the image.
+  // CI: build the sample app's image (its settings are the build's behaviour) and push it.
   const layout = new OciLayout(path.join(workDir, 'layout'));
-  layout.tag(layout.image([64 * 1024, 256 * 1024, 16 * 1024]), 'build');
+  // Each build is its own image (a rebuild under a released tag has another digest), as a real CI's builds are.
+  layout.tag(sampleAppImage(layout, { VERSION: buildId, BUILT_AT: new Date().toISOString(), ...options.appEnv }), 'build');
   await skopeoPush(layout, 'build', nonprodTarget, REPOSITORY, buildId);
   const builtDigest = await skopeoDigest(nonprodTarget, `${REPOSITORY}:${buildId}`);
   const sourceImage = `${nonprod.registry.loginServer}/${REPOSITORY}:${buildId}`;
@@ -137,9 +150,8 @@ export async function runDeliveryFlow(env: Environment, workDir: string, log: (l
   ]);
 
   const manifestFile = path.join(workDir, 'web.yaml');
-  fs.writeFileSync(manifestFile, manifests('shop', options.appEnv));
+  fs.writeFileSync(manifestFile, manifests('shop'));
   const gateFile = path.join(workDir, 'gate.yaml');
-  fs.writeFileSync(gateFile, gate(env));
 
   const arm = azureRmConnection(env, 'federated');
   const steps: FlowStep[] = [];
@@ -174,7 +186,17 @@ export async function runDeliveryFlow(env: Environment, workDir: string, log: (l
 
   await step('Defender scan check', 'defender-scan-check', { image: sourceImage, failOnSeverity: 'High', waitForScan: 60 });
   await step('Deploy to staging', 'deploy-to-aks', { ...cluster('staging'), manifests: manifestFile, namespace: 'shop', images: `${nonprod.registry.loginServer}/${REPOSITORY}@${builtDigest}` });
-  await step('Acceptance gate', 'acceptance-gate', { gateFile });
+  // The gate judges what was deployed: the staging Service, with users' traffic on it while the gate runs.
+  const clusterIP = env.aks.clusters.staging.kube.get('v1', 'Service', 'shop', 'web')?.spec?.clusterIP as string | undefined;
+  if (!clusterIP) throw new Error('the staging Service shop/web has no clusterIP after its deployment');
+  fs.writeFileSync(gateFile, gate(env, `http://${clusterIP}`));
+  const traffic = new TrafficGenerator(`http://${clusterIP}/api/orders`, 20, 120);
+  try {
+    await step('Acceptance gate', 'acceptance-gate', { gateFile });
+  } finally {
+    const sent = await traffic.stop();
+    log(`traffic to the staging Service: ${sent.sent} requests, ${JSON.stringify(sent.byStatus)}`);
+  }
   const promoted = await step('Promote image', 'promote-image', { sourceImage, targetRegistry: prod.registry.loginServer, method: 'auto' });
   await step('Deploy to production', 'deploy-to-aks', { ...cluster('production'), manifests: manifestFile, namespace: 'shop', images: promoted.outputs.promotedImage });
 

@@ -52,15 +52,14 @@ export const SCENARIOS: Scenario[] = [
     description: 'the build exits at start: deploy-to-aks fails on staging within seconds with the exit code and rolls back',
     stopsAt: 'Deploy to staging',
     reason: /CrashLoopBackOff|exit code 3/,
-    // Until the environment runs real images, the Kubernetes emulator exits a container that asks for it by its env.
-    build: () => ({ tag: BUILD_TAG, appEnv: { EMULATOR_EXIT_CODE: '3' } }),
+    // A real image whose program exits with 3 at start (the sample app's EXIT_CODE in the image's Env).
+    build: () => ({ tag: BUILD_TAG, appEnv: { EXIT_CODE: '3' } }),
   },
   {
     name: 'error-ratio',
     description: "the build's pods answer with errors: the acceptance gate fails on the deployed pods' metrics",
     stopsAt: 'Acceptance gate',
     reason: /error ratio/,
-    waitsFor: 'the real-process environment and its sample app image (pods whose error ratio comes from their environment)',
     build: () => ({ tag: BUILD_TAG, appEnv: { ERROR_RATIO: '0.3' } }),
   },
   {
@@ -85,7 +84,7 @@ export const SCENARIOS: Scenario[] = [
     stopsAt: 'Deploy to staging',
     reason: /HealthCheckFailed|Non-?Compliant/i,
     waitsFor: waitsForInput('deploy-to-aks', 'deliveryMode', 'GitOps delivery (deploy-to-aks deliveryMode gitops)'),
-    build: () => ({ tag: BUILD_TAG, delivery: 'gitops', appEnv: { EMULATOR_EXIT_CODE: '3' } }),
+    build: () => ({ tag: BUILD_TAG, delivery: 'gitops', appEnv: { EXIT_CODE: '3' } }),
   },
 ];
 

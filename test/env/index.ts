@@ -185,7 +185,8 @@ export async function startEnvironment(options: { dir?: string } = {}): Promise<
     stops.push(() => flux.stop());
     // ---- acceptance-gate: sample app, Prometheus, Azure Monitor query endpoint (noAccess is no Monitoring Data Reader)
     const monitoring = await startMonitoring(path.join(dir, 'monitoring'), tls, entra,
-      [identities.secret, identities.certificate, identities.federated, identities.managed]);
+      [identities.secret, identities.certificate, identities.federated, identities.managed],
+      [aks.clusters.staging, aks.clusters.production].map((c) => ({ name: c.key, kube: c.kube })));
     stops.push(() => monitoring.stop());
     // ---- the agent's proxy: squid on loopback, with basic authentication and an access log
     const proxy = await SquidProxy.start();

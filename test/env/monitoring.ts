@@ -5,6 +5,8 @@ import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import type { EntraEmulator, EntraIdentity } from './entra';
 import { Exchange, Router, startHttpsServer, type RunningServer, type TlsMaterial } from './http';
+import type { KubeCluster } from './kube/cluster';
+import { PodTargets } from './podTargets';
 import { ManagedProcess, freePort, requireCommand } from './processes';
 
 /** What the sample app is like right now; tests change it while it runs. */
@@ -122,12 +124,19 @@ export class SampleApp {
   }
 }
 
-/** Debian's `prometheus`, really running on loopback and scraping the sample app every second. */
+/**
+ * Debian's `prometheus`, really running on loopback and scraping every second the synthetic sample app and the
+ * clusters' pods that ask for it (prometheus.io/scrape), found through file_sd_configs the environment rewrites.
+ */
 export class Prometheus {
   private process?: ManagedProcess;
   url = '';
 
-  static async start(dir: string, scrapeTarget: string): Promise<Prometheus> {
+  /**
+   * @param podTargets the file_sd_configs glob of the clusters' annotated pods (podTargets.ts), scraped as the job
+   *   `kubernetes-pods`, every second.
+   */
+  static async start(dir: string, scrapeTarget: string, podTargets?: string): Promise<Prometheus> {
     requireCommand('prometheus', 'prometheus');
     const p = new Prometheus();
     fs.mkdirSync(path.join(dir, 'data'), { recursive: true });
@@ -141,6 +150,7 @@ export class Prometheus {
       '  - job_name: sample-app',
       '    static_configs:',
       `      - targets: ['${scrapeTarget}']`,
+      ...(podTargets ? ['  - job_name: kubernetes-pods', '    file_sd_configs:', `      - files: ['${podTargets}']`, '        refresh_interval: 1s'] : []),
       '',
     ].join('\n'));
     const port = await freePort();
@@ -284,23 +294,30 @@ export interface Monitoring {
   stop(): Promise<void>;
 }
 
-/** Starts the sample app, Prometheus scraping it, and the Azure Monitor query endpoint in front of Prometheus. */
-export async function startMonitoring(dir: string, tls: TlsMaterial, entra: EntraEmulator, readers: EntraIdentity[]): Promise<Monitoring> {
+/**
+ * Starts the synthetic sample app (for the acceptance gate's own tests), Prometheus scraping it and the clusters'
+ * annotated pods, and the Azure Monitor query endpoint in front of Prometheus.
+ */
+export async function startMonitoring(dir: string, tls: TlsMaterial, entra: EntraEmulator, readers: EntraIdentity[], clusters: { name: string; kube: KubeCluster }[] = []): Promise<Monitoring> {
   const app = await SampleApp.start(tls);
+  const podTargets = new PodTargets(path.join(dir, 'pod-targets'), clusters);
+  podTargets.start();
   let prometheus: Prometheus | undefined;
   try {
-    prometheus = await Prometheus.start(path.join(dir, 'prometheus'), app.host);
+    prometheus = await Prometheus.start(path.join(dir, 'prometheus'), app.host, podTargets.glob);
     const azureMonitor = await AzureMonitorPrometheus.start(tls, entra, prometheus.url);
     for (const r of readers) azureMonitor.grantReader(r);
     return {
       app, prometheus, azureMonitor,
       async stop() {
+        podTargets.stop();
         await azureMonitor.close();
         await prometheus!.stop();
         await app.close();
       },
     };
   } catch (err) {
+    podTargets.stop();
     await prometheus?.stop();
     await app.close();
     throw err;

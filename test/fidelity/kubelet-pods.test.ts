@@ -162,4 +162,19 @@ describe('Kubernetes emulator fidelity: the kubelet runs what it deploys', () =>
     const p = JSON.parse(await c.kubectl('get', 'pods', '-n', ns, '-o', 'json')).items[0];
     assert.equal(p.status.containerStatuses[0].state.waiting.reason, 'ContainerCreating');
   });
+
+  fidelity('restarts a container whose liveness probe fails, with a Killing event', 'https://kubernetes.io/docs/concepts/configuration/liveness-readiness-startup-probes/#liveness-probe', async (c) => {
+    const ns = c.namespace();
+    const spec = workload({ image: image(c.f), replicas: 1, extraContainer: 'livenessProbe: { exec: { command: [sh, -c, "exit 1"] }, periodSeconds: 1, failureThreshold: 2 }' });
+    await c.kubectl('apply', '--server-side', '-n', ns, '-f', writeManifest(c.f, spec));
+    const status = await until('a restart', async () => {
+      const p = JSON.parse(await c.kubectl('get', 'pods', '-n', ns, '-o', 'json')).items[0];
+      const cs = p?.status?.containerStatuses?.[0];
+      return cs?.restartCount >= 1 ? cs : undefined;
+    }, 30_000);
+    assert.ok(status.lastState.terminated, 'the killed process is the last state');
+    const events = await c.kubectl('get', 'events', '-n', ns);
+    assert.match(events, /Killing.*failed liveness probe, will be restarted/);
+    assert.match(events, /Unhealthy.*Liveness probe failed/);
+  });
 });

@@ -96,7 +96,7 @@ describe('DeployToAks@1: canary and blue-green strategies', function () {
   it('a failed canary, then reject, leaves nothing behind', async () => {
     const ns = freshNamespace(f);
     assert.equal((await runDeploy(f, { manifests: manifests(`${f.image}:1.0`), namespace: ns })).result?.status, 'Succeeded');
-    const bad = await runDeploy(f, { manifests: writeManifest(f, workload({ image: `${f.image}:1.0`, replicas: 4, env: { EMULATOR_EXIT_CODE: '3' } }), service), namespace: ns, strategy: 'canary' });
+    const bad = await runDeploy(f, { manifests: writeManifest(f, workload({ image: `${f.image}:1.0`, replicas: 4, env: { EXIT_CODE: '3' }, readinessProbe: true }), service), namespace: ns, strategy: 'canary' });
     assert.equal(bad.result?.status, 'Failed');
     assert.match(bad.result!.message, /web-canary failed: .*CrashLoopBackOff.* Reject the canary to remove it \(the stable version was not changed\)/);
     const reject = await canary(ns, `${f.image}:1.0`, { action: 'reject' });

@@ -142,10 +142,17 @@ describe('DeployToAks@1: rollouts', function () {
     kube.faults.failNext('500', 2, { match: /^GET \/apis\/apps\/v1\/namespaces\/[^/]+\/deployments\?/ });
     kube.faults.failNext('503', 1, { match: /^GET \/apis\/apps\/v1$/, retryAfterSeconds: 0 });
     kube.faults.failNext('429', 1, { match: /^PATCH /, retryAfterSeconds: 1 });
-    const timers = [
-      setTimeout(() => kube.dropWatches(), 1200),
-      setTimeout(() => { kube.compact(); kube.dropWatches(); }, 2200),
-    ];
+    // The watches are dropped, then the history compacted, once the task watches (its start takes seconds on a busy
+    // machine, so the moments are taken from its first watch request).
+    const from = kube.requests.length;
+    let watchingSince = 0;
+    let step = 0;
+    const timers = [setInterval(() => {
+      if (!watchingSince && kube.requests.slice(from).some((r) => r.includes('watch=true'))) watchingSince = Date.now();
+      const since = watchingSince ? Date.now() - watchingSince : 0;
+      if (step === 0 && since > 300) { kube.dropWatches(); step = 1; }
+      if (step === 1 && since > 1300) { kube.compact(); kube.dropWatches(); step = 2; }
+    }, 50)];
     try {
       const run = await runDeploy(f, { manifests: writeManifest(f, workload({ image: `${f.image}:1.0`, env: { STARTUP_DELAY_SECONDS: '3.5' }, readinessProbe: true })), namespace: ns }, { variables: { 'System.Debug': 'true' } });
       assert.equal(run.result?.status, 'Succeeded', describeRun(run));
@@ -154,7 +161,7 @@ describe('DeployToAks@1: rollouts', function () {
       assert.equal(kube.faults.served['503'], 1, 'on discovery');
       assert.ok(run.stdout.includes('too old (410 Gone); listing again'), 'the watch re-listed after 410 Gone');
     } finally {
-      for (const t of timers) clearTimeout(t);
+      for (const t of timers) clearInterval(t);
     }
   });
 });
