@@ -2,9 +2,11 @@ import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Node as YamlNo
 import { UserError } from '../common/errors';
 import { CHECK_KINDS, KIND_NAMES } from './checks';
 import type { CommandCheck } from './checks/command';
+import type { CompareCheck } from './checks/compare';
 import type { HttpCheck } from './checks/http';
 import type { CheckKind } from './checks/kind';
 import type { PrometheusCheck } from './checks/prometheus';
+import { SCORE_DEFAULTS, type ScoreThresholds } from './compare/settings';
 import { ExpressionError, parseExpression, type Node as Expression } from './expression';
 
 export type NoDataPolicy = 'fail' | 'pass' | 'inconclusive';
@@ -27,8 +29,9 @@ export interface CheckBase {
 export type { HttpCheck, HttpExpectations } from './checks/http';
 export type { PrometheusCheck } from './checks/prometheus';
 export type { CommandCheck } from './checks/command';
+export type { CompareCheck } from './checks/compare';
 
-export type CheckConfig = HttpCheck | PrometheusCheck | CommandCheck;
+export type CheckConfig = HttpCheck | PrometheusCheck | CommandCheck | CompareCheck;
 
 export interface GateConfig {
   timeoutSeconds: number;
@@ -40,13 +43,16 @@ export interface GateConfig {
   inconclusiveLimit?: number;
   consecutiveErrorLimit: number;
   onInconclusive: InconclusivePolicy;
+  /** Thresholds of the canary score that compare checks add up to. */
+  score: ScoreThresholds;
   checks: CheckConfig[];
 }
 
 /** Resolves `$(name)` references of a gate file; says whether the value is a secret. */
 export type VariableLookup = (name: string) => { value: string; secret: boolean } | undefined;
 
-const TOP_KEYS = ['timeout', 'initialDelay', 'interval', 'requiredSuccesses', 'failureLimit', 'inconclusiveLimit', 'consecutiveErrorLimit', 'onInconclusive', 'checks'];
+const TOP_KEYS = ['timeout', 'initialDelay', 'interval', 'requiredSuccesses', 'failureLimit', 'inconclusiveLimit', 'consecutiveErrorLimit', 'onInconclusive', 'score', 'checks'];
+const SCORE_KEYS = ['pass', 'marginal'];
 const COMMON_CHECK_KEYS = ['name', 'successCondition', 'failureCondition'];
 const NO_DATA_POLICIES = ['fail', 'pass', 'inconclusive'] as const;
 
@@ -249,12 +255,13 @@ export function parseGate(text: string, source: string, variables?: VariableLook
     inconclusiveLimit: get<number | undefined>(top, 'inconclusiveLimit', (n) => r.number(n, "'inconclusiveLimit'", 0, { integer: true }), undefined),
     consecutiveErrorLimit: get(top, 'consecutiveErrorLimit', (n) => r.number(n, "'consecutiveErrorLimit'", 0, { integer: true }), 4),
     onInconclusive: get(top, 'onInconclusive', (n) => r.choice(n, "'onInconclusive'", ['fail', 'pass', 'warn'] as const), 'fail'),
+    score: get(top, 'score', (n) => parseScore(r, n), SCORE_DEFAULTS),
     checks: [],
   };
-  if (!top.has('checks')) r.fail(doc.contents as YamlNode, "the gate has no 'checks': add a list of checks, each with a name and one of http, prometheus or command.");
+  if (!top.has('checks')) r.fail(doc.contents as YamlNode, "the gate has no 'checks': add a list of checks, each with a name and one of http, prometheus, command or compare.");
   const checksNode = top.get('checks')!.node;
   if (!isSeq(checksNode) || checksNode.items.length === 0) {
-    r.fail(checksNode ?? top.get('checks')!.pair, "'checks' must be a list with at least one check (each with a name and one of http, prometheus or command).");
+    r.fail(checksNode ?? top.get('checks')!.pair, "'checks' must be a list with at least one check (each with a name and one of http, prometheus, command or compare).");
   }
   const names = new Set<string>();
   for (const item of (checksNode as { items: (YamlNode | null)[] }).items) {
@@ -263,7 +270,28 @@ export function parseGate(text: string, source: string, variables?: VariableLook
     names.add(check.name);
     config.checks.push(check);
   }
+  checkWeights(r, config.checks, checksNode as YamlNode);
   return { config, secrets: r.secrets };
+}
+
+function parseScore(r: Reader, node: YamlNode | null): ScoreThresholds {
+  const m = r.map(node, "'score'", SCORE_KEYS);
+  const pass = m.has('pass') ? r.number(m.get('pass')!.node, "'score' pass", 0, { max: 100 }) : SCORE_DEFAULTS.pass;
+  const marginal = m.has('marginal') ? r.number(m.get('marginal')!.node, "'score' marginal", 0, { max: 100 }) : SCORE_DEFAULTS.marginal;
+  if (marginal > pass) r.fail(node, `'score' marginal ${marginal} is above pass ${pass}: marginal must be at most pass (Spinnaker's defaults are pass ${SCORE_DEFAULTS.pass}, marginal ${SCORE_DEFAULTS.marginal}).`);
+  return { pass, marginal };
+}
+
+/** Weights of compare checks are percentages of the canary score, so together they cannot exceed 100. */
+function checkWeights(r: Reader, checks: CheckConfig[], node: YamlNode): void {
+  const compares = checks.filter((c) => c.kind === 'compare');
+  const weighted = compares.filter((c) => c.weight !== undefined);
+  const total = weighted.reduce((s, c) => s + c.weight!, 0);
+  const listed = weighted.map((c) => `'${c.name}' ${c.weight}`).join(', ');
+  if (total > 100 + 1e-9) r.fail(node, `the weights of the compare checks add up to ${total} (${listed}): they are percentages of the score, so make them total 100 at most.`);
+  if (weighted.length && weighted.length === compares.length && Math.abs(total - 100) > 1e-9) {
+    r.fail(node, `the weights of the compare checks add up to ${total} (${listed}): when every compare check has a weight they must total 100.`);
+  }
 }
 
 function parseCheck(r: Reader, node: YamlNode | null): CheckConfig {

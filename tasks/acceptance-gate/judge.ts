@@ -1,4 +1,5 @@
 import type { Reading } from './checks/kind';
+import type { Comparison } from './compare/classify';
 import type { CheckConfig, Condition, NoDataPolicy } from './config';
 import { evaluate, type Value } from './expression';
 import type { TestCase } from './junit';
@@ -18,12 +19,17 @@ export interface Measurement {
   fatal?: boolean;
   /** Test cases a command's JUnit files reported. */
   testCases?: TestCase[];
+  /** A compare check's classification on all values so far: the medians, the interval, the class. */
+  comparison?: Comparison;
+  /** A critical compare check failed: the gate fails at once, whatever failureLimit allows. */
+  decisive?: boolean;
 }
 
 /** Worst first: the order in which outcomes decide an evaluation and a gate. */
 export const SEVERITY: Record<Outcome, number> = { failed: 3, error: 2, inconclusive: 1, passed: 0 };
 
 export function worst(outcomes: Outcome[]): Outcome {
+  // Stryker disable next-line EqualityOperator: outcomes of equal severity are the same outcome, so >= picks the same one.
   return outcomes.reduce<Outcome>((w, o) => (SEVERITY[o] > SEVERITY[w] ? o : w), 'passed');
 }
 
@@ -82,6 +88,8 @@ export function assess(check: CheckConfig, reading: Reading): Measurement {
   switch (reading.kind) {
     case 'error':
       return { ...base, outcome: 'error', value: reading.shown, message: reading.message, fatal: reading.fatal || undefined };
+    case 'samples':
+      return { ...base, outcome: 'error', message: 'samples of a canary and its baseline are judged by the canary comparison, not by conditions' };
     case 'noData':
       return { ...base, outcome: NO_DATA_OUTCOME[check.onNoData], value: 'no data', message: `no data: ${reading.reason} (onNoData: ${check.onNoData})` };
     case 'value': {

@@ -6,7 +6,10 @@ import { connectToCluster } from './connect';
 import { KubeApiError, type KObj, type KubeClient } from './kubeClient';
 import { addImagePullSecrets, expandGlobs, imagesOf, orderForApply, parseManifests, phaseOf, substituteImages, type Manifest } from './manifests';
 import { ANNOTATION_PREFIX, type DeployOptions } from './options';
-import { WORKLOAD_KINDS, waitError, waitForRollouts, type RolloutResult } from './rollout';
+import { waitError, waitForRollouts, workloadKindOf, type RolloutResult, type RolloutTarget } from './rollout';
+import { runBlueGreen } from './strategies/blueGreen';
+import { runCanary } from './strategies/canary';
+import type { StrategyContext, StrategyOutcome } from './strategies/context';
 
 /** The label that marks objects applied by this task for an app: what prune looks for. */
 export const APP_LABEL = `${ANNOTATION_PREFIX}/app`;
@@ -22,6 +25,8 @@ export interface ObjectReport {
 
 export interface DeployResult {
   ok: boolean;
+  /** Succeeded, but with something a person should look at (a superseded rollout under onSuperseded: warn). */
+  withIssues?: boolean;
   /** One line for the task result. */
   reason: string;
   objects: ObjectReport[];
@@ -29,9 +34,11 @@ export interface DeployResult {
   images: string[];
   dryRun: boolean;
   cluster: string;
+  /** Canary and blue-green: the workloads of each track, the live colour, the traffic split. */
+  strategy?: StrategyOutcome;
 }
 
-interface Planned extends Manifest {
+export interface Planned extends Manifest {
   info: ResourceInfo;
   namespaced: boolean;
 }
@@ -64,13 +71,31 @@ export async function run(options: DeployOptions, log: TaskLog, cwd: string): Pr
       }
       throw unreachable(err, session.description, client.server);
     }
-    return await deploy(options, log, client, manifests, session.description);
+    const ctx: StrategyContext = {
+      options, log, client, cluster: session.description,
+      plan: () => plan(options, log, client, manifests),
+      rolling: (adjust) => deploy(options, log, client, manifests, session.description, adjust),
+    };
+    const strategy = options.strategy;
+    if (strategy.name === 'canary') return await runCanary(ctx, strategy);
+    if (strategy.name === 'blueGreen') return await runBlueGreen(ctx, strategy);
+    return await ctx.rolling();
   } finally {
     client.close();
   }
 }
 
-async function deploy(options: DeployOptions, log: TaskLog, client: KubeClient, manifests: Manifest[], cluster: string): Promise<DeployResult> {
+export interface Plan {
+  planned: Planned[];
+  images: Set<string>;
+  discovery: Discovery;
+  /** Kinds that CRDs in the manifests define, and what the cluster served while planning. */
+  crdKinds: Map<string, ResourceInfo>;
+  served: Map<string, ResourceInfo | undefined>;
+}
+
+/** Resolves every manifest's kind, defaults namespaces, substitutes images and adds pull secrets, labels and metadata. */
+export async function plan(options: DeployOptions, log: TaskLog, client: KubeClient, manifests: Manifest[]): Promise<Plan> {
   const discovery = new Discovery(client);
   const defaultNamespace = options.namespace ?? client.contextNamespace ?? 'default';
   // CRDs in the manifests make their kinds known before the cluster serves them.
@@ -115,13 +140,22 @@ async function deploy(options: DeployOptions, log: TaskLog, client: KubeClient, 
   for (const entry of options.images) {
     if (!images.has(formatImageReference(entry))) log.warn(`Input 'images': no container uses ${entry.registry}/${entry.repository} (or ${entry.repository}); it was not substituted anywhere.`);
   }
+  return { planned, images, discovery, crdKinds, served };
+}
 
+/**
+ * The rolling deployment: apply everything, wait for the workloads, prune. `adjust` changes the planned objects
+ * before anything is applied (a strategy's labels on the new stable version).
+ */
+export async function deploy(options: DeployOptions, log: TaskLog, client: KubeClient, manifests: Manifest[], cluster: string, adjust?: (planned: Planned[]) => void): Promise<DeployResult> {
+  const { planned, images, discovery, crdKinds, served } = await plan(options, log, client, manifests);
+  adjust?.(planned);
   const newNamespaces = await checkNamespaces(client, planned, log);
 
   const ordered = orderForApply(planned);
   const reports: ObjectReport[] = [];
   const previous = new Map<string, KObj | undefined>();
-  const applied: KObj[] = [];
+  const applied: RolloutTarget[] = [];
   const denials: string[] = [];
   log.info(`${options.dryRun ? 'Dry run (server-side): checking' : 'Applying'} ${ordered.length} object${ordered.length === 1 ? '' : 's'} with field manager '${FIELD_MANAGER}'`);
   // Objects of one kind go out together; kinds go one after another, so that what a pod needs (its ConfigMaps,
@@ -164,7 +198,7 @@ async function deploy(options: DeployOptions, log: TaskLog, client: KubeClient, 
       } else {
         report.action = outcome.action;
         previous.set(describeObject(p.obj), outcome.before);
-        applied.push({ ...outcome.live, apiVersion: p.obj.apiVersion, kind: p.obj.kind });
+        applied.push({ applied: { ...outcome.live, apiVersion: p.obj.apiVersion, kind: p.obj.kind }, manifest: p.obj });
         log.info(`${describeObject(p.obj)} ${outcome.action}${options.dryRun ? ' (dry run)' : ''}`);
       }
       reports.push(report);
@@ -204,7 +238,7 @@ async function deploy(options: DeployOptions, log: TaskLog, client: KubeClient, 
   const pruneNow = async () => {
     if (options.prune) reports.push(...await prune(client, discovery, planned, options.appName, log));
   };
-  const workloads = applied.filter((o) => WORKLOAD_KINDS.has(o.kind) && /^(apps\/v1|batch\/v1|v1)$/.test(o.apiVersion));
+  const workloads = applied.filter((t) => workloadKindOf(t.applied));
   if (workloads.length === 0) {
     await pruneNow();
     return { ...base, ok: true, reason: `Applied ${ordered.length} objects to ${cluster}; no workloads to wait for.` };
@@ -213,24 +247,31 @@ async function deploy(options: DeployOptions, log: TaskLog, client: KubeClient, 
   const started = Date.now();
   let rollouts: RolloutResult[];
   try {
-    rollouts = await waitForRollouts(client, workloads, log, { timeoutSeconds: options.rolloutTimeoutSeconds });
+    rollouts = await waitForRollouts(client, workloads, log, { timeoutSeconds: options.rolloutTimeoutSeconds, recreateStuckPods: options.recreateStuckPods });
   } catch (err) {
     throw waitError(err);
   }
-  const failed = rollouts.find((r) => r.status !== 'ready' && r.status !== 'stopped');
-  if (!failed) {
+  const failures = rollouts.filter((r) => r.status !== 'ready' && r.status !== 'stopped');
+  const tolerated = options.onSuperseded === 'warn' && failures.every((r) => r.status === 'superseded');
+  if (failures.length === 0 || tolerated) {
     await pruneNow();
-    return { ...base, rollouts, ok: true, reason: `Deployed ${ordered.length} objects to ${cluster}; ${workloads.length} workload${workloads.length === 1 ? '' : 's'} ready in ${formatDuration(Date.now() - started)}.` };
+    const done = `Deployed ${ordered.length} objects to ${cluster}; ${workloads.length} workload${workloads.length === 1 ? '' : 's'} ready in ${formatDuration(Date.now() - started)}.`;
+    if (!tolerated) return { ...base, rollouts, ok: true, reason: done };
+    for (const r of failures) log.warn(r.message);
+    return { ...base, rollouts, ok: true, withIssues: true, reason: `${failures.map((r) => r.message).join(' ')} (onSuperseded: warn)` };
   }
-  log.info(failed.message);
+  for (const r of failures) {
+    log.info(r.message);
+    for (const line of r.details) log.info(`  ${line}`);
+  }
   if (options.prune) log.info('Prune skipped: the rollout failed, so the objects of the previous deployment are kept.');
-  for (const line of failed.details) log.info(`  ${line}`);
-  let reason = failed.message;
+  // Each failed workload is named with its own reason; one alone reads as before.
+  let reason = failures.length === 1 ? failures[0].message : `${failures.length} of ${rollouts.length} workloads did not roll out: ${failures.map((r) => r.message).join(' ')}`;
   if (options.rollbackOnFailure) {
     const rolledBack = await rollback(client, planned, previous, reports, log);
     reason = rolledBack.length
-      ? `${failed.message} Rolled back ${rolledBack.join(', ')} to the previous revision.`
-      : `${failed.message} Nothing to roll back: no changed workload had a previous revision.`;
+      ? `${reason} Rolled back ${rolledBack.join(', ')} to the previous revision.`
+      : `${reason} Nothing to roll back: no changed workload had a previous revision.`;
   }
   return { ...base, rollouts, ok: false, reason };
 }

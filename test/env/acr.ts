@@ -40,6 +40,7 @@ export function addAcrAuthentication(registry: Registry, entra: EntraEmulator, a
     if (!identity) return x.sendJson(401, { errors: [{ code: 'UNAUTHORIZED', message: 'unknown identity' }] });
     const refresh = randomBytes(32).toString('base64url');
     refreshTokens.set(refresh, identity);
+    registry.servedTokens.push(refresh);
     x.sendJson(200, { refresh_token: refresh });
   });
   registry.extraGrant = async (x, scopes) => {

@@ -56,6 +56,8 @@ export class EntraEmulator {
   tokenLifetimeSeconds = 3600;
   /** Token requests served, for tests that count them. */
   readonly tokenRequests: { clientId: string; scope: string; grant: string }[] = [];
+  /** Every access token the token endpoints served, in order: tests check that a task registered each as a secret. */
+  readonly servedTokens: string[] = [];
   private server?: RunningServer;
 
   static async start(tls: TlsMaterial): Promise<EntraEmulator> {
@@ -193,6 +195,7 @@ export class EntraEmulator {
     this.tokenRequests.push({ clientId, scope, grant: secret !== null ? 'secret' : 'assertion' });
     const audience = scopes[0].slice(0, -'/.default'.length);
     const { token, expiresIn } = this.issueAccessToken(identity, audience);
+    this.servedTokens.push(token);
     x.sendJson(200, { token_type: 'Bearer', expires_in: expiresIn, ext_expires_in: expiresIn, access_token: token });
   }
 
@@ -247,6 +250,7 @@ export class EntraEmulator {
     }
     this.tokenRequests.push({ clientId: identity.clientId, scope: resource, grant: 'managed_identity' });
     const { token, expiresIn } = this.issueAccessToken(identity, resource);
+    this.servedTokens.push(token);
     const now = Math.floor(Date.now() / 1000);
     x.sendJson(200, {
       access_token: token, client_id: identity.clientId, expires_in: String(expiresIn), expires_on: String(now + expiresIn),

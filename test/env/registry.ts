@@ -21,6 +21,15 @@ export interface ScopeItem {
   actions: string[];
 }
 
+/** One request the front passed on, with the moments it started and finished on one counter shared by all. */
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  started: number;
+  finished?: number;
+  status?: number;
+}
+
 /**
  * A real OCI registry (Debian's `docker-registry`, the CNCF distribution registry) on loopback behind an HTTPS
  * front. The registry itself uses token authentication; the front is its token server (`/oauth2/token`, with basic
@@ -30,12 +39,16 @@ export interface ScopeItem {
 export class Registry {
   readonly router = new Router();
   readonly users: RegistryUser[] = [];
+  /** Every token served to a client (registry tokens, ACR refresh tokens), in order, for secret-registration tests. */
+  readonly servedTokens: string[] = [];
   /** Called for each token request with credentials that are not a registry user (e.g. ACR refresh tokens). */
   extraGrant?: (x: Exchange, scopes: ScopeItem[]) => Promise<{ subject: string; granted: ScopeItem[] } | undefined>;
   private front?: RunningServer;
   private process?: ManagedProcess;
   private backendPort = 0;
   private readonly issuer = 'registry-token-issuer';
+  private recording?: RecordedRequest[];
+  private clock = 0;
 
   private constructor(readonly name: string, private readonly dir: string, private readonly tokenCert: IssuedCertificate) {}
 
@@ -131,13 +144,34 @@ export class Registry {
           { 'www-authenticate': `Basic realm="${this.url}/oauth2/token"` });
       }
       const issued = this.issueToken(grant.subject, grant.granted.filter((s) => s.actions.length > 0));
+      this.servedTokens.push(issued);
       x.sendJson(200, { token: issued, access_token: issued, expires_in: 300, issued_at: new Date().toISOString() });
     };
     this.router.add('GET', '/oauth2/token', token);
     this.router.add('POST', '/oauth2/token', token);
   }
 
+  /**
+   * Records the requests the front passes on (after injected faults) until `stop`, which returns them in the order
+   * they started: tests assert the order in which a client wrote to the registry.
+   */
+  recordRequests(): { stop(): RecordedRequest[] } {
+    const requests: RecordedRequest[] = [];
+    this.recording = requests;
+    return {
+      stop: () => {
+        if (this.recording === requests) this.recording = undefined;
+        return requests;
+      },
+    };
+  }
+
   private async handle(x: Exchange): Promise<void> {
+    if (this.recording) {
+      const request: RecordedRequest = { method: x.method, path: x.path, started: ++this.clock };
+      this.recording.push(request);
+      x.res.once('finish', () => Object.assign(request, { finished: ++this.clock, status: x.res.statusCode }));
+    }
     if (await this.router.handle(x)) return;
     if (!x.path.startsWith('/v2')) return x.sendJson(404, { errors: [{ code: 'NOT_FOUND', message: `no route for ${x.path}` }] });
     await this.forward(x);

@@ -48,7 +48,9 @@ describe('Azure credentials from an AzureRM service connection', function () {
     const run = await runScriptAsAgent(PROBE, mergeRunOptions(options, { inputs: { azureSubscription: id } }));
     assert.equal(run.result?.status, 'Succeeded', run.result?.message);
     assert.ok(env.devops.oidcRequests > before);
-    assert.ok(run.secrets.length >= 2, 'the access token and the federated token are registered as secrets');
+    const federated = env.devops.servedOidcTokens.at(-1)!;
+    assert.ok(run.secrets.includes(env.devops.accessToken), 'the job access token is registered as a secret');
+    assert.ok(run.secrets.includes(federated), 'the federated token is registered as a secret');
   });
 
   it('fails with a clear message, and without printing it, when the client secret is wrong', async () => {

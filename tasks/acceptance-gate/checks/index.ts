@@ -1,5 +1,6 @@
 import type { CheckConfig } from '../config';
 import { commandCheck } from './command';
+import { compareCheck } from './compare';
 import { httpCheck } from './http';
 import type { CheckContext, CheckKind, Reading } from './kind';
 import { prometheusCheck } from './prometheus';
@@ -9,6 +10,7 @@ export const CHECK_KINDS: { [K in CheckConfig['kind']]: CheckKind<Extract<CheckC
   http: httpCheck,
   prometheus: prometheusCheck,
   command: commandCheck,
+  compare: compareCheck,
 };
 
 export const KIND_NAMES = Object.keys(CHECK_KINDS) as CheckConfig['kind'][];

@@ -17,7 +17,7 @@ export interface CheckContext {
  * What one measurement found, before anything judges it: a value, no data, or an error. The gate turns a reading
  * into an outcome (`assess` in judge.ts), so no check kind judges its own value.
  */
-export type Reading = ValueReading | NoDataReading | ErrorReading;
+export type Reading = ValueReading | SamplesReading | NoDataReading | ErrorReading;
 
 export interface ValueReading {
   kind: 'value';
@@ -31,6 +31,14 @@ export interface ValueReading {
   note?: string;
   durationMs: number;
   testCases?: TestCase[];
+}
+
+/** Values of a canary and its baseline from one evaluation, judged together with the earlier ones. */
+export interface SamplesReading {
+  kind: 'samples';
+  canary: number[];
+  baseline: number[];
+  durationMs: number;
 }
 
 export interface NoDataReading {

@@ -4,6 +4,7 @@ import { reconcileDaemonSet } from './controllers/daemonSet';
 import { reconcileDeployment } from './controllers/deployment';
 import { reconcileJob } from './controllers/job';
 import { reconcileReplicaSet } from './controllers/replicaSet';
+import { reconcileServiceAccounts } from './controllers/serviceAccounts';
 import { reconcileStatefulSet } from './controllers/statefulSet';
 
 /**
@@ -40,6 +41,7 @@ export class Controllers {
 
   private tick(): void {
     const c = this.cluster;
+    for (const ns of c.list('v1', 'Namespace')) reconcileServiceAccounts(c, ns);
     for (const crd of c.list('apiextensions.k8s.io/v1', 'CustomResourceDefinition')) reconcileCrd(c, crd);
     for (const d of c.list('apps/v1', 'Deployment')) reconcileDeployment(c, d);
     for (const rs of c.list('apps/v1', 'ReplicaSet')) reconcileReplicaSet(c, rs);

@@ -1,112 +1,120 @@
-import { KubeStatus, clone, type KObj, type ResourceType } from '../types';
-import { isPlainObject } from './patch';
+import { KubeStatus, clone, type KObj } from '../types';
+import {
+  changedMembers, fieldSetOf, fromFieldsV1, memberPath, mergeApplied, removeMember, toFieldsV1, type FieldSet,
+} from './fieldset';
+import type { SchemaNode } from './schema';
 import { now } from './store';
 
+/** One `metadata.managedFields` entry, with its field set parsed. */
+interface Manager {
+  manager: string;
+  operation: 'Apply' | 'Update';
+  apiVersion: string;
+  time: string;
+  subresource?: string;
+  set: FieldSet;
+}
+
+function managersOf(obj: KObj | undefined): Manager[] {
+  const entries = (obj?.metadata.managedFields ?? []) as { manager: string; operation: 'Apply' | 'Update'; apiVersion: string; time: string; subresource?: string; fieldsV1?: unknown }[];
+  return entries.map((e) => ({ manager: e.manager, operation: e.operation, apiVersion: e.apiVersion, time: e.time, subresource: e.subresource, set: fromFieldsV1(e.fieldsV1) }));
+}
+
+function serialise(managers: Manager[]): unknown[] {
+  return managers.filter((m) => m.set.size > 0).map((m) => ({
+    manager: m.manager, operation: m.operation, apiVersion: m.apiVersion, time: m.time, fieldsType: 'FieldsV1', fieldsV1: toFieldsV1(m.set),
+    ...(m.subresource ? { subresource: m.subresource } : {}),
+  }));
+}
+
+function same(m: Manager, manager: string, operation: string, subresource: string | undefined): boolean {
+  return m.manager === manager && m.operation === operation && (m.subresource ?? '') === (subresource ?? '');
+}
+
 /**
- * The leaf fields of an applied configuration as (path, value) pairs: map keys are walked, lists and scalars are
- * leaves. Paths join keys with NUL so that dots in label keys stay unambiguous. Identity fields are left out.
+ * How the API server names a manager in a conflict (`printManager` of the identifier `BuildManagerIdentifier`
+ * makes, which leaves the time out): Update managers with their API version.
  */
-export function fieldsOf(config: unknown): [string, unknown][] {
-  const out: [string, unknown][] = [];
-  const walk = (value: unknown, path: string[]) => {
-    if (value && typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length > 0) {
-      for (const [k, v] of Object.entries(value)) walk(v, [...path, k]);
-      return;
-    }
-    const joined = path.join('\u0000');
-    if (['apiVersion', 'kind', 'metadata\u0000name', 'metadata\u0000namespace'].includes(joined)) return;
-    out.push([joined, value]);
-  };
-  walk(config, []);
-  return out;
+function printManager(m: Manager): string {
+  const name = `"${m.manager}"${m.subresource ? ` with subresource "${m.subresource}"` : ''}`;
+  return m.operation === 'Update' ? `${name} using ${m.apiVersion}` : name;
 }
 
-/** Server-side apply's bookkeeping: per object key, the last configuration each field manager applied. */
-export class FieldManagers {
-  private readonly applied = new Map<string, Map<string, KObj>>();
-
-  forget(key: string): void {
-    this.applied.delete(key);
+/**
+ * The 409 of an apply that would change fields other managers own, worded as the API server words it
+ * (`staging/src/k8s.io/apiserver/pkg/endpoints/handlers/fieldmanager/internal/conflict.go`).
+ */
+function conflictError(conflicts: [Manager, string][]): KubeStatus {
+  let message: string;
+  if (conflicts.length === 1) {
+    message = `Apply failed with 1 conflict: conflict with ${printManager(conflicts[0][0])}: ${memberPath(conflicts[0][1])}`;
+  } else {
+    const byManager = new Map<string, string[]>();
+    for (const [m, path] of conflicts) byManager.set(printManager(m), [...(byManager.get(printManager(m)) ?? []), memberPath(path)]);
+    const lines = [...byManager.keys()].sort().flatMap((m) => [`conflicts with ${m}:`, ...byManager.get(m)!.map((p) => `- ${p}`)]);
+    message = `Apply failed with ${conflicts.length} conflicts: ${lines.join('\n')}`;
   }
-
-  /**
-   * Merges a manager's intent into the live object (the next state, not yet stored): refuses conflicts with other
-   * managers unless forced, and removes fields the manager set before and no longer sets (unless others own them).
-   */
-  merge(type: ResourceType, key: string, live: KObj | undefined, body: KObj, manager: string, force: boolean): KObj {
-    const managers = this.applied.get(key) ?? new Map<string, KObj>();
-    if (live && !force) {
-      const mine = new Map(fieldsOf(body));
-      for (const [other, config] of managers) {
-        if (other === manager) continue;
-        const conflicts = [...fieldsOf(config)].filter(([p, v]) => mine.has(p) && JSON.stringify(mine.get(p)) !== JSON.stringify(v)).map(([p]) => p);
-        if (conflicts.length) {
-          throw new KubeStatus(409, 'Conflict', `Apply failed with ${conflicts.length} conflict${conflicts.length > 1 ? 's' : ''}: ${conflicts.map((c) => `conflict with "${other}": ${c}`).join('\n')}`, {
-            name: body.metadata.name, group: type.group || undefined, kind: type.resource,
-            causes: conflicts.map((c) => ({ type: 'FieldManagerConflict', message: `conflict with "${other}"`, field: c })),
-          });
-        }
-      }
-    }
-    const next = live ? clone(live) : ({ apiVersion: body.apiVersion, kind: body.kind, metadata: { name: body.metadata.name, namespace: body.metadata.namespace } } as KObj);
-    const previous = managers.get(manager);
-    if (previous) {
-      const keep = new Set(fieldsOf(body).map(([p]) => p));
-      const othersOwn = new Set([...managers].filter(([m]) => m !== manager).flatMap(([, c]) => fieldsOf(c).map(([p]) => p)));
-      for (const [p] of fieldsOf(previous)) if (!keep.has(p) && !othersOwn.has(p)) removePath(next, p);
-    }
-    return mergeApply(next, body) as KObj;
-  }
-
-  /** Records what a manager applied, once the result is stored. */
-  remember(key: string, manager: string, body: KObj): void {
-    const managers = this.applied.get(key) ?? new Map<string, KObj>();
-    managers.set(manager, clone(body));
-    this.applied.set(key, managers);
-  }
-
-  /** The `metadata.managedFields` of an object about to be written by `manager`. */
-  managedFields(key: string, obj: KObj, next: KObj, manager: string, operation: 'Apply' | 'Update'): unknown[] {
-    const managers = new Map(this.applied.get(key) ?? []);
-    if (operation === 'Apply') managers.set(manager, next);
-    const entries: unknown[] = [...managers].map(([m, config]) => ({
-      manager: m, operation: 'Apply', apiVersion: obj.apiVersion, time: now(), fieldsType: 'FieldsV1', fieldsV1: fieldsV1(config),
-    }));
-    if (operation === 'Update') entries.push({ manager, operation: 'Update', apiVersion: obj.apiVersion, time: now(), fieldsType: 'FieldsV1', fieldsV1: fieldsV1(next) });
-    return entries;
-  }
+  return new KubeStatus(409, 'Conflict', message, {
+    causes: conflicts.map(([m, path]) => ({ type: 'FieldManagerConflict', message: `conflict with ${printManager(m)}`, field: memberPath(path) })),
+  });
 }
 
-/** Apply semantics for our purposes: maps merge recursively, lists and scalars are replaced. */
-function mergeApply(live: unknown, intent: unknown): unknown {
-  if (isPlainObject(live) && isPlainObject(intent)) {
-    const out: Record<string, unknown> = { ...live };
-    for (const [k, v] of Object.entries(intent)) out[k] = k in live ? mergeApply(live[k], v) : clone(v);
-    return out;
-  }
-  return clone(intent);
-}
+/** The state an object's fields are compared in: defaulted and normalised, as the server stores it. */
+export type Normalise = (obj: KObj) => KObj;
 
-function removePath(obj: Record<string, unknown>, path: string): void {
-  const parts = path.split('\u0000');
-  let cur: unknown = obj;
-  for (let i = 0; i < parts.length - 1; i++) {
-    if (!isPlainObject(cur)) return;
-    cur = cur[parts[i]];
-  }
-  if (isPlainObject(cur)) delete cur[parts[parts.length - 1]];
-}
-
-/** The FieldsV1 set of a configuration: `f:<name>` for each map key, down to lists and scalars. */
-function fieldsV1(config: unknown): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  if (!isPlainObject(config)) return out;
-  for (const [k, v] of Object.entries(config)) {
-    if (k === 'apiVersion' || k === 'kind') continue;
-    if (k === 'name' || k === 'namespace') {
-      if (isPlainObject(config) && 'uid' in config) continue;
+/**
+ * Server-side apply (structured-merge-diff's `Updater.Apply`): merges the configuration into the live object by
+ * the schema, refuses changes to fields other managers own unless forced (forcing takes them over), and removes
+ * the fields this manager applied before and no longer applies, unless another manager owns them.
+ */
+export function applyConfiguration(live: KObj | undefined, config: KObj, manager: string, force: boolean, normalise: Normalise, root: SchemaNode, subresource?: string): KObj {
+  const intent = clone(config);
+  delete intent.metadata.managedFields;
+  const configSet = fieldSetOf(intent, root);
+  const managers = managersOf(live);
+  const base = live ? clone(live) : ({ apiVersion: config.apiVersion, kind: config.kind, metadata: { name: config.metadata.name, namespace: config.metadata.namespace } } as KObj);
+  delete base.metadata.managedFields;
+  const merged = mergeApplied(base, intent, root) as KObj;
+  if (live) {
+    const { changed } = changedMembers(normalise(clone(base)), normalise(clone(merged)), root);
+    const conflicts: [Manager, string][] = [];
+    for (const m of managers) {
+      if (same(m, manager, 'Apply', subresource)) continue;
+      for (const path of m.set) if (changed.has(path)) conflicts.push([m, path]);
     }
-    out[`f:${k}`] = isPlainObject(v) ? fieldsV1(v) : {};
+    if (conflicts.length && !force) throw conflictError(conflicts);
+    for (const [m, path] of conflicts) m.set.delete(path);
   }
-  return out;
+  const mine = managers.find((m) => same(m, manager, 'Apply', subresource));
+  const others = managers.filter((m) => m !== mine);
+  const ownedByOthers = (path: string) => others.some((m) => [...m.set].some((p) => p === path || p.startsWith(`${path}\n`)));
+  // Shallow members first: removing a list element removes its fields with it.
+  const dropped = [...(mine?.set ?? [])].filter((p) => !configSet.has(p)).sort((a, b) => a.split('\n').length - b.split('\n').length);
+  for (const path of dropped) if (!ownedByOthers(path)) removeMember(merged, path, root, (parent) => !ownedByOthers(parent) && !configSet.has(parent));
+  const entry: Manager = { manager, operation: 'Apply', apiVersion: config.apiVersion, time: now(), subresource, set: configSet };
+  merged.metadata.managedFields = serialise(mine ? managers.map((m) => (m === mine ? entry : m)) : [...managers, entry]);
+  return merged;
+}
+
+/**
+ * The ownership an Update (create, PUT, any other patch, a scale) gives its manager (`Updater.Update`): the fields
+ * it changed become its own and no one else's; removed fields are no one's. Sets `next.metadata.managedFields`.
+ */
+export function recordUpdate(live: KObj | undefined, next: KObj, manager: string, root: SchemaNode, subresource?: string): void {
+  const managers = managersOf(live);
+  const before = live ? clone(live) : undefined;
+  if (before) delete before.metadata.managedFields;
+  const after = clone(next);
+  delete after.metadata.managedFields;
+  const { changed, removed } = changedMembers(before, after, root);
+  if (changed.size === 0 && removed.size === 0) {
+    next.metadata.managedFields = live?.metadata.managedFields;
+    return;
+  }
+  for (const m of managers) for (const path of [...changed, ...removed]) m.set.delete(path);
+  let mine = managers.find((m) => same(m, manager, 'Update', subresource));
+  if (!mine) managers.push((mine = { manager, operation: 'Update', apiVersion: next.apiVersion, time: now(), subresource, set: new Set() }));
+  for (const path of changed) mine.set.add(path);
+  mine.time = now();
+  next.metadata.managedFields = serialise(managers);
 }

@@ -1,37 +1,73 @@
-import { KubeStatus, clone } from '../types';
+import { KubeStatus, clone, deepEqual, isPlainObject } from '../types';
+import { childNode, itemNode } from './fieldset';
+import { listSemantics, type SchemaNode } from './schema';
 
-export function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return !!v && typeof v === 'object' && !Array.isArray(v);
+/** RFC 7386 JSON merge patch: maps merge, `null` deletes, everything else (lists included) is replaced. */
+export function mergePatch(target: unknown, patch: unknown): unknown {
+  if (!isPlainObject(patch)) return clone(patch);
+  const out: Record<string, unknown> = isPlainObject(target) ? { ...target } : {};
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === null) delete out[k];
+    else out[k] = mergePatch(out[k], v);
+  }
+  return out;
 }
 
 /**
- * RFC 7386 JSON merge patch; as a strategic merge patch, lists of objects with a `name` (containers, env, ports,
- * volumes…) are merged element by element on that key, as their patchMergeKey says.
+ * Strategic merge patch (`staging/src/k8s.io/apimachinery/pkg/util/strategicpatch/patch.go`): as a merge patch,
+ * except that lists with a patch merge key merge element by element on it (`$patch: delete` removes one), lists
+ * of scalars with `patchStrategy: merge` are unions (`$deleteFromPrimitiveList/<field>` removes values), `$patch:
+ * replace` replaces a map or list whole, and `$retainKeys` drops the keys of a map it does not name.
  */
-export function mergePatch(target: unknown, patch: unknown, strategic = false): unknown {
-  if (strategic && Array.isArray(patch) && Array.isArray(target) && patch.every((p) => isPlainObject(p) && typeof p.name === 'string')) {
-    const out = target.map((t) => clone(t));
-    for (const item of patch as Record<string, unknown>[]) {
-      const i = out.findIndex((t) => isPlainObject(t) && t.name === item.name);
-      if (item.$patch === 'delete') { if (i >= 0) out.splice(i, 1); continue; }
-      if (i >= 0) out[i] = mergePatch(out[i], item, true);
-      else out.push(mergePatch(undefined, item, true));
-    }
-    return out;
-  }
+export function strategicMerge(target: unknown, patch: unknown, node: SchemaNode | undefined): unknown {
   if (!isPlainObject(patch)) return clone(patch);
-  if (strategic && patch.$patch === 'replace') {
+  if (patch.$patch === 'replace') {
     const rest = { ...patch };
     delete rest.$patch;
     return clone(rest);
   }
+  if (patch.$patch === 'delete') return undefined;
   const out: Record<string, unknown> = isPlainObject(target) ? { ...target } : {};
   for (const [k, v] of Object.entries(patch)) {
+    if (k.startsWith('$deleteFromPrimitiveList/')) {
+      const field = k.slice('$deleteFromPrimitiveList/'.length);
+      if (Array.isArray(out[field]) && Array.isArray(v)) out[field] = (out[field] as unknown[]).filter((x) => !v.some((d) => deepEqual(d, x)));
+      continue;
+    }
     if (k.startsWith('$')) continue;
+    const child = childNode(node, k);
     if (v === null) delete out[k];
-    else out[k] = mergePatch(out[k], v, strategic);
+    else if (Array.isArray(v)) out[k] = mergeList(out[k], v, child);
+    else {
+      const merged = strategicMerge(out[k], v, child);
+      if (merged === undefined) delete out[k];
+      else out[k] = merged;
+    }
+  }
+  if (Array.isArray(patch.$retainKeys)) {
+    for (const k of Object.keys(out)) if (!(patch.$retainKeys as string[]).includes(k)) delete out[k];
   }
   return out;
+}
+
+function mergeList(target: unknown, patch: unknown[], node: SchemaNode | undefined): unknown[] {
+  const sem = listSemantics(node);
+  const live = Array.isArray(target) ? target.map((t) => clone(t)) : [];
+  if (patch.some((p) => isPlainObject(p) && p.$patch === 'replace')) return clone(patch.filter((p) => !(isPlainObject(p) && p.$patch === 'replace')));
+  if (sem.mergeScalars) return [...live, ...patch.filter((p) => !live.some((l) => deepEqual(l, p)))];
+  const key = sem.mergeKey;
+  if (!key) return clone(patch);
+  for (const item of patch) {
+    if (!isPlainObject(item)) continue;
+    const i = live.findIndex((t) => isPlainObject(t) && deepEqual(t[key], item[key]));
+    if (item.$patch === 'delete') {
+      if (i >= 0) live.splice(i, 1);
+      continue;
+    }
+    if (i >= 0) live[i] = strategicMerge(live[i], item, itemNode(node));
+    else live.push(strategicMerge(undefined, item, itemNode(node)));
+  }
+  return live;
 }
 
 /** RFC 6902 JSON patch: add, replace, remove and test (what kubectl sends, e.g. for rollout undo). */

@@ -150,10 +150,13 @@ export function now(): string {
   return new Date().toISOString().replace(/\.\d+Z$/, 'Z');
 }
 
-/** The object without what changes on every write: equal results mean "no change". */
+/**
+ * The object without what changes on every write (its resource version, the times of managedFields): equal
+ * results mean "no change", and the write leaves the object as it was.
+ */
 export function stripVolatile(o: KObj): unknown {
   const c = clone(o);
   delete c.metadata.resourceVersion;
-  delete c.metadata.managedFields;
+  for (const m of (c.metadata.managedFields ?? []) as { time?: string }[]) delete m.time;
   return c;
 }

@@ -1,6 +1,6 @@
 import type { KubeCluster } from '../cluster';
 import { clone, type KObj } from '../types';
-import { createPod, isReady, nameSuffix, now, ownedBy, sameStatus, type Any } from './objects';
+import { createPod, isReady, now, ownedBy, sameStatus, type Any } from './objects';
 
 /** The Job controller: pods until completions succeed, or the Job fails past its backoff limit. */
 export function reconcileJob(cluster: KubeCluster, j: KObj): void {
@@ -32,7 +32,7 @@ export function reconcileJob(cluster: KubeCluster, j: KObj): void {
     const want = Math.min(spec.parallelism, spec.completions - succeeded) - active.length;
     for (let i = 0; i < want; i++) {
       const labels = { 'batch.kubernetes.io/job-name': j.metadata.name, 'job-name': j.metadata.name, 'batch.kubernetes.io/controller-uid': j.metadata.uid!, 'controller-uid': j.metadata.uid! };
-      createPod(cluster, j, `${j.metadata.name}-${nameSuffix()}`, spec.template, labels);
+      createPod(cluster, j, { generateName: `${j.metadata.name}-` }, spec.template, labels);
     }
     next.conditions = status.conditions;
   }
