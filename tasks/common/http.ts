@@ -175,9 +175,10 @@ const TLS_CODES = /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ERR_TLS|SSL|EPROTO|ER
 export function describeNetworkFailure(err: unknown, url: URL, proxy?: ProxyEndpoint): string {
   if (err instanceof NetworkError) return err.message;
   const host = url.host;
-  const proxyStatus = /Proxy response \((\d+)\)|Proxy Authentication Required \((\d+)\)|Bad response: (\d+)/.exec(chainMessages(err));
+  // undici, hpagent and typed-rest-client's tunnel each word a refused CONNECT their own way.
+  const proxyStatus = /Proxy response \((\d+)\)|Proxy Authentication Required \((\d+)\)|Bad response: (\d+)|tunneling socket could not be established, statusCode=(\d+)/.exec(chainMessages(err));
   if (proxy && proxyStatus) {
-    const status = proxyStatus[1] ?? proxyStatus[2] ?? proxyStatus[3];
+    const status = proxyStatus.slice(1).find((g) => g !== undefined);
     if (status === '407') {
       return `the proxy ${proxy.origin} refused ${proxy.username ? `the credentials of its user '${proxy.username}'` : 'the request without credentials'} (407 Proxy Authentication Required). Check the agent's proxy user name and password (Agent.ProxyUsername, Agent.ProxyPassword)`;
     }
@@ -209,7 +210,7 @@ export function describeNetworkFailure(err: unknown, url: URL, proxy?: ProxyEndp
 export function sdkNetworkFailure(err: unknown, target: string | URL): string | undefined {
   const url = new URL(target);
   const text = chainMessages(err);
-  const failed = /Bad response: \d+|Proxy response \(\d+\)|Proxy Authentication Required/.test(text) || !!codeOf(err) && /^(E[A-Z]+|UND_ERR_\w+|ERR_TLS\w*|ERR_SSL\w*|\w*CERT\w*|UNABLE_TO_\w+)$/.test(codeOf(err)!)
+  const failed = /Bad response: \d+|Proxy response \(\d+\)|Proxy Authentication Required|tunneling socket could not be established/.test(text) || !!codeOf(err) && /^(E[A-Z]+|UND_ERR_\w+|ERR_TLS\w*|ERR_SSL\w*|\w*CERT\w*|UNABLE_TO_\w+)$/.test(codeOf(err)!)
     || /UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT|ECONNREFUSED/.test(text);
   if (!failed) return undefined;
   const described = describeNetworkFailure(err, url, proxyFor(url));

@@ -22,6 +22,7 @@ describe('the HTTP layer (units)', () => {
     const proxy = { origin: 'http://127.0.0.1:3128', username: 'alice', authorization: 'Basic x' };
     const url = new URL('https://acr.example.com/v2/');
     assert.match(describeNetworkFailure(new Error('Bad response: 407'), url, proxy), /the proxy http:\/\/127\.0\.0\.1:3128 refused the credentials of its user 'alice' \(407/);
+    assert.match(describeNetworkFailure(new Error('tunneling socket could not be established, statusCode=407'), url, proxy), /refused the credentials of its user 'alice'/);
     assert.match(describeNetworkFailure(new Error('Bad response: 403'), url, proxy), /would not open a tunnel to acr\.example\.com/);
     const tls = Object.assign(new Error('unable to verify the first certificate'), { code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' });
     assert.match(describeNetworkFailure(tls, url), /TLS failure with acr\.example\.com.*Agent\.CAInfo.*NODE_EXTRA_CA_CERTS/);
