@@ -1,15 +1,17 @@
 /**
  * The project's one HTTP layer: connection pools, the agent's proxy and CA, timeouts, one error type, one retry
- * verdict and one description of network failures. Built on undici's own `request` API (npm undici 7, which runs on
- * Node 20.18.1+ and 24): its bodies are Node streams, so a blob piped from a download into an upload has
- * backpressure and none of the web-stream cost of fetch (about 1.5× the CPU for the same bytes,
- * reference/agent-networking.md §5.3).
+ * verdict and one description of network failures. Built on node:http(s) with keep-alive agents (hpagent's CONNECT
+ * tunnels through a proxy): its bodies are Node streams, so a blob piped from a download into an upload has
+ * backpressure and none of the web-stream cost of fetch (about 1.5× the CPU for the same bytes), and it is the
+ * cheapest of the measured clients (reference/agent-networking.md §5.3). undici 7 was tried first: its 520 KB in
+ * every bundle and its WebAssembly parser cost more CPU at start-up than skopeo spends on a whole 100 MB copy.
  */
+import * as http from 'node:http';
+import * as https from 'node:https';
 import type { Readable } from 'node:stream';
-import * as tls from 'node:tls';
-import { Agent, ProxyAgent, request, type Dispatcher } from 'undici';
 import { errorMessage } from './errors';
-import { agentCaPem, networkSettings, proxyFor, readSettingFile, type NetworkSettings, type ProxyEndpoint } from './network/settings';
+import { nodeAgentFor } from './network/clients';
+import { networkSettings, proxyFor, type NetworkSettings, type ProxyEndpoint } from './network/settings';
 import { isDroppedConnection, isTransientStatus, parseRetryAfter, type TransientVerdict } from './retry';
 
 export interface SendOptions {
@@ -18,7 +20,7 @@ export interface SendOptions {
   /** A Node stream is sent as it is read (set content-length to avoid chunked framing). */
   body?: string | Buffer | Readable;
   signal?: AbortSignal;
-  /** Longest wait for the response's headers (default 60 s). */
+  /** Longest silence before the response's headers (default 60 s). */
   timeoutMs?: number;
   /** Follow redirects (default false). The authorization header never follows to another host. */
   followRedirects?: boolean;
@@ -103,32 +105,49 @@ export async function send(url: string | URL, options: SendOptions = {}): Promis
   }
 }
 
-async function sendOnce(target: URL, method: string, headers: Record<string, string>, body: SendOptions['body'], options: SendOptions): Promise<HttpResponse> {
+function sendOnce(target: URL, method: string, headers: Record<string, string>, body: SendOptions['body'], options: SendOptions): Promise<HttpResponse> {
   const route = routeFor(target);
-  let res: Dispatcher.ResponseData;
-  try {
-    res = await request(target, {
-      dispatcher: route.dispatcher, method: method as Dispatcher.HttpMethod, headers, body, signal: options.signal,
-      headersTimeout: options.timeoutMs ?? 60_000, bodyTimeout: 300_000,
+  const timeoutMs = options.timeoutMs ?? 60_000;
+  return new Promise((resolve, reject) => {
+    const req = (target.protocol === 'http:' ? http : https).request(target, { method, headers, agent: route.agent, signal: options.signal }, (res) => {
+      req.setTimeout(0);
+      resolve(wrap(res, target.toString()));
     });
-  } catch (err) {
-    throw new NetworkError(target, route.proxy, err);
-  }
-  return wrap(res, target.toString());
+    // An idle timeout: a connection that hangs, or a server that says nothing, while an upload that is moving never ends.
+    req.setTimeout(timeoutMs, () => req.destroy(Object.assign(new Error(`no answer within ${Math.round(timeoutMs / 1000)} s`), { code: 'UND_ERR_HEADERS_TIMEOUT' })));
+    req.once('error', (err) => reject(new NetworkError(target, route.proxy, err)));
+    if (body && typeof body !== 'string' && !Buffer.isBuffer(body)) {
+      body.once('error', (err) => req.destroy(err));
+      body.pipe(req);
+    } else {
+      req.end(body);
+    }
+  });
 }
 
-function wrap(res: Dispatcher.ResponseData, url: string): HttpResponse {
+function wrap(res: http.IncomingMessage, url: string): HttpResponse {
+  const bytes = () => new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    res.on('data', (c: Buffer) => chunks.push(c));
+    res.once('end', () => resolve(Buffer.concat(chunks)));
+    res.once('error', reject);
+    res.once('aborted', () => reject(Object.assign(new Error('the response was cut off'), { code: 'ECONNRESET' })));
+  });
   return {
-    status: res.statusCode,
+    status: res.statusCode ?? 0,
     url,
     header(name) {
       const value = res.headers[name.toLowerCase()];
       return Array.isArray(value) ? value.join(', ') : value;
     },
-    body: res.body,
-    text: () => res.body.text(),
-    bytes: async () => Buffer.from(await res.body.arrayBuffer()),
-    discard: () => res.body.dump().catch(() => undefined),
+    body: res,
+    text: async () => (await bytes()).toString('utf8'),
+    bytes,
+    discard: () => new Promise<void>((resolve) => {
+      if (res.complete || res.destroyed) return resolve();
+      res.once('end', resolve).once('close', resolve).once('error', () => resolve());
+      res.resume();
+    }),
   };
 }
 
@@ -156,16 +175,17 @@ const TLS_CODES = /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ERR_TLS|SSL|EPROTO|ER
 export function describeNetworkFailure(err: unknown, url: URL, proxy?: ProxyEndpoint): string {
   if (err instanceof NetworkError) return err.message;
   const host = url.host;
-  const proxyStatus = /Proxy response \((\d+)\)|Proxy Authentication Required \((\d+)\)|Bad response: (\d+)/.exec(chainMessages(err));
+  // undici, hpagent and typed-rest-client's tunnel each word a refused CONNECT their own way.
+  const proxyStatus = /Proxy response \((\d+)\)|Proxy Authentication Required \((\d+)\)|Bad response: (\d+)|tunneling socket could not be established, statusCode=(\d+)/.exec(chainMessages(err));
   if (proxy && proxyStatus) {
-    const status = proxyStatus[1] ?? proxyStatus[2] ?? proxyStatus[3];
+    const status = proxyStatus.slice(1).find((g) => g !== undefined);
     if (status === '407') {
       return `the proxy ${proxy.origin} refused ${proxy.username ? `the credentials of its user '${proxy.username}'` : 'the request without credentials'} (407 Proxy Authentication Required). Check the agent's proxy user name and password (Agent.ProxyUsername, Agent.ProxyPassword)`;
     }
     return `the proxy ${proxy.origin} would not open a tunnel to ${host} (${status}). Ask the proxy's administrator to allow it, or add the host to the agent's proxy bypass list`;
   }
   const name = (err as { name?: string }).name;
-  if (name === 'TimeoutError' || code(err) === 'UND_ERR_HEADERS_TIMEOUT') return `no answer from ${host} in time${proxy ? ` (through the proxy ${proxy.origin})` : ''}`;
+  if (inChain(err, (e) => (e as { name?: string }).name === 'TimeoutError' || code(e) === 'UND_ERR_HEADERS_TIMEOUT')) return `no answer from ${host} in time${proxy ? ` (through the proxy ${proxy.origin})` : ''}`;
   if (name === 'AbortError' || code(err) === 'UND_ERR_ABORTED') return `the request to ${host} was stopped`;
   for (let cause: unknown = err, depth = 0; cause && depth < 5; depth++, cause = (cause as { cause?: unknown }).cause) {
     const c = code(cause);
@@ -190,7 +210,7 @@ export function describeNetworkFailure(err: unknown, url: URL, proxy?: ProxyEndp
 export function sdkNetworkFailure(err: unknown, target: string | URL): string | undefined {
   const url = new URL(target);
   const text = chainMessages(err);
-  const failed = /Bad response: \d+|Proxy response \(\d+\)|Proxy Authentication Required/.test(text) || !!codeOf(err) && /^(E[A-Z]+|UND_ERR_\w+|ERR_TLS\w*|ERR_SSL\w*|\w*CERT\w*|UNABLE_TO_\w+)$/.test(codeOf(err)!)
+  const failed = /Bad response: \d+|Proxy response \(\d+\)|Proxy Authentication Required|tunneling socket could not be established/.test(text) || !!codeOf(err) && /^(E[A-Z]+|UND_ERR_\w+|ERR_TLS\w*|ERR_SSL\w*|\w*CERT\w*|UNABLE_TO_\w+)$/.test(codeOf(err)!)
     || /UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT|ECONNREFUSED/.test(text);
   if (!failed) return undefined;
   const described = describeNetworkFailure(err, url, proxyFor(url));
@@ -199,6 +219,12 @@ export function sdkNetworkFailure(err: unknown, target: string | URL): string | 
     if (tlsCode) return describeNetworkFailure(Object.assign(new Error(tlsCode), { code: tlsCode }), url, proxyFor(url));
   }
   return described;
+}
+
+/** Whether the error or one of its causes is as `test` says. */
+export function inChain(err: unknown, test: (e: unknown) => boolean): boolean {
+  for (let e: unknown = err, depth = 0; e && depth < 6; depth++, e = (e as { cause?: unknown }).cause) if (test(e)) return true;
+  return false;
 }
 
 function code(err: unknown): string | undefined {
@@ -226,71 +252,34 @@ function deepestCause(err: unknown): unknown {
 // ---- pools
 
 interface Route {
-  dispatcher: Dispatcher;
+  agent: http.Agent;
   proxy?: ProxyEndpoint;
 }
 
 const POOLS = Symbol.for('aks-secure-delivery.http-pools');
-type PoolStore = { [POOLS]?: { settings: NetworkSettings; pools: Map<string, Dispatcher> } };
+type PoolStore = { [POOLS]?: { settings: NetworkSettings; pools: Map<string, http.Agent> } };
 
-/** The pool for a URL: one direct Agent, and one ProxyAgent per proxy (CONNECT tunnels, also for http:// targets). */
+/** The pool for a URL: keep-alive agents per scheme, direct or tunnelled with CONNECT through the proxy (http:// too). */
 function routeFor(url: URL): Route {
   const settings = networkSettings();
   const store = globalThis as PoolStore;
   if (store[POOLS]?.settings !== settings) store[POOLS] = { settings, pools: new Map() };
   const pools = store[POOLS].pools;
   const proxy = proxyFor(url, settings);
-  const key = proxy ? `proxy ${proxy.origin}` : 'direct';
-  let dispatcher = pools.get(key);
-  if (!dispatcher) {
-    const connect = tlsOptions(settings);
-    dispatcher = proxy
-      ? new ProxyAgent({ uri: proxy.origin, token: proxy.authorization, requestTls: connect, proxyTls: connect, proxyTunnel: true, keepAliveTimeout: 30_000 })
-      : new Agent({ connect, keepAliveTimeout: 30_000 });
-    pools.set(key, dispatcher);
+  const key = `${url.protocol} ${proxy ? proxy.origin : 'direct'}`;
+  let agent = pools.get(key);
+  if (!agent) {
+    agent = nodeAgentFor(url, { keepAlive: true, maxSockets: 32 });
+    pools.set(key, agent);
   }
-  return { dispatcher, proxy };
+  return { agent, proxy };
 }
 
 /** Closes every pool (a task that is done, or a test that changes settings). */
-export async function closePools(): Promise<void> {
+export function closePools(): void {
   const store = globalThis as PoolStore;
-  const pools = store[POOLS]?.pools;
+  for (const agent of store[POOLS]?.pools.values() ?? []) agent.destroy();
   store[POOLS] = undefined;
-  await Promise.all([...(pools?.values() ?? [])].map((d) => d.close().catch(() => undefined)));
 }
 
-export interface TlsOptions {
-  ca?: string[];
-  cert?: string;
-  key?: string;
-  passphrase?: string;
-}
-
-/**
- * TLS options for every client: with Agent.CAInfo, the trusted CAs are Node's bundled roots, NODE_EXTRA_CA_CERTS and
- * Agent.CAInfo (an explicit `ca` replaces Node's defaults, NODE_EXTRA_CA_CERTS included, so all three are given);
- * without it, Node's defaults stand. The agent's client certificate is presented when a server asks for one.
- */
-export function tlsOptions(settings: NetworkSettings = networkSettings()): TlsOptions {
-  const options: TlsOptions = {};
-  const agentCa = agentCaPem(settings);
-  if (agentCa) {
-    const extra = process.env.NODE_EXTRA_CA_CERTS ? readOptional(process.env.NODE_EXTRA_CA_CERTS) : undefined;
-    options.ca = [...tls.rootCertificates, ...(extra ? [extra] : []), agentCa];
-  }
-  if (settings.clientCert) {
-    options.cert = readSettingFile(settings.clientCert.certFile, 'Agent.ClientCert');
-    if (settings.clientCert.keyFile) options.key = readSettingFile(settings.clientCert.keyFile, 'Agent.ClientCertKey');
-    if (settings.clientCert.passphrase) options.passphrase = settings.clientCert.passphrase;
-  }
-  return options;
-}
-
-function readOptional(file: string): string | undefined {
-  try {
-    return readSettingFile(file, 'NODE_EXTRA_CA_CERTS');
-  } catch {
-    return undefined;
-  }
-}
+export { tlsOptions, type TlsOptions } from './network/settings';

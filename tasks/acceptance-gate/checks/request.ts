@@ -1,4 +1,4 @@
-import { NetworkError, describeNetworkFailure } from '../../common/http';
+import { describeNetworkFailure, inChain } from '../../common/http';
 
 /**
  * Says what a failed request met, in words a pipeline author can act on: the gate's own reasons (its timeout, the
@@ -6,8 +6,7 @@ import { NetworkError, describeNetworkFailure } from '../../common/http';
  */
 export function describeRequestFailure(err: unknown, url: string, timeoutSeconds: number, gateSignal: AbortSignal): string {
   if (gateSignal.aborted) return 'stopped: the gate timed out';
-  const cause = err instanceof NetworkError ? err.cause : err;
-  if ((cause as { name?: string } | undefined)?.name === 'TimeoutError') return `no answer from ${hostOf(url)} within ${timeoutSeconds} s (the check's timeout)`;
+  if (inChain(err, (e) => (e as { name?: string }).name === 'TimeoutError')) return `no answer from ${hostOf(url)} within ${timeoutSeconds} s (the check's timeout)`;
   return describeNetworkFailure(err, new URL(url));
 }
 

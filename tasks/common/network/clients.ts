@@ -1,6 +1,6 @@
 /**
  * The agent's proxy and CA for the SDK clients, each through the options that really work for it (measured,
- * reference/agent-networking.md §3): the project's own HTTP goes through `../http.ts` instead.
+ * reference/agent-networking.md §3); `../http.ts` builds its pools on `nodeAgentFor` too.
  * - @azure/core-rest-pipeline clients (@azure/identity credentials, the ARM SDKs) drop `tlsOptions` whenever a proxy
  *   is in use, and https-proxy-agent ignores a `ca` for the tunnelled TLS; hpagent applies it. So an https target
  *   gets an `agent` (which also wins over core-rest-pipeline's own reading of HTTPS_PROXY), an http target (managed
@@ -14,8 +14,7 @@ import * as https from 'node:https';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { HttpProxyAgent, HttpsProxyAgent } from 'hpagent';
-import { tlsOptions } from '../http';
-import { networkSettings, proxyFor, type ProxyEndpoint } from './settings';
+import { networkSettings, proxyFor, tlsOptions, type ProxyEndpoint } from './settings';
 
 /** A node:http(s) agent for one target: direct, or tunnelled with CONNECT through the proxy the settings give. */
 export function nodeAgentFor(target: string | URL, options: { keepAlive?: boolean; maxSockets?: number } = {}): http.Agent {

@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import * as tls from 'node:tls';
 import { UserError } from '../errors';
 import type { TaskLog } from '../log';
 import { agentBypass, noProxyBypass, type BypassMatcher } from './bypass';
@@ -163,4 +164,32 @@ function decode(text: string): string {
 
 function redactUrl(raw: string): string {
   return raw.replace(/\/\/[^@/]*@/, '//***@');
+}
+
+export interface TlsOptions {
+  ca?: string[];
+  cert?: string;
+  key?: string;
+  passphrase?: string;
+}
+
+/**
+ * TLS options for every client: with Agent.CAInfo, the trusted CAs are Node's bundled roots, NODE_EXTRA_CA_CERTS and
+ * Agent.CAInfo (an explicit `ca` replaces Node's defaults, NODE_EXTRA_CA_CERTS included, so all three are given);
+ * without it, Node's defaults stand. The agent's client certificate is presented when a server asks for one.
+ */
+export function tlsOptions(settings: NetworkSettings = networkSettings()): TlsOptions {
+  const options: TlsOptions = {};
+  const agentCa = agentCaPem(settings);
+  if (agentCa) {
+    const extraFile = process.env.NODE_EXTRA_CA_CERTS;
+    const extra = extraFile && fs.existsSync(extraFile) ? fs.readFileSync(extraFile, 'utf8') : undefined;
+    options.ca = [...tls.rootCertificates, ...(extra ? [extra] : []), agentCa];
+  }
+  if (settings.clientCert) {
+    options.cert = readSettingFile(settings.clientCert.certFile, 'Agent.ClientCert');
+    if (settings.clientCert.keyFile) options.key = readSettingFile(settings.clientCert.keyFile, 'Agent.ClientCertKey');
+    if (settings.clientCert.passphrase) options.passphrase = settings.clientCert.passphrase;
+  }
+  return options;
 }

@@ -140,7 +140,7 @@ export class RegistryClient {
     url.searchParams.set('digest', digest);
     const res = await this.transport.send('PUT', url.toString(), {
       authorization: await this.auth.headerBeforeStreaming(scopes),
-      headers: { 'content-type': 'application/octet-stream', 'content-length': String(size) }, body, timeoutMs: 300_000,
+      headers: { 'content-type': 'application/octet-stream', 'content-length': String(size) }, body,
     });
     const text = await res.text().catch(() => '');
     if (res.status === 201) return;

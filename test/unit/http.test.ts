@@ -1,0 +1,64 @@
+import { strict as assert } from 'node:assert';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { HttpError, NetworkError, describeNetworkFailure, httpRetryVerdict, send } from '../../tasks/common/http';
+
+describe('the HTTP layer (units)', () => {
+  it('retries 408, 429 and 5xx with the server\'s Retry-After, and dropped connections; nothing else', () => {
+    assert.deepEqual([408, 429, 500, 503, 400, 401, 404, 501].map((s) => httpRetryVerdict(new HttpError(s, 'x')).transient), [true, true, true, true, false, false, false, false]);
+    assert.equal(httpRetryVerdict(new HttpError(429, 'x', { retryAfter: '3' })).retryAfterMs, 3000);
+    assert.equal(httpRetryVerdict(new HttpError(401, 'x', { transient: true })).transient, true, 'a client may mark a status transient');
+    assert.equal(httpRetryVerdict(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' })).transient, true);
+    assert.equal(httpRetryVerdict(new Error('bad input')).transient, false);
+  });
+
+  it('keeps a short body in the error and its message', () => {
+    const err = new HttpError(503, 'the registry', { body: `${'x'.repeat(500)}` });
+    assert.equal(err.body.length, 300);
+    assert.match(err.message, /^the registry answered 503: x+$/);
+  });
+
+  it('names the proxy when it refuses its credentials, and the certificate settings on a TLS failure', () => {
+    const proxy = { origin: 'http://127.0.0.1:3128', username: 'alice', authorization: 'Basic x' };
+    const url = new URL('https://acr.example.com/v2/');
+    assert.match(describeNetworkFailure(new Error('Bad response: 407'), url, proxy), /the proxy http:\/\/127\.0\.0\.1:3128 refused the credentials of its user 'alice' \(407/);
+    assert.match(describeNetworkFailure(new Error('tunneling socket could not be established, statusCode=407'), url, proxy), /refused the credentials of its user 'alice'/);
+    assert.match(describeNetworkFailure(new Error('Bad response: 403'), url, proxy), /would not open a tunnel to acr\.example\.com/);
+    const tls = Object.assign(new Error('unable to verify the first certificate'), { code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' });
+    assert.match(describeNetworkFailure(tls, url), /TLS failure with acr\.example\.com.*Agent\.CAInfo.*NODE_EXTRA_CA_CERTS/);
+    const refused = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED', port: 3128 });
+    assert.match(describeNetworkFailure(refused, url, proxy), /cannot connect to the proxy http:\/\/127\.0\.0\.1:3128/);
+    assert.match(describeNetworkFailure(Object.assign(new Error('x'), { code: 'ECONNREFUSED', port: 443 }), url), /cannot connect to acr\.example\.com: connection refused/);
+  });
+
+  it('never sends the authorization header to another host on a redirect', async () => {
+    const seen: { host: string; authorization?: string }[] = [];
+    const other = http.createServer((req, res) => { seen.push({ host: req.headers.host!, authorization: req.headers.authorization }); res.end('blob'); });
+    await new Promise<void>((r) => other.listen(0, '127.0.0.2', r));
+    const origin = http.createServer((req, res) => {
+      seen.push({ host: req.headers.host!, authorization: req.headers.authorization });
+      res.writeHead(307, { location: `http://127.0.0.2:${(other.address() as AddressInfo).port}/storage` }).end();
+    });
+    await new Promise<void>((r) => origin.listen(0, '127.0.0.1', r));
+    try {
+      const res = await send(`http://127.0.0.1:${(origin.address() as AddressInfo).port}/v2/blob`, { headers: { authorization: 'Bearer secret' }, followRedirects: true });
+      assert.equal(await res.text(), 'blob');
+      assert.equal(seen[0].authorization, 'Bearer secret');
+      assert.equal(seen[1].authorization, undefined);
+    } finally {
+      origin.close();
+      other.close();
+    }
+  });
+
+  it('fails a request that gets no answer within its timeout, as a network error', async () => {
+    const silent = http.createServer(() => undefined);
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    try {
+      await assert.rejects(send(`http://127.0.0.1:${(silent.address() as AddressInfo).port}/`, { timeoutMs: 200 }), (err: unknown) => err instanceof NetworkError && /no answer from 127\.0\.0\.1:\d+ in time/.test(err.message));
+    } finally {
+      silent.closeAllConnections();
+      silent.close();
+    }
+  });
+});
