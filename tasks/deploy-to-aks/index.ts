@@ -25,5 +25,5 @@ runTask(__dirname, async (pipeline, inputs) => {
     .map((o) => ({ kind: o.kind, namespace: o.namespace, name: o.name }))));
   pipeline.setOutput('deployedImages', result.images.join('\n'));
   pipeline.uploadSummary('Deploy to AKS', summaryMarkdown(result));
-  return { status: result.ok ? 'Succeeded' : 'Failed', reason: result.reason };
+  return { status: result.ok ? (result.withIssues ? 'SucceededWithIssues' : 'Succeeded') : 'Failed', reason: result.reason };
 });

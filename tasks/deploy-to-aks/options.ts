@@ -33,6 +33,10 @@ export interface DeployOptions {
   dryRun: boolean;
   prune: boolean;
   rollbackOnFailure: boolean;
+  /** Delete the old-revision pods that keep an OrderedReady StatefulSet from rolling forward. */
+  recreateStuckPods: boolean;
+  /** When another writer replaces the applied template while the task waits: fail (default), or warn (SucceededWithIssues). */
+  onSuperseded: 'fail' | 'warn';
   /** Label value that marks the objects of this app, for prune. */
   appName: string;
   /** Pipeline metadata written as annotations of every applied object. */
@@ -89,6 +93,8 @@ export function readDeployOptions(inputs: Inputs): DeployOptions {
     dryRun: inputs.bool('dryRun', false),
     prune: inputs.bool('prune', false),
     rollbackOnFailure: inputs.bool('rollbackOnFailure', false),
+    recreateStuckPods: inputs.bool('recreateStuckPods', false),
+    onSuperseded: inputs.choice('onSuperseded', ['fail', 'warn'] as const, 'fail'),
     appName: readAppName(inputs),
     metadata: pipelineMetadata(inputs),
     gitops: inputs.choice('deliveryMode', ['push', 'gitops'] as const, 'push') === 'gitops' ? readGitOpsOptions(inputs) : undefined,

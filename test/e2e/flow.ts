@@ -4,12 +4,15 @@ import type { Environment } from '../env';
 import { writeFindings, assessmentRecord } from '../data/defender/fixtures';
 import { runTask, type TaskRun } from '../helpers/agent';
 import { azureRmConnection, mergeRunOptions } from '../helpers/connections';
+import { handedSecrets, watchServedTokens } from '../helpers/credentials';
 import { OciLayout, skopeoDigest, skopeoPush, skopeoTarget } from '../helpers/images';
 
 export interface FlowStep {
   name: string;
   task: string;
   run: TaskRun;
+  /** The secrets the task received: those it was handed and the tokens the emulators served it during its run. */
+  credentials: string[];
 }
 
 export interface FlowResult {
@@ -132,8 +135,10 @@ export async function runDeliveryFlow(env: Environment, workDir: string, log: (l
   const arm = azureRmConnection(env, 'federated');
   const steps: FlowStep[] = [];
   const step = async (name: string, task: string, inputs: Record<string, string | boolean | number>): Promise<TaskRun> => {
-    const run = await runTask(task, mergeRunOptions(arm.options, { inputs: { azureSubscription: arm.id, ...inputs }, timeoutMs: 180_000 }));
-    steps.push({ name, task, run });
+    const options = mergeRunOptions(arm.options, { inputs: { azureSubscription: arm.id, ...inputs }, timeoutMs: 180_000 });
+    const served = watchServedTokens(env);
+    const run = await runTask(task, options);
+    steps.push({ name, task, run, credentials: [...handedSecrets(options), ...served()] });
     log(`${name.padEnd(28)} ${String(run.result?.status).padEnd(20)} ${(run.durationMs / 1000).toFixed(1).padStart(5)} s  ${run.result?.message ?? ''}`);
     if (run.result?.status !== 'Succeeded') {
       const detail = run.result ? run.result.message : `no result (exit ${run.exitCode}${run.timedOut ? ', timed out' : ''}): ${run.stderr.slice(-1500)}`;
