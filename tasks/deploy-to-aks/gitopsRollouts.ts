@@ -5,7 +5,7 @@ import { Discovery, objectPath } from './apply';
 import { connectToCluster } from './connect';
 import { KubeApiError, type KObj } from './kubeClient';
 import type { ClusterConnection } from './options';
-import { waitForRollouts, type RolloutResult } from './rollout';
+import { waitForRollouts, type RolloutResult, type RolloutTarget } from './rollout';
 
 export interface RolloutWatch {
   /** A failed rollout's message as soon as one is known. */
@@ -33,7 +33,7 @@ export function watchRollouts(connection: ClusterConnection, workloads: KObj[], 
     try {
       const discovery = new Discovery(session.client);
       const deadline = Date.now() + timeoutSeconds * 1000;
-      let live: KObj[] = [];
+      let live: RolloutTarget[] = [];
       while (!stopped && Date.now() < deadline) {
         live = [];
         for (const w of workloads) {
@@ -42,7 +42,7 @@ export function watchRollouts(connection: ClusterConnection, workloads: KObj[], 
           try {
             const { body } = await session.client.request('GET', objectPath(w.apiVersion, info, w.metadata.namespace, w.metadata.name));
             if (JSON.stringify(body.spec?.template?.spec?.containers?.map((c: { image: string }) => c.image)) === JSON.stringify(w.spec?.template?.spec?.containers?.map((c: { image: string }) => c.image))) {
-              live.push({ ...body, apiVersion: w.apiVersion, kind: w.kind });
+              live.push({ applied: { ...body, apiVersion: w.apiVersion, kind: w.kind }, manifest: w });
             }
           } catch (err) {
             if (!(err instanceof KubeApiError && err.status === 404)) throw err;

@@ -24,6 +24,9 @@ runTask(__dirname, async (pipeline, inputs) => {
     .filter((o) => o.action !== 'pruned' && o.action !== 'denied' && o.action !== 'skipped')
     .map((o) => ({ kind: o.kind, namespace: o.namespace, name: o.name }))));
   pipeline.setOutput('deployedImages', result.images.join('\n'));
+  if (result.strategy?.canaryWorkloads) pipeline.setOutput('canaryWorkloads', JSON.stringify(result.strategy.canaryWorkloads));
+  if (result.strategy?.baselineWorkloads) pipeline.setOutput('baselineWorkloads', JSON.stringify(result.strategy.baselineWorkloads));
+  if (result.strategy?.activeColour !== undefined) pipeline.setOutput('activeColour', result.strategy.activeColour);
   pipeline.uploadSummary('Deploy to AKS', summaryMarkdown(result));
   return { status: result.ok ? (result.withIssues ? 'SucceededWithIssues' : 'Succeeded') : 'Failed', reason: result.reason };
 });

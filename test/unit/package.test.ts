@@ -24,8 +24,9 @@ const CONTRACT: Record<string, { name: string; inputs: string[]; outputs: string
   'deploy-to-aks': {
     name: 'DeployToAks',
     inputs: ['connectionType', 'azureSubscription', 'resourceGroup', 'kubernetesCluster', 'useClusterAdmin', 'kubernetesServiceConnection', 'kubeconfig', 'manifests', 'namespace', 'images', 'imagePullSecrets', 'rolloutTimeout', 'dryRun', 'prune', 'rollbackOnFailure',
-      'deliveryMode', 'gitRepository', 'gitBranch', 'gitPath', 'gitChange', 'autoComplete', 'waitForReconcile', 'fluxConfiguration', 'reconcileTimeout'],
-    outputs: ['appliedObjects', 'deployedImages', 'gitCommit', 'pullRequestId', 'appliedRevision'],
+      'recreateStuckPods', 'onSuperseded', 'deliveryMode', 'gitRepository', 'gitBranch', 'gitPath', 'gitChange', 'autoComplete', 'waitForReconcile', 'fluxConfiguration',
+      'reconcileTimeout', 'strategy', 'action', 'trafficSplit', 'percentage', 'httpRoute', 'scaleDownDelaySeconds'],
+    outputs: ['appliedObjects', 'deployedImages', 'gitCommit', 'pullRequestId', 'appliedRevision', 'canaryWorkloads', 'baselineWorkloads', 'activeColour'],
   },
   'acceptance-gate': {
     name: 'AcceptanceGate',
