@@ -76,7 +76,7 @@ describe('DeployToAks@1: GitOps delivery through Azure Repos and Flux', function
 
   it('fails within seconds once Flux reports a crashing workload Non-Compliant, with the object\'s conditions', async () => {
     const ns = freshNamespace(f);
-    const crashing = workload({ image: `${f.image}:1.0`, replicas: 1, env: { EMULATOR_EXIT_CODE: '3' }, extraSpec: 'progressDeadlineSeconds: 3' });
+    const crashing = workload({ image: `${f.image}:1.0`, replicas: 1, env: { EXIT_CODE: '3' }, readinessProbe: true, extraSpec: 'progressDeadlineSeconds: 3' });
     const run = await runGitOps(f, 'staging', { manifests: writeManifest(f, crashing), namespace: ns });
     assert.equal(run.result?.status, 'Failed', describeRun(run));
     assert.match(run.result!.message, /HealthCheckFailed: health check failed after .*Deployment\/.*\/web status: 'Failed'/);
