@@ -24,18 +24,11 @@ async function main(): Promise<void> {
     const { id, options } = azureRmConnection(env, 'secret');
     const manifest = (replicas: number) => {
       const file = path.join(env.dir, `bench-gitops-${replicas}.yaml`);
-      fs.writeFileSync(file, `apiVersion: apps/v1
-kind: Deployment
-metadata: { name: web }
-spec:
-  replicas: ${replicas}
-  selector: { matchLabels: { app: web } }
-  template:
-    metadata: { labels: { app: web } }
-    spec:
-      containers:
-      - name: web
-        image: ${nonprod.registry.loginServer}/shop/web:1.0
+      // A ConfigMap whose data changes, beside a Service: what is measured is the task, not the rollout.
+      fs.writeFileSync(file, `apiVersion: v1
+kind: ConfigMap
+metadata: { name: web-settings }
+data: { replicas: "${replicas}", image: ${nonprod.registry.loginServer}/shop/web:1.0 }
 ---
 apiVersion: v1
 kind: Service
