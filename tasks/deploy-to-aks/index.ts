@@ -7,7 +7,9 @@ runTask(__dirname, async (pipeline, inputs) => {
   const cwd = inputs.variable('System.DefaultWorkingDirectory') ?? process.cwd();
   if (options.gitops) {
     const { deliverByGitOps, gitOpsSummaryMarkdown } = await import('./gitopsDelivery.js');
-    const result = await deliverByGitOps(options, pipeline, cwd);
+    // The Kubernetes client only when there is a cluster connection to watch the rollouts through.
+    const watcher = options.connection.type === 'azureResourceManager' ? undefined : (await import('./gitopsRollouts.js')).watchRollouts;
+    const result = await deliverByGitOps(options, pipeline, cwd, watcher);
     pipeline.setOutput('gitCommit', result.commit?.sha ?? '');
     pipeline.setOutput('pullRequestId', result.pullRequest ? String(result.pullRequest.id) : '');
     pipeline.setOutput('appliedRevision', result.appliedRevision ?? '');

@@ -110,8 +110,8 @@ describe('the package', () => {
       });
 
       it('holds exactly what ships: task.json, icon.png, the entry bundle and the bundle it loads once inputs are valid', () => {
-        // deploy-to-aks loads its GitOps delivery, with its Azure DevOps and Flux clients, as a bundle of its own.
-        const lazy = folder === 'deploy-to-aks' ? ['gitopsDelivery.js', 'run.js'] : ['run.js'];
+        // deploy-to-aks loads its GitOps delivery (Azure DevOps and Flux clients) and its rollout watch as bundles of their own.
+        const lazy = folder === 'deploy-to-aks' ? ['gitopsDelivery.js', 'gitopsRollouts.js', 'run.js'] : ['run.js'];
         assert.deepEqual(fs.readdirSync(dir).sort(), ['icon.png', 'index.js', ...lazy, 'task.json'].sort());
         for (const bundle of lazy) assert.doesNotMatch(fs.readFileSync(path.join(dir, bundle), 'utf8'), /LIB_InputRequired/, `${bundle} holds no second copy of the task library`);
         for (const handler of Object.values(task().execution)) assert.equal(handler.target, 'index.js');

@@ -4,7 +4,6 @@ import type { ImageReference } from '../../common/imageReference';
 import { formatDuration, type TaskLog } from '../../common/log';
 import { RegistryClient, type RegistryCredentials } from '../../common/registry/client';
 import { sleep } from '../../common/retry';
-import type { KObj } from '../kubeClient';
 import { expandGlobs, parseManifests } from '../manifests';
 import { ANNOTATION_PREFIX, type DeployOptions } from '../options';
 import { WORKLOAD_KINDS, type RolloutResult } from '../rollout';
@@ -14,7 +13,7 @@ import { FluxConfigurations, type FluxSelection } from './fluxConfiguration';
 import { judge, objectStatuses, type FluxObjectStatus, type FluxVerdict } from './fluxStatus';
 import type { GitOpsOptions } from './options';
 import { pinImages, renderFiles, renderObjects } from './render';
-import { watchRollouts } from './rollouts';
+import type { RolloutWatch, watchRollouts } from '../gitopsRollouts';
 
 export interface GitOpsResult {
   ok: boolean;
@@ -41,7 +40,7 @@ const PROGRESS_MS = 15_000;
  * (directly or by pull request), and waits through ARM until the cluster's Flux reports the commit applied and
  * healthy. Everything that can be checked is checked before anything is committed.
  */
-export async function deliverByGitOps(options: DeployOptions, log: TaskLog, cwd: string): Promise<GitOpsResult> {
+export async function deliverByGitOps(options: DeployOptions, log: TaskLog, cwd: string, rolloutWatcher?: typeof watchRollouts): Promise<GitOpsResult> {
   const g = options.gitops!;
   const globs = expandGlobs(options.manifests, cwd);
   const manifests = parseManifests(globs, cwd);
@@ -49,6 +48,9 @@ export async function deliverByGitOps(options: DeployOptions, log: TaskLog, cwd:
   const objects = renderObjects(manifests, { namespace: options.namespace, images: options.images, imagePullSecrets: options.imagePullSecrets, appLabel: [`${ANNOTATION_PREFIX}/app`, options.appName] }, log);
   log.info(`Rendered ${objects.length} object${objects.length === 1 ? '' : 's'} from ${globs.length} file${globs.length === 1 ? '' : 's'} for ${g.path}`);
 
+  // Resolving tags (a token exchange with each registry) runs while the repository and Flux are checked.
+  const pinning = pinImages(objects, registryResolver(g, log), log);
+  pinning.catch(() => undefined);
   const repo = await GitOpsRepository.open(g, log);
   const branch = g.branch ?? repo.repository.defaultBranch;
   const tip = await repo.tip(branch);
@@ -61,7 +63,7 @@ export async function deliverByGitOps(options: DeployOptions, log: TaskLog, cwd:
   const selection = flux ? await flux.select(repo.repository.name, branch, g.path) : undefined;
   if (selection) log.info(`Flux configuration ${selection.name} on ${flux!.cluster} reconciles it (Kustomization ${selection.kustomization}, source every ${selection.syncIntervalSeconds ?? '?'} s)`);
 
-  const images = await pinImages(objects, registryResolver(g, log), log);
+  const images = await pinning;
   const rendered = renderFiles(objects, g.path);
   const base: GitOpsResult = { ok: true, reason: '', repository: repo.repository.name, branch, path: g.path, files: [], images, rollouts: [] };
 
@@ -88,7 +90,8 @@ export async function deliverByGitOps(options: DeployOptions, log: TaskLog, cwd:
     target = { sha: merged.sha, since: merged.at };
   }
   const workloads = objects.filter((o) => WORKLOAD_KINDS.has(o.kind) && o.kind !== 'Pod');
-  return waitForFlux(options, repo, flux, selection, target, deadline, base, workloads, log);
+  const rollouts = rolloutWatcher && workloads.length ? rolloutWatcher(options.connection, workloads, g.reconcileTimeoutSeconds, log) : undefined;
+  return waitForFlux(options, repo, flux, selection, target, deadline, base, rollouts, log);
 }
 
 /** Resolves a tag to its digest through the registry, with the AzureRM connection's Entra identity for ACRs. */
@@ -130,11 +133,9 @@ async function waitForMerge(repo: GitOpsRepository, outcome: CommitOutcome, dead
 }
 
 async function waitForFlux(options: DeployOptions, repo: GitOpsRepository, flux: FluxConfigurations, selection: FluxSelection, target: { sha: string; since: number },
-  deadline: number, base: GitOpsResult, workloads: KObj[], log: TaskLog): Promise<GitOpsResult> {
+  deadline: number, base: GitOpsResult, rollouts: RolloutWatch | undefined, log: TaskLog): Promise<GitOpsResult> {
   const started = Date.now();
   const contains = memo((descendant: string, ancestor: string) => repo.contains(descendant, ancestor));
-  const rollouts = options.connection.type !== 'azureResourceManager' && workloads.length
-    ? watchRollouts(options.connection, workloads, options.gitops!.reconcileTimeoutSeconds, log) : undefined;
   log.info(`Waiting for Flux (${selection.name}) to apply ${target.sha.slice(0, 8)} (reconcileTimeout ${options.gitops!.reconcileTimeoutSeconds} s)`);
   let said = '';
   let lastReport = 0;

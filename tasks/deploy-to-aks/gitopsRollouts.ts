@@ -1,11 +1,11 @@
-import { errorMessage } from '../../common/errors';
-import type { TaskLog } from '../../common/log';
-import { sleep } from '../../common/retry';
-import { Discovery, objectPath } from '../apply';
-import { connectToCluster } from '../connect';
-import { KubeApiError, type KObj } from '../kubeClient';
-import type { ClusterConnection } from '../options';
-import { waitForRollouts, type RolloutResult, type RolloutTarget } from '../rollout';
+import { errorMessage } from '../common/errors';
+import type { TaskLog } from '../common/log';
+import { sleep } from '../common/retry';
+import { Discovery, objectPath } from './apply';
+import { connectToCluster } from './connect';
+import { KubeApiError, type KObj } from './kubeClient';
+import type { ClusterConnection } from './options';
+import { waitForRollouts, type RolloutResult, type RolloutTarget } from './rollout';
 
 export interface RolloutWatch {
   /** A failed rollout's message as soon as one is known. */
@@ -17,6 +17,9 @@ export interface RolloutWatch {
 }
 
 /**
+ * Loaded by the entry as a bundle of its own, and only when a Kubernetes connection is given: the Kubernetes client
+ * is a third of the GitOps bundle, and a GitOps delivery through ARM alone never needs it.
+ *
  * With a Kubernetes connection besides GitOps: once Flux has applied our objects (the workloads carry our pinned
  * images), watches their rollouts with push mode's fail-fast rules, so a crash loop fails the task in seconds
  * rather than when Flux's health check times out.
