@@ -2,8 +2,9 @@
 // (evaluation time beyond its slowest check), and the delay from the app becoming healthy to the built task's
 // success with interval 1 and requiredSuccesses 1, run as the agent runs it.
 import { parseGate } from '../tasks/acceptance-gate/config';
-import { measureHttp } from '../tasks/acceptance-gate/checks';
+import { measureHttp } from '../tasks/acceptance-gate/checks/http';
 import { runGate } from '../tasks/acceptance-gate/gate';
+import { assess } from '../tasks/acceptance-gate/judge';
 import type { HttpCheck } from '../tasks/acceptance-gate/config';
 import { silentLog } from '../tasks/common/log';
 import { startEnvironment } from '../test/env';
@@ -20,7 +21,7 @@ async function main(): Promise<void> {
     const app = env.monitoring.app;
     const checks = Array.from({ length: CHECKS }, (_, i) => `  - name: health ${i}\n    http: { url: ${env.info.app}/healthz, timeout: 5 }\n    expect: { status: [200], json: { path: $.status, equals: healthy } }`).join('\n');
     const { config } = parseGate(`interval: 0\nrequiredSuccesses: ${EVALUATIONS}\nchecks:\n${checks}\n`, 'bench');
-    const verdict = await runGate(config, (check, signal) => measureHttp(check as HttpCheck, { signal, workingDirectory: process.cwd() }), silentLog);
+    const verdict = await runGate(config, async (check, signal) => assess(check, await measureHttp(check as HttpCheck, { signal, workingDirectory: process.cwd() })), silentLog);
     if (verdict.result !== 'Succeeded') throw new Error(`the gate did not succeed: ${verdict.reason}`);
     // The first evaluations open the connections; the steady state is what a long gate pays.
     const overhead = median(verdict.overheadMs.slice(5));

@@ -1,6 +1,13 @@
 import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Node as YamlNode, type Pair, type YAMLMap } from 'yaml';
 import { UserError } from '../common/errors';
-import { ExpressionError, parseExpression, type Node as Expression, type Value } from './expression';
+import { CHECK_KINDS, KIND_NAMES } from './checks';
+import type { CommandCheck } from './checks/command';
+import type { CompareCheck } from './checks/compare';
+import type { HttpCheck } from './checks/http';
+import type { CheckKind } from './checks/kind';
+import type { PrometheusCheck } from './checks/prometheus';
+import { SCORE_DEFAULTS, type ScoreThresholds } from './compare/settings';
+import { ExpressionError, parseExpression, type Node as Expression } from './expression';
 
 export type NoDataPolicy = 'fail' | 'pass' | 'inconclusive';
 export type InconclusivePolicy = 'fail' | 'pass' | 'warn';
@@ -10,7 +17,7 @@ export interface Condition {
   tree: Expression;
 }
 
-interface CheckBase {
+export interface CheckBase {
   name: string;
   successCondition?: Condition;
   failureCondition?: Condition;
@@ -19,43 +26,12 @@ interface CheckBase {
   line: number;
 }
 
-export interface HttpExpectations {
-  status?: number[];
-  bodyContains?: string;
-  json?: { path: string; equals?: Value };
-  maxLatencyMs?: number;
-}
+export type { HttpCheck, HttpExpectations } from './checks/http';
+export type { PrometheusCheck } from './checks/prometheus';
+export type { CommandCheck } from './checks/command';
+export type { CompareCheck } from './checks/compare';
 
-export interface HttpCheck extends CheckBase {
-  kind: 'http';
-  url: string;
-  method: string;
-  headers: Record<string, string>;
-  body?: string;
-  timeoutSeconds: number;
-  expect: HttpExpectations;
-}
-
-export interface PrometheusCheck extends CheckBase {
-  kind: 'prometheus';
-  url: string;
-  query: string;
-  headers: Record<string, string>;
-  timeoutSeconds: number;
-  /** Azure Monitor managed Prometheus: queried with an Entra token of the AzureRM service connection. */
-  azureMonitor: boolean;
-}
-
-export interface CommandCheck extends CheckBase {
-  kind: 'command';
-  run: string;
-  workingDirectory?: string;
-  junit?: string;
-  timeoutSeconds: number;
-  env: Record<string, string>;
-}
-
-export type CheckConfig = HttpCheck | PrometheusCheck | CommandCheck;
+export type CheckConfig = HttpCheck | PrometheusCheck | CommandCheck | CompareCheck;
 
 export interface GateConfig {
   timeoutSeconds: number;
@@ -67,31 +43,21 @@ export interface GateConfig {
   inconclusiveLimit?: number;
   consecutiveErrorLimit: number;
   onInconclusive: InconclusivePolicy;
+  /** Thresholds of the canary score that compare checks add up to. */
+  score: ScoreThresholds;
   checks: CheckConfig[];
 }
 
 /** Resolves `$(name)` references of a gate file; says whether the value is a secret. */
 export type VariableLookup = (name: string) => { value: string; secret: boolean } | undefined;
 
-const TOP_KEYS = ['timeout', 'initialDelay', 'interval', 'requiredSuccesses', 'failureLimit', 'inconclusiveLimit', 'consecutiveErrorLimit', 'onInconclusive', 'checks'];
-const CHECK_KEYS = ['name', 'http', 'prometheus', 'command', 'expect', 'successCondition', 'failureCondition', 'onNoData'];
-const HTTP_KEYS = ['url', 'method', 'headers', 'body', 'timeout'];
-const PROMETHEUS_KEYS = ['url', 'query', 'headers', 'timeout', 'azureMonitor'];
-const COMMAND_KEYS = ['run', 'workingDirectory', 'junit', 'timeout', 'env'];
-const EXPECT_KEYS = ['status', 'bodyContains', 'json', 'maxLatencyMs'];
-const JSON_KEYS = ['path', 'equals'];
-const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
-const AZURE_MONITOR_HOST = /\.prometheus\.monitor\.(azure\.com|chinacloudapp\.cn|usgovcloudapi\.net)$/i;
+const TOP_KEYS = ['timeout', 'initialDelay', 'interval', 'requiredSuccesses', 'failureLimit', 'inconclusiveLimit', 'consecutiveErrorLimit', 'onInconclusive', 'score', 'checks'];
+const SCORE_KEYS = ['pass', 'marginal'];
+const COMMON_CHECK_KEYS = ['name', 'successCondition', 'failureCondition'];
+const NO_DATA_POLICIES = ['fail', 'pass', 'inconclusive'] as const;
 
-/** The token scope of Azure Monitor managed Prometheus for a query endpoint's cloud. */
-export function azureMonitorScope(url: string): string {
-  const host = new URL(url).hostname.toLowerCase();
-  if (host.endsWith('.chinacloudapp.cn')) return 'https://prometheus.monitor.chinacloudapp.cn/.default';
-  if (host.endsWith('.usgovcloudapi.net')) return 'https://prometheus.monitor.usgovcloudapi.net/.default';
-  return 'https://prometheus.monitor.azure.com/.default';
-}
-
-class Reader {
+/** Reads the gate YAML: every error names the line and says what to write. */
+export class Reader {
   readonly lines = new LineCounter();
   /** Secret values met while parsing: `$(…)` references to secret variables, passwords in URLs. */
   readonly secrets: string[] = [];
@@ -108,7 +74,7 @@ class Reader {
     throw new UserError(`The gate (${this.source}) line ${this.line(node)}: ${message}`);
   }
 
-  map(node: YamlNode | null | undefined, what: string, allowed: string[]): Map<string, { node: YamlNode | null; pair: Pair }> {
+  map(node: YamlNode | null | undefined, what: string, allowed: readonly string[]): Map<string, { node: YamlNode | null; pair: Pair }> {
     if (!isMap(node)) this.fail(node, `${what} must be a mapping of keys (${allowed.join(', ')}).`);
     const out = new Map<string, { node: YamlNode | null; pair: Pair }>();
     for (const pair of (node as YAMLMap).items as Pair<YamlNode, YamlNode | null>[]) {
@@ -200,6 +166,35 @@ class Reader {
       throw err;
     }
   }
+
+  /** An http or https URL, `$(…)` references resolved. */
+  url(node: YamlNode | null, what: string): string {
+    const text = this.string(node, what, { resolve: true });
+    let url: URL;
+    try {
+      url = new URL(text);
+    } catch {
+      this.fail(node, `${what} '${text}' is not a URL: write it in full, e.g. https://staging.example.com/healthz.`);
+    }
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') this.fail(node, `${what} must use https or http, not '${url.protocol}'.`);
+    return text;
+  }
+
+  /**
+   * `https://user:password@host/…` as the URL without them and a Basic authorization header (unless the check gives
+   * one): fetch refuses URLs that carry credentials, and the bare URL is what logs and summaries show.
+   */
+  credentialsAsHeader(url: string, headers: Record<string, string>): { url: string; headers: Record<string, string> } {
+    const parsed = new URL(url);
+    if (!parsed.username && !parsed.password) return { url, headers };
+    const password = decodeURIComponent(parsed.password);
+    if (password) this.secrets.push(password);
+    const basic = Buffer.from(`${decodeURIComponent(parsed.username)}:${password}`).toString('base64');
+    parsed.username = '';
+    parsed.password = '';
+    const given = Object.keys(headers).some((k) => k.toLowerCase() === 'authorization');
+    return { url: parsed.toString(), headers: given ? headers : { ...headers, authorization: `Basic ${basic}` } };
+  }
 }
 
 function describe(node: YamlNode | null): string {
@@ -209,7 +204,7 @@ function describe(node: YamlNode | null): string {
   return 'nothing';
 }
 
-function closest(word: string, candidates: string[]): string | undefined {
+function closest(word: string, candidates: readonly string[]): string | undefined {
   const distance = (a: string, b: string) => {
     const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
     for (let j = 1; j <= b.length; j++) d[0][j] = j;
@@ -227,11 +222,6 @@ function closest(word: string, candidates: string[]): string | undefined {
     if (dist < bestDistance) { best = c; bestDistance = dist; }
   }
   return best;
-}
-
-function plainValue(node: YamlNode | null): Value {
-  if (node === null) return null;
-  return (node as { toJSON(): Value }).toJSON();
 }
 
 export interface ParsedGate {
@@ -265,12 +255,13 @@ export function parseGate(text: string, source: string, variables?: VariableLook
     inconclusiveLimit: get<number | undefined>(top, 'inconclusiveLimit', (n) => r.number(n, "'inconclusiveLimit'", 0, { integer: true }), undefined),
     consecutiveErrorLimit: get(top, 'consecutiveErrorLimit', (n) => r.number(n, "'consecutiveErrorLimit'", 0, { integer: true }), 4),
     onInconclusive: get(top, 'onInconclusive', (n) => r.choice(n, "'onInconclusive'", ['fail', 'pass', 'warn'] as const), 'fail'),
+    score: get(top, 'score', (n) => parseScore(r, n), SCORE_DEFAULTS),
     checks: [],
   };
-  if (!top.has('checks')) r.fail(doc.contents as YamlNode, "the gate has no 'checks': add a list of checks, each with a name and one of http, prometheus or command.");
+  if (!top.has('checks')) r.fail(doc.contents as YamlNode, "the gate has no 'checks': add a list of checks, each with a name and one of http, prometheus, command or compare.");
   const checksNode = top.get('checks')!.node;
   if (!isSeq(checksNode) || checksNode.items.length === 0) {
-    r.fail(checksNode ?? top.get('checks')!.pair, "'checks' must be a list with at least one check (each with a name and one of http, prometheus or command).");
+    r.fail(checksNode ?? top.get('checks')!.pair, "'checks' must be a list with at least one check (each with a name and one of http, prometheus, command or compare).");
   }
   const names = new Set<string>();
   for (const item of (checksNode as { items: (YamlNode | null)[] }).items) {
@@ -279,125 +270,53 @@ export function parseGate(text: string, source: string, variables?: VariableLook
     names.add(check.name);
     config.checks.push(check);
   }
+  checkWeights(r, config.checks, checksNode as YamlNode);
   return { config, secrets: r.secrets };
 }
 
+function parseScore(r: Reader, node: YamlNode | null): ScoreThresholds {
+  const m = r.map(node, "'score'", SCORE_KEYS);
+  const pass = m.has('pass') ? r.number(m.get('pass')!.node, "'score' pass", 0, { max: 100 }) : SCORE_DEFAULTS.pass;
+  const marginal = m.has('marginal') ? r.number(m.get('marginal')!.node, "'score' marginal", 0, { max: 100 }) : SCORE_DEFAULTS.marginal;
+  if (marginal > pass) r.fail(node, `'score' marginal ${marginal} is above pass ${pass}: marginal must be at most pass (Spinnaker's defaults are pass ${SCORE_DEFAULTS.pass}, marginal ${SCORE_DEFAULTS.marginal}).`);
+  return { pass, marginal };
+}
+
+/** Weights of compare checks are percentages of the canary score, so together they cannot exceed 100. */
+function checkWeights(r: Reader, checks: CheckConfig[], node: YamlNode): void {
+  const compares = checks.filter((c) => c.kind === 'compare');
+  const weighted = compares.filter((c) => c.weight !== undefined);
+  const total = weighted.reduce((s, c) => s + c.weight!, 0);
+  const listed = weighted.map((c) => `'${c.name}' ${c.weight}`).join(', ');
+  if (total > 100 + 1e-9) r.fail(node, `the weights of the compare checks add up to ${total} (${listed}): they are percentages of the score, so make them total 100 at most.`);
+  if (weighted.length && weighted.length === compares.length && Math.abs(total - 100) > 1e-9) {
+    r.fail(node, `the weights of the compare checks add up to ${total} (${listed}): when every compare check has a weight they must total 100.`);
+  }
+}
+
 function parseCheck(r: Reader, node: YamlNode | null): CheckConfig {
-  const m = r.map(node, 'a check', CHECK_KEYS);
+  const kindKeys = KIND_NAMES.flatMap((k) => [k, ...CHECK_KINDS[k].checkKeys]);
+  const m = r.map(node, 'a check', [...new Set(['name', ...kindKeys, ...COMMON_CHECK_KEYS])]);
   if (!m.has('name')) r.fail(node, "a check has no 'name': give each check a name, which its results and the reason use.");
   const name = r.string(m.get('name')!.node, "a check's 'name'");
   const what = `check '${name}'`;
-  const kinds = (['http', 'prometheus', 'command'] as const).filter((k) => m.has(k));
+  const kinds = KIND_NAMES.filter((k) => m.has(k));
   if (kinds.length !== 1) {
-    r.fail(node, `${what} must have exactly one of http, prometheus or command${kinds.length ? `, not ${kinds.join(' and ')}` : ''}.`);
+    r.fail(node, `${what} must have exactly one of ${KIND_NAMES.join(', ').replace(/, (\w+)$/, ' or $1')}${kinds.length ? `, not ${kinds.join(' and ')}` : ''}.`);
   }
   const kind = kinds[0];
-  const line = r.line(node);
-  const base = {
+  const base: CheckBase = {
     name,
-    line,
+    line: r.line(node),
     successCondition: m.has('successCondition') ? r.condition(m.get('successCondition')!.node, `${what}: successCondition`) : undefined,
     failureCondition: m.has('failureCondition') ? r.condition(m.get('failureCondition')!.node, `${what}: failureCondition`) : undefined,
-    onNoData: m.has('onNoData') ? r.choice(m.get('onNoData')!.node, `${what}: 'onNoData'`, ['fail', 'pass', 'inconclusive'] as const) : 'inconclusive' as NoDataPolicy,
+    onNoData: m.has('onNoData') ? r.choice(m.get('onNoData')!.node, `${what}: 'onNoData'`, NO_DATA_POLICIES) : 'inconclusive',
   };
-  if (m.has('expect') && kind !== 'http') r.fail(m.get('expect')!.pair, `${what}: 'expect' applies to http checks only; use successCondition for ${kind} checks.`);
-  if (m.has('onNoData') && kind !== 'prometheus') r.fail(m.get('onNoData')!.pair, `${what}: 'onNoData' applies to prometheus checks only.`);
-  const body = m.get(kind)!.node;
-
-  switch (kind) {
-    case 'http': {
-      const h = r.map(body, `${what}: http`, HTTP_KEYS);
-      if (!h.has('url')) r.fail(body, `${what}: http needs a 'url'.`);
-      const url = parseUrl(r, h.get('url')!.node, `${what}: http url`);
-      const method = h.has('method') ? r.string(h.get('method')!.node, `${what}: http method`).toUpperCase() : 'GET';
-      if (!METHODS.includes(method)) r.fail(h.get('method')!.node, `${what}: http method must be one of ${METHODS.join(', ')}, not '${method}'.`);
-      let requestBody: string | undefined;
-      if (h.has('body')) {
-        const b = h.get('body')!.node;
-        requestBody = isScalar(b) ? r.resolve(String(b.value), b) : JSON.stringify(plainValue(b));
-        if (method === 'GET' || method === 'HEAD') r.fail(b, `${what}: a ${method} request cannot have a body: use POST or PUT, or remove 'body'.`);
-      }
-      const expect: HttpExpectations = {};
-      if (m.has('expect')) {
-        const e = r.map(m.get('expect')!.node, `${what}: expect`, EXPECT_KEYS);
-        if (e.has('status')) {
-          const s = e.get('status')!.node;
-          const items = isSeq(s) ? (s.items as (YamlNode | null)[]) : [s];
-          expect.status = items.map((i) => r.number(i, `${what}: expect.status`, 100, { integer: true, max: 599 }));
-        }
-        if (e.has('bodyContains')) expect.bodyContains = r.string(e.get('bodyContains')!.node, `${what}: expect.bodyContains`);
-        if (e.has('maxLatencyMs')) expect.maxLatencyMs = r.number(e.get('maxLatencyMs')!.node, `${what}: expect.maxLatencyMs`, 0);
-        if (e.has('json')) {
-          const j = r.map(e.get('json')!.node, `${what}: expect.json`, JSON_KEYS);
-          if (!j.has('path')) r.fail(e.get('json')!.node, `${what}: expect.json needs a 'path' such as $.status.`);
-          const path = r.string(j.get('path')!.node, `${what}: expect.json.path`);
-          if (!/^\$(\.[A-Za-z_][\w-]*|\[\d+\]|\['[^']*'\]|\["[^"]*"\])*$/.test(path)) {
-            r.fail(j.get('path')!.node, `${what}: expect.json.path '${path}' is not a JSON path this task reads: write $ followed by .name, [index] or ['name'], e.g. $.status or $.items[0].state.`);
-          }
-          expect.json = { path, equals: j.has('equals') ? plainValue(j.get('equals')!.node) : undefined };
-        }
-      }
-      const headers = h.has('headers') ? r.stringMap(h.get('headers')!.node, `${what}: http headers`) : {};
-      if (h.has('body') && !isScalar(h.get('body')!.node) && !Object.keys(headers).some((k) => k.toLowerCase() === 'content-type')) {
-        headers['content-type'] = 'application/json';
-      }
-      return {
-        ...base, kind, method, body: requestBody, expect, ...credentialsAsHeader(r, url, headers),
-        timeoutSeconds: h.has('timeout') ? r.seconds(h.get('timeout')!.node, `${what}: http timeout`, 0.001) : 10,
-      };
-    }
-    case 'prometheus': {
-      const p = r.map(body, `${what}: prometheus`, PROMETHEUS_KEYS);
-      if (!p.has('url')) r.fail(body, `${what}: prometheus needs a 'url' (the Prometheus server, or the Azure Monitor workspace's query endpoint).`);
-      if (!p.has('query')) r.fail(body, `${what}: prometheus needs a 'query' (PromQL).`);
-      const url = parseUrl(r, p.get('url')!.node, `${what}: prometheus url`);
-      return {
-        ...base, kind,
-        ...credentialsAsHeader(r, url, p.has('headers') ? r.stringMap(p.get('headers')!.node, `${what}: prometheus headers`) : {}),
-        query: r.string(p.get('query')!.node, `${what}: prometheus query`, { resolve: true }),
-        timeoutSeconds: p.has('timeout') ? r.seconds(p.get('timeout')!.node, `${what}: prometheus timeout`, 0.001) : 30,
-        azureMonitor: p.has('azureMonitor') ? r.bool(p.get('azureMonitor')!.node, `${what}: prometheus azureMonitor`) : AZURE_MONITOR_HOST.test(new URL(url).hostname),
-      };
-    }
-    case 'command': {
-      const c = r.map(body, `${what}: command`, COMMAND_KEYS);
-      if (!c.has('run')) r.fail(body, `${what}: command needs 'run', the command line to run.`);
-      return {
-        ...base, kind,
-        run: r.string(c.get('run')!.node, `${what}: command run`),
-        workingDirectory: c.has('workingDirectory') ? r.string(c.get('workingDirectory')!.node, `${what}: command workingDirectory`) : undefined,
-        junit: c.has('junit') ? r.string(c.get('junit')!.node, `${what}: command junit`) : undefined,
-        timeoutSeconds: c.has('timeout') ? r.seconds(c.get('timeout')!.node, `${what}: command timeout`, 0.001) : 300,
-        env: c.has('env') ? r.stringMap(c.get('env')!.node, `${what}: command env`) : {},
-      };
-    }
+  for (const key of m.keys()) {
+    if (COMMON_CHECK_KEYS.includes(key) || KIND_NAMES.includes(key as CheckConfig['kind']) || CHECK_KINDS[kind].checkKeys.includes(key)) continue;
+    const owners = KIND_NAMES.filter((k) => CHECK_KINDS[k].checkKeys.includes(key));
+    const instead = key === 'expect' ? `; use successCondition for ${kind} checks` : '';
+    r.fail(m.get(key)!.pair, `${what}: '${key}' applies to ${owners.join(' and ')} checks only${instead}.`);
   }
-}
-
-/**
- * `https://user:password@host/…` as the URL without them and a Basic authorization header (unless the check gives
- * one): fetch refuses URLs that carry credentials, and the bare URL is what logs and summaries show.
- */
-function credentialsAsHeader(r: Reader, url: string, headers: Record<string, string>): { url: string; headers: Record<string, string> } {
-  const parsed = new URL(url);
-  if (!parsed.username && !parsed.password) return { url, headers };
-  const password = decodeURIComponent(parsed.password);
-  if (password) r.secrets.push(password);
-  const basic = Buffer.from(`${decodeURIComponent(parsed.username)}:${password}`).toString('base64');
-  parsed.username = '';
-  parsed.password = '';
-  const given = Object.keys(headers).some((k) => k.toLowerCase() === 'authorization');
-  return { url: parsed.toString(), headers: given ? headers : { ...headers, authorization: `Basic ${basic}` } };
-}
-
-function parseUrl(r: Reader, node: YamlNode | null, what: string): string {
-  const text = r.string(node, what, { resolve: true });
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    r.fail(node, `${what} '${text}' is not a URL: write it in full, e.g. https://staging.example.com/healthz.`);
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') r.fail(node, `${what} must use https or http, not '${url.protocol}'.`);
-  return text;
+  return (CHECK_KINDS[kind] as CheckKind<CheckConfig>).parse(r, base, m.get(kind)!.node, m);
 }

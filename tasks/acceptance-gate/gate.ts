@@ -27,6 +27,9 @@ export interface GateVerdict {
 
 export type Measure = (check: CheckConfig, signal: AbortSignal) => Promise<Measurement>;
 
+/** Judges the measurements of one evaluation together (the canary score of the compare checks). */
+export type Settle = (measurements: Measurement[]) => Measurement[];
+
 const PROGRESS_EVERY_MS = 15_000;
 
 /**
@@ -36,7 +39,7 @@ const PROGRESS_EVERY_MS = 15_000;
  * evaluations exceed `inconclusiveLimit`; when `timeout` comes first, the worst outcome seen decides. It stops as
  * soon as the answer is known.
  */
-export async function runGate(config: GateConfig, measure: Measure, log: TaskLog): Promise<GateVerdict> {
+export async function runGate(config: GateConfig, measure: Measure, log: TaskLog, settle: Settle = (m) => m): Promise<GateVerdict> {
   const started = Date.now();
   const deadline = started + config.timeoutSeconds * 1000;
   const controller = new AbortController();
@@ -75,7 +78,7 @@ export async function runGate(config: GateConfig, measure: Measure, log: TaskLog
     const progress = setInterval(() => {
       log.info(`Evaluation ${index}: still measuring ${[...pending].map((n) => `'${n}'`).join(', ')} after ${formatDuration(Date.now() - evalStart)}.`);
     }, PROGRESS_EVERY_MS);
-    const measurements = await Promise.all(config.checks.map((check) => measure(check, signal).finally(() => pending.delete(check.name))));
+    const measurements = settle(await Promise.all(config.checks.map((check) => measure(check, signal).finally(() => pending.delete(check.name)))));
     clearInterval(progress);
     const durationMs = Number(process.hrtime.bigint() - t0) / 1e6;
     if (signal.aborted) {
@@ -98,10 +101,12 @@ export async function runGate(config: GateConfig, measure: Measure, log: TaskLog
       ...(consecutiveErrors ? [`errors in a row ${consecutiveErrors} (limit ${config.consecutiveErrorLimit})`] : []),
       ...(inconclusive ? [`inconclusive ${inconclusive}${config.inconclusiveLimit !== undefined ? ` (limit ${config.inconclusiveLimit})` : ''}`] : []),
     ];
-    log.info(`Evaluation ${index} (+${formatDuration(evaluation.atMs)}): ${outcome.toUpperCase()} — ${measurements.map((m) => `${m.check}: ${m.outcome}${m.outcome === 'passed' ? ` (${m.value ?? m.message})` : ` (${m.message})`}`).join('; ')} [${counters.join(', ')}]`);
+    log.info(`Evaluation ${index} (+${formatDuration(evaluation.atMs)}): ${outcome.toUpperCase()} — ${measurements.map((m) => `${m.check}: ${m.outcome}${m.outcome === 'passed' && !m.comparison ? ` (${m.value ?? m.message})` : ` (${m.message})`}`).join('; ')} [${counters.join(', ')}]`);
 
     const fatal = measurements.find((m) => m.fatal);
     if (fatal) return finish('Failed', `Check '${fatal.check}' cannot be evaluated: ${fatal.message}.`);
+    const decisive = measurements.find((m) => m.decisive);
+    if (decisive) return finish('Failed', `Check '${decisive.check}' is critical and failed: ${decisive.message}.`);
     if (consecutiveSuccesses >= config.requiredSuccesses) {
       const before = evaluations.length - consecutiveSuccesses;
       return finish('Succeeded', `All ${config.checks.length} check${config.checks.length > 1 ? 's' : ''} passed in ${consecutiveSuccesses} consecutive evaluation${consecutiveSuccesses > 1 ? 's' : ''} (requiredSuccesses ${config.requiredSuccesses})${before ? `, after ${before} earlier evaluation${before > 1 ? 's' : ''} that did not pass` : ''}.`);

@@ -1,4 +1,6 @@
-import type { CheckConfig, Condition } from './config';
+import type { Reading } from './checks/kind';
+import type { Comparison } from './compare/classify';
+import type { CheckConfig, Condition, NoDataPolicy } from './config';
 import { evaluate, type Value } from './expression';
 import type { TestCase } from './junit';
 
@@ -17,6 +19,10 @@ export interface Measurement {
   fatal?: boolean;
   /** Test cases a command's JUnit files reported. */
   testCases?: TestCase[];
+  /** A compare check's classification on all values so far: the medians, the interval, the class. */
+  comparison?: Comparison;
+  /** A critical compare check failed: the gate fails at once, whatever failureLimit allows. */
+  decisive?: boolean;
 }
 
 /** Worst first: the order in which outcomes decide an evaluation and a gate. */
@@ -69,4 +75,28 @@ export function judge(check: CheckConfig, result: Value): { outcome: Outcome; me
   }
   if (failure) return { outcome: 'passed', message: `${shown} does not meet failureCondition ${failure.source}` };
   return { outcome: 'passed', message: shown };
+}
+
+const NO_DATA_OUTCOME: Record<NoDataPolicy, Outcome> = { pass: 'passed', fail: 'failed', inconclusive: 'inconclusive' };
+
+/**
+ * The gate's judgement of one reading: an error stays an error, no data follows `onNoData`, an expectation of the
+ * check's kind that is not met fails, and otherwise the check's conditions decide (`judge`).
+ */
+export function assess(check: CheckConfig, reading: Reading): Measurement {
+  const base = { check: check.name, durationMs: reading.durationMs };
+  switch (reading.kind) {
+    case 'error':
+      return { ...base, outcome: 'error', value: reading.shown, message: reading.message, fatal: reading.fatal || undefined };
+    case 'samples':
+      return { ...base, outcome: 'error', message: 'samples of a canary and its baseline are judged by the canary comparison, not by conditions' };
+    case 'noData':
+      return { ...base, outcome: NO_DATA_OUTCOME[check.onNoData], value: 'no data', message: `no data: ${reading.reason} (onNoData: ${check.onNoData})` };
+    case 'value': {
+      const measured = { ...base, value: reading.shown, testCases: reading.testCases };
+      if (reading.unmet !== undefined) return { ...measured, outcome: 'failed', message: reading.unmet };
+      if (check.successCondition || check.failureCondition) return { ...measured, ...judge(check, reading.value) };
+      return { ...measured, outcome: 'passed', message: reading.note ?? reading.shown };
+    }
+  }
 }

@@ -2,6 +2,7 @@ import { markdownCell, xmlText } from '../common/format';
 import { formatDuration } from '../common/log';
 import type { CheckConfig, GateConfig } from './config';
 import type { GateVerdict } from './gate';
+import { short } from './compare/classify';
 import { worst, type Outcome } from './judge';
 
 const JUNIT_MEASUREMENTS = 30;
@@ -12,6 +13,7 @@ function target(check: CheckConfig): string {
     case 'http': return `${check.method} ${check.url}`;
     case 'prometheus': return `${check.query} @ ${new URL(check.url).host}`;
     case 'command': return check.run;
+    case 'compare': return `${check.canaryQuery} vs ${check.baselineQuery} @ ${new URL(check.url).host}`;
   }
 }
 
@@ -40,6 +42,7 @@ export function summaryMarkdown(config: GateConfig, verdict: GateVerdict, status
     const last = verdict.evaluations.at(-1)?.measurements.find((m) => m.check === check.name);
     lines.push(`| ${markdownCell(check.name)} | ${check.kind} | \`${markdownCell(target(check))}\` | ${c.passed} | ${c.failed} | ${c.inconclusive} | ${c.error} | ${last ? `${ICON[last.outcome]} ${markdownCell(last.value ?? last.message)}` : '—'} |`);
   }
+  lines.push(...comparisonTable(config, verdict));
   lines.push('', '#### Timeline', '', '| # | at | took | outcome | checks not passing |', '|---|---|---|---|---|');
   // Runs of evaluations with the same outcome for every check share one row, so a long gate stays readable.
   const key = (e: GateVerdict['evaluations'][number]) => `${e.outcome}|${e.measurements.map((m) => `${m.check}:${m.outcome}`).join('|')}`;
@@ -55,6 +58,25 @@ export function summaryMarkdown(config: GateConfig, verdict: GateVerdict, status
   }
   lines.push('');
   return lines.join('\n');
+}
+
+/** Per compare check, from its last classification: the medians, the shift with its interval, the class. */
+function comparisonTable(config: GateConfig, verdict: GateVerdict): string[] {
+  const compares = config.checks.filter((c) => c.kind === 'compare');
+  if (compares.length === 0) return [];
+  const lines = ['', '#### Canary against baseline', '', '| check | canary median | baseline median | shift (interval) | p-value | values | class |', '|---|---|---|---|---|---|---|'];
+  for (const check of compares) {
+    const c = [...verdict.evaluations].reverse().flatMap((e) => e.measurements).find((m) => m.check === check.name && m.comparison)?.comparison;
+    if (!c) {
+      lines.push(`| ${markdownCell(check.name)} | — | — | — | — | — | no values |`);
+      continue;
+    }
+    const n = (v: number | undefined) => (v === undefined ? '—' : short(v));
+    const interval = c.estimate === undefined ? '—' : `${short(c.estimate)} (${short(c.lower!)} to ${short(c.upper!)}, ${Math.round(check.settings.confidence * 1000) / 10} %)`;
+    const cls = c.classification === 'NoData' && c.collecting ? `collecting (minSamples ${check.settings.minSamples})` : c.classification;
+    lines.push(`| ${markdownCell(check.name)} | ${n(c.canaryMedian)} | ${n(c.baselineMedian)} | ${interval} | ${c.pValue === undefined ? '—' : c.pValue.toPrecision(3)} | ${c.canaryCount} / ${c.baselineCount} | ${cls} |`);
+  }
+  return lines;
 }
 
 /** Every check as a test case; the test cases of commands' JUnit files follow in a suite per check. */

@@ -1,10 +1,14 @@
 import { UserError } from '../common/errors';
 import type { TaskLog } from '../common/log';
 import type { TaskStatus } from '../common/pipeline';
-import { measureCommand, measureHttp, measurePrometheus, stopRunningCommands, type CheckContext } from './checks';
-import { azureMonitorScope, parseGate, type CheckConfig, type GateConfig } from './config';
+import { measureCheck } from './checks';
+import { stopRunningCommands } from './checks/command';
+import type { CheckContext } from './checks/kind';
+import { azureMonitorScope } from './checks/prometheus';
+import { CanaryJudgement } from './compare/judgement';
+import { parseGate, type CheckConfig, type CompareCheck, type GateConfig } from './config';
 import { runGate, type GateResult, type GateVerdict } from './gate';
-import type { Measurement } from './judge';
+import { assess, type Measurement } from './judge';
 import type { GateOptions } from './options';
 import { junitXml, summaryMarkdown } from './report';
 
@@ -58,7 +62,7 @@ export async function run(options: GateOptions, agentLog: TaskLog): Promise<Gate
   const { config, secrets } = parseGate(options.gateYaml, options.gateSource, options.variables);
   registerSecrets(config, secrets, log);
 
-  const azureChecks = config.checks.filter((c) => c.kind === 'prometheus' && c.azureMonitor);
+  const azureChecks = config.checks.filter((c) => (c.kind === 'prometheus' || c.kind === 'compare') && c.azureMonitor);
   let azureToken: CheckContext['azureToken'];
   if (azureChecks.length) {
     if (!options.azure) {
@@ -79,10 +83,14 @@ export async function run(options: GateOptions, agentLog: TaskLog): Promise<Gate
     + `every ${config.intervalSeconds} s after ${config.initialDelaySeconds} s, ${config.requiredSuccesses} passing evaluation${config.requiredSuccesses > 1 ? 's' : ''} in a row to succeed, `
     + `failureLimit ${config.failureLimit}, timeout ${config.timeoutSeconds} s.`);
 
+  const canary = new CanaryJudgement(config.score);
+  const compares = config.checks.filter((c): c is CompareCheck => c.kind === 'compare');
   const measure = (check: CheckConfig, signal: AbortSignal): Promise<Measurement> => {
     const ctx: CheckContext = { signal, azureToken, workingDirectory: options.workingDirectory };
-    const measured = check.kind === 'http' ? measureHttp(check, ctx) : check.kind === 'prometheus' ? measurePrometheus(check, ctx) : measureCommand(check, ctx);
-    return measured.then((m) => ({ ...m, message: redactor.scrub(m.message), value: m.value && redactor.scrub(m.value) }));
+    return measureCheck(check, ctx).then((reading) => {
+      const m = check.kind === 'compare' ? canary.record(check, reading) : assess(check, reading);
+      return { ...m, message: redactor.scrub(m.message), value: m.value && redactor.scrub(m.value) };
+    });
   };
   // The agent stops a cancelled job with SIGINT, then SIGTERM: test commands must not outlive it.
   const cancel = (signal: NodeJS.Signals) => {
@@ -92,7 +100,8 @@ export async function run(options: GateOptions, agentLog: TaskLog): Promise<Gate
   };
   process.once('SIGINT', cancel);
   process.once('SIGTERM', cancel);
-  const verdict = await runGate(config, measure, log).finally(() => {
+  const settle = (measurements: Measurement[]) => canary.settle(compares, measurements).map((m) => ({ ...m, message: redactor.scrub(m.message) }));
+  const verdict = await runGate(config, measure, log, settle).finally(() => {
     process.off('SIGINT', cancel);
     process.off('SIGTERM', cancel);
   });

@@ -1,3 +1,4 @@
+import { TaskApi } from 'azure-devops-node-api/TaskApi';
 import {
   ClientAssertionCredential,
   ClientCertificateCredential,
@@ -10,9 +11,12 @@ import {
 
 import type { AzureConnection } from './connections';
 import { UserError, errorMessage } from './errors';
+import { devopsClient, devopsFailure } from './devopsConnection';
+import { HttpError, httpRetryVerdict, sdkNetworkFailure } from './http';
 import type { TaskLog } from './log';
+import { azureSdkNetworkOptions } from './network/clients';
 import type { RegistryCredentials } from './registry/client';
-import { isDroppedConnection, isTransientStatus, parseRetryAfter, retry } from './retry';
+import { retry } from './retry';
 
 /**
  * A TokenCredential for an AzureRM service connection: workload identity federation, service principal
@@ -25,7 +29,8 @@ export function createAzureCredential(connection: AzureConnection, log: TaskLog)
   for (const line of connection.certificatePem?.split(/\r?\n/) ?? []) {
     if (line.trim() && !line.startsWith('-----')) log.secret(line.trim());
   }
-  const common = { authorityHost: connection.authorityHost, disableInstanceDiscovery: true };
+  // MSAL's requests go through core-rest-pipeline, so the agent's proxy and CA reach them through these options.
+  const common = { authorityHost: connection.authorityHost, disableInstanceDiscovery: true, ...azureSdkNetworkOptions(connection.authorityHost) };
   const clientId = connection.clientId!;
   let inner: TokenCredential;
   switch (connection.scheme) {
@@ -40,7 +45,7 @@ export function createAzureCredential(connection: AzureConnection, log: TaskLog)
       break;
     }
     case 'ManagedServiceIdentity':
-      inner = connection.msiClientId ? new ManagedIdentityCredential({ clientId: connection.msiClientId }) : new ManagedIdentityCredential();
+      inner = new ManagedIdentityCredential({ ...(connection.msiClientId ? { clientId: connection.msiClientId } : {}), ...azureSdkNetworkOptions(managedIdentityEndpoint()) });
       break;
   }
   return new ExplainingCredential(inner, connection, log);
@@ -66,12 +71,23 @@ export function armClientOptions(connection: AzureConnection) {
     credentials: { scopes: [armScope(connection)] },
     retryOptions: { maxRetries: 4, retryDelayInMs: 500, maxRetryDelayInMs: 15_000 },
     userAgentOptions: { userAgentPrefix: 'aks-secure-delivery' },
+    ...azureSdkNetworkOptions(connection.armUrl),
   };
 }
 
 /**
- * The federated token of workload identity federation, requested from the agent's OIDC endpoint with the job's
- * access token. Kept for a few minutes because MSAL asks for it twice per token; the endpoint's tokens live ~10.
+ * Where @azure/identity's managed identity asks for tokens: App Service's IDENTITY_ENDPOINT, a pod identity host, or
+ * the VM's instance metadata service (plain HTTP on a link-local address, which an agent's bypass list usually names).
+ */
+function managedIdentityEndpoint(): string {
+  return process.env.IDENTITY_ENDPOINT || process.env.AZURE_POD_IDENTITY_AUTHORITY_HOST || 'http://169.254.169.254';
+}
+
+/**
+ * The federated token of workload identity federation, requested as Microsoft's own tasks do (AzureCLIV2,
+ * azure-arm-rest): azure-devops-node-api's TaskApi `createOidcToken` with the job's access token, for the plan and
+ * job that System.OidcRequestUri names. Kept for a few minutes because MSAL asks for it twice per token; the
+ * endpoint's tokens live ~10. Throttling, server errors and dropped connections are retried.
  */
 class PipelineOidcToken {
   private cached?: { token: string; until: number };
@@ -87,39 +103,42 @@ class PipelineOidcToken {
     if (!systemAccessToken) {
       throw new UserError(`Input '${input}': workload identity federation needs the job's access token (System.AccessToken), which this job does not have. Allow scripts to access the OAuth token for this job.`);
     }
-    const url = `${oidcRequestUri}${oidcRequestUri.includes('?') ? '&' : '?'}api-version=7.1&serviceConnectionId=${encodeURIComponent(id)}`;
+    const job = oidcJob(oidcRequestUri, input);
     const token = await retry(async () => {
-      const res = await fetch(url, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${systemAccessToken}`, 'content-type': 'application/json', 'x-tfs-fedauthredirect': 'Suppress' },
-        body: '{}',
-      });
-      const text = await res.text();
-      if (!res.ok) throw new OidcRequestError(res.status, text, parseRetryAfter(res.headers.get('retry-after')));
-      let body: { oidcToken?: unknown };
+      // A client per attempt: VsoClient keeps the promise of its location lookup, a failed one included.
+      const tasks = devopsClient(TaskApi, job.collectionUri, systemAccessToken);
+      let answer: { oidcToken?: string } | null;
       try {
-        body = JSON.parse(text) as { oidcToken?: unknown };
-      } catch {
-        body = {};
+        answer = await tasks.createOidcToken({}, job.projectId, job.hub, job.planId, job.jobId, id);
+      } catch (err) {
+        const failure = devopsFailure(err);
+        if (!failure?.statusCode) throw err;
+        const headers = (err as { responseHeaders?: Record<string, string | string[] | undefined> }).responseHeaders ?? {};
+        const retryAfter = headers['retry-after'];
+        throw new HttpError(failure.statusCode, "the agent's OIDC endpoint", { retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter, body: failure.result?.message ?? failure.message });
       }
-      if (typeof body.oidcToken !== 'string' || !body.oidcToken) {
-        throw new UserError(`Input '${input}': the agent's OIDC endpoint answered without a token (status ${res.status}). Check that the service connection '${id}' uses workload identity federation.`);
+      if (typeof answer?.oidcToken !== 'string' || !answer.oidcToken) {
+        throw new UserError(`Input '${input}': the agent's OIDC endpoint answered without a token. Check that the service connection '${id}' uses workload identity federation.`);
       }
-      return body.oidcToken;
-    }, (err) => ({
-      transient: (err instanceof OidcRequestError && isTransientStatus(err.status)) || isDroppedConnection(err),
-      retryAfterMs: err instanceof OidcRequestError ? err.retryAfterMs : undefined,
-    }), { onRetry: ({ delayMs, reason }) => this.log.debug(`OIDC token request: ${reason}; retrying in ${delayMs} ms`) });
+      return answer.oidcToken;
+    }, httpRetryVerdict, { onRetry: ({ delayMs, reason }) => this.log.debug(`OIDC token request: ${reason}; retrying in ${delayMs} ms`) });
     this.log.secret(token);
     this.cached = { token, until: Date.now() + 4 * 60_000 };
     return token;
   }
 }
 
-class OidcRequestError extends Error {
-  constructor(readonly status: number, body: string, readonly retryAfterMs?: number) {
-    super(`the agent's OIDC endpoint answered ${status}${body ? `: ${body.slice(0, 300)}` : ''}`);
-  }
+/**
+ * The collection, project, hub, plan and job of System.OidcRequestUri
+ * (`{collection}{projectId}/_apis/distributedtask/hubs/{hub}/plans/{planId}/jobs/{jobId}/oidctoken`): the agent
+ * builds it for the job it runs, which is right in classic releases too, where hand-built URLs went wrong.
+ */
+function oidcJob(uri: string, input: string): { collectionUri: string; projectId: string; hub: string; planId: string; jobId: string } {
+  const url = new URL(uri);
+  const m = /^(.*\/)([^/]+)\/_apis\/distributedtask\/hubs\/([^/]+)\/plans\/([^/]+)\/jobs\/([^/]+)\/oidctoken\/?$/i.exec(url.pathname);
+  if (!m) throw new UserError(`Input '${input}': the job's OIDC request endpoint (System.OidcRequestUri) is not in the form the agent writes: ${url.origin}${url.pathname}.`);
+  const [, base, projectId, hub, planId, jobId] = m.map(decodeURIComponent);
+  return { collectionUri: `${url.origin}${base}`, projectId, hub, planId, jobId };
 }
 
 /** AADSTS codes Entra ID returns, and what the pipeline author should do about each. */
@@ -166,6 +185,8 @@ class ExplainingCredential implements TokenCredential {
     const prefix = `Input '${input}': the service connection '${id}' (${scheme}) could not get a token for ${[scopes].flat().join(' ')}`;
     if (code && AADSTS_ADVICE[code]) return new UserError(`${prefix}: ${AADSTS_ADVICE[code]} (AADSTS${code}).`, { cause: err });
     if (code) return new UserError(`${prefix}: Entra ID refused it (AADSTS${code}). ${firstSentence(raw)}`, { cause: err });
+    const network = sdkNetworkFailure(err, authorityHost);
+    if (network) return new UserError(`${prefix}: ${network}.`, { cause: err });
     if (/endpoints_resolution_error/.test(raw)) {
       return new UserError(`${prefix}: the authority ${authorityHost} could not be reached or is not trusted. Check the connection's authority URL and that the agent trusts its TLS certificate.`, { cause: err });
     }

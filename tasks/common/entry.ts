@@ -1,5 +1,6 @@
 import { errorMessage, isUserError } from './errors';
 import { Inputs } from './inputs';
+import { readNetworkSettings, useNetworkSettings } from './network/settings';
 import { AgentPipeline, type TaskStatus } from './pipeline';
 
 export interface TaskOutcome {
@@ -16,7 +17,10 @@ export interface TaskOutcome {
 export function runTask(taskDir: string, body: (pipeline: AgentPipeline, inputs: Inputs) => Promise<TaskOutcome>): void {
   const pipeline = new AgentPipeline(taskDir);
   let failed = true;
-  body(pipeline, new Inputs(pipeline))
+  Promise.resolve()
+    // The agent's proxy and certificates hold for every request the body makes, through any client.
+    .then(() => useNetworkSettings(readNetworkSettings(pipeline, pipeline)))
+    .then(() => body(pipeline, new Inputs(pipeline)))
     .then((outcome) => {
       failed = outcome.status === 'Failed';
       pipeline.setResult(outcome.status, outcome.reason);

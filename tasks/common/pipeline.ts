@@ -20,6 +20,11 @@ export class AgentPipeline implements TaskLog, AgentSource {
 
   constructor(taskDir: string) {
     tl.setResourcePath(path.join(taskDir, 'task.json'), true);
+    // Importing task-lib exposes the agent's proxy and certificate settings as globals, which azure-devops-node-api's
+    // WebApi takes up on its own: it would skip certificate validation with Agent.SkipCertValidation and compile
+    // bypass entries that throw. Every client is given the agent's settings explicitly instead (network/clients.ts).
+    const globals = globalThis as Record<string, unknown>;
+    for (const name of ['_vsts_task_lib_proxy', '_vsts_task_lib_cert', '_vsts_task_lib_skip_cert_validation']) delete globals[name];
   }
 
   // ---- AgentSource

@@ -1,3 +1,4 @@
+import { sdkNetworkFailure } from '../common/http';
 import { UserError, errorMessage } from '../common/errors';
 import type { TaskLog } from '../common/log';
 import { sleep } from '../common/retry';
@@ -125,6 +126,9 @@ export function explainApiError(err: unknown, obj: KObj, source: string, verb: s
 
 /** A network failure reaching the API server, as the fix a person can make. */
 export function unreachable(err: unknown, what: string, server?: string): Error {
+  // Through the agent's proxy, the failure may be the proxy's (407, a refused tunnel): say so, naming the proxy.
+  const viaProxy = server && /Bad response: \d+/.test(errorMessage(err)) ? sdkNetworkFailure(err, server) : undefined;
+  if (viaProxy) return new UserError(`${what}: the API server ${server} could not be reached: ${viaProxy}.`, { cause: err });
   const code = (err as { code?: string }).code ?? (err as { cause?: { code?: string } }).cause?.code;
   if (code && /ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ETIMEDOUT|ECONNRESET|EAI_AGAIN|CERT|SELF_SIGNED|UNABLE_TO_VERIFY/.test(code)) {
     const tls = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY/.test(code);

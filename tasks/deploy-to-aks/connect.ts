@@ -2,6 +2,7 @@ import type { KubeConfig, User } from '@kubernetes/client-node';
 import type { TokenCredential } from '@azure/identity';
 import type { AzureConnection } from '../common/connections';
 import { UserError, errorMessage } from '../common/errors';
+import { sdkNetworkFailure } from '../common/http';
 import type { TaskLog } from '../common/log';
 import { KubeClient } from './kubeClient';
 import type { ClusterConnection } from './options';
@@ -218,7 +219,8 @@ function explainArmError(err: unknown, connection: Extract<ClusterConnection, { 
   if (status === 400 && /disable local accounts|local accounts/i.test(message)) {
     return new UserError(`Input 'useClusterAdmin': the AKS cluster '${clusterName}' has local accounts disabled, so it has no admin credentials. Set useClusterAdmin to false: the task then signs in with the service connection's Microsoft Entra identity, which needs a Kubernetes role on the cluster.`, { cause: err });
   }
-  return new UserError(`Getting the credentials of the AKS cluster '${clusterName}' failed: ${firstLine(message)}`, { cause: err });
+  const network = sdkNetworkFailure(err, azure.armUrl);
+  return new UserError(`Getting the credentials of the AKS cluster '${clusterName}' failed: ${network ?? firstLine(message)}`, { cause: err });
 }
 
 function firstLine(text: string): string {

@@ -1,22 +1,25 @@
+import type * as http from 'node:http';
 import * as https from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { UserError } from '../common/errors';
 import type { TaskLog } from '../common/log';
-import { isDroppedConnection, isTransientStatus, parseRetryAfter, retry } from '../common/retry';
+import { HttpError, httpRetryVerdict, tlsOptions } from '../common/http';
+import { nodeAgentFor } from '../common/network/clients';
+import { parseRetryAfter, retry } from '../common/retry';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type KObj = Record<string, any> & { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; [key: string]: any } };
 
-/** A failure answered by the API server, with its Status fields. */
-export class KubeApiError extends Error {
+/** A failure answered by the API server: the HTTP layer's error with the Status fields. */
+export class KubeApiError extends HttpError {
   constructor(
-    readonly status: number,
+    status: number,
     readonly reason: string,
     message: string,
     readonly details?: { name?: string; kind?: string; group?: string; causes?: { field?: string; message?: string }[] },
-    readonly retryAfterMs?: number,
+    retryAfterMs?: number,
   ) {
-    super(message);
+    super(status, 'the API server', { message, retryAfterMs });
     this.name = 'KubeApiError';
   }
 }
@@ -43,12 +46,18 @@ export type WatchEvent = { type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' |
  */
 export class KubeClient {
   readonly server: string;
-  private readonly agent = new https.Agent({ keepAlive: true, maxSockets: 16 });
+  /** Pooled connections for requests; a watch holds its connection, so watches get an agent of their own. */
+  private readonly agent: http.Agent;
+  private readonly watchAgent: http.Agent;
 
   constructor(private readonly kc: KubeConfig, private readonly log: TaskLog, readonly description: string) {
     const cluster = kc.getCurrentCluster();
     if (!cluster) throw new UserError(`${description}: the kubeconfig has no current cluster. Set current-context to a context whose cluster has a server.`);
     this.server = cluster.server.replace(/\/+$/, '');
+    // client-node 1.4 ignores HTTPS_PROXY and knows only the kubeconfig's proxy-url: the agent's proxy and CA come
+    // from the HTTP layer's settings instead, the CA also inside the tunnel (the kubeconfig's CA applies per request).
+    this.agent = nodeAgentFor(this.server, { keepAlive: true, maxSockets: 16 });
+    this.watchAgent = nodeAgentFor(this.server, { keepAlive: false, maxSockets: Infinity });
   }
 
   /** The namespace of the kubeconfig's current context, if it names one. */
@@ -58,16 +67,13 @@ export class KubeClient {
 
   close(): void {
     this.agent.destroy();
+    this.watchAgent.destroy();
   }
 
   async request<T = KObj>(method: string, path: string, options: RequestOptions = {}): Promise<{ status: number; body: T }> {
     const attempt = () => this.once<T>(method, path, options);
     if (options.retry === false) return attempt();
-    return retry(attempt, (err) => ({
-      transient: (err instanceof KubeApiError && isTransientStatus(err.status)) || isDroppedConnection(err),
-      retryAfterMs: err instanceof KubeApiError ? err.retryAfterMs : undefined,
-      reason: err instanceof Error ? err.message : String(err),
-    }), {
+    return retry(attempt, httpRetryVerdict, {
       attempts: options.attempts ?? 6, baseDelayMs: 200, maxDelayMs: 5000,
       onRetry: ({ delayMs, reason }) => this.log.debug(`${method} ${path}: ${reason}; retrying in ${delayMs} ms`),
     });
@@ -76,6 +82,11 @@ export class KubeClient {
   private async options(method: string, path: string, query?: Record<string, string | undefined>): Promise<https.RequestOptions> {
     const opts: https.RequestOptions = { method, headers: {} };
     await this.kc.applyToHTTPSOptions(opts);
+    const agentTls = tlsOptions();
+    // The kubeconfig's CA trusts the API server; Agent.CAInfo is trusted besides it, and the agent's client
+    // certificate is presented only when the kubeconfig has none of its own.
+    if (agentTls.ca) opts.ca = opts.ca ? [...[opts.ca].flat(), ...agentTls.ca] : agentTls.ca;
+    if (!opts.cert && agentTls.cert) Object.assign(opts, { cert: agentTls.cert, key: agentTls.key, passphrase: agentTls.passphrase });
     const url = new URL(this.server + path);
     for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) url.searchParams.set(k, v);
     return { ...opts, agent: this.agent, hostname: url.hostname, port: url.port || 443, path: `${url.pathname}${url.search}`, headers: { ...opts.headers, 'user-agent': 'aks-secure-delivery/deploy-to-aks' } };
@@ -112,7 +123,7 @@ export class KubeClient {
     opts.headers = { ...opts.headers, accept: 'application/json' };
     return new Promise((resolve, reject) => {
       if (signal.aborted) return resolve();
-      const req = https.request({ ...opts, agent: false }, (res) => {
+      const req = https.request({ ...opts, agent: this.watchAgent }, (res) => {
         const status = res.statusCode ?? 0;
         if (status >= 400) {
           let text = '';

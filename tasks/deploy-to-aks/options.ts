@@ -2,6 +2,7 @@ import { readAzureConnection, type AzureConnection } from '../common/connections
 import { UserError } from '../common/errors';
 import { parseImageReference, type ImageReference } from '../common/imageReference';
 import type { Inputs } from '../common/inputs';
+import { readGitOpsOptions, type GitOpsOptions } from './gitops/options';
 
 export type ClusterConnection =
   | { type: 'azureResourceManager'; azure: AzureConnection; resourceGroup: string; clusterName: string; useClusterAdmin: boolean }
@@ -32,10 +33,19 @@ export interface DeployOptions {
   dryRun: boolean;
   prune: boolean;
   rollbackOnFailure: boolean;
+  /** Delete the old-revision pods that keep an OrderedReady StatefulSet from rolling forward. */
+  recreateStuckPods: boolean;
+  /** When another writer replaces the applied template while the task waits: fail (default), or warn (SucceededWithIssues). */
+  onSuperseded: 'fail' | 'warn';
   /** Label value that marks the objects of this app, for prune. */
   appName: string;
   /** Pipeline metadata written as annotations of every applied object. */
   metadata: Record<string, string>;
+  /**
+   * deliveryMode gitops: commit the rendered objects to Azure Repos for Flux instead of applying them. The cluster
+   * connection is then used only to watch the rollouts, and only when it is a Kubernetes connection.
+   */
+  gitops?: GitOpsOptions;
 }
 
 /** Annotation keys of the pipeline metadata. */
@@ -83,8 +93,11 @@ export function readDeployOptions(inputs: Inputs): DeployOptions {
     dryRun: inputs.bool('dryRun', false),
     prune: inputs.bool('prune', false),
     rollbackOnFailure: inputs.bool('rollbackOnFailure', false),
+    recreateStuckPods: inputs.bool('recreateStuckPods', false),
+    onSuperseded: inputs.choice('onSuperseded', ['fail', 'warn'] as const, 'fail'),
     appName: readAppName(inputs),
     metadata: pipelineMetadata(inputs),
+    gitops: inputs.choice('deliveryMode', ['push', 'gitops'] as const, 'push') === 'gitops' ? readGitOpsOptions(inputs) : undefined,
   };
 }
 

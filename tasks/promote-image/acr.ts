@@ -2,6 +2,7 @@ import { ContainerRegistryManagementClient, type ImportImageParameters } from '@
 import type { TokenCredential } from '@azure/identity';
 import { armClientOptions } from '../common/azureCredential';
 import { requireSubscription, type AzureConnection } from '../common/connections';
+import { sdkNetworkFailure } from '../common/http';
 import { UserError, errorMessage } from '../common/errors';
 import { formatDuration, type TaskLog } from '../common/log';
 
@@ -84,6 +85,8 @@ export class AcrManagement {
     if (status !== undefined && status < 500) {
       return new UserError(`Could not ${what}: ${prefix}ACR import failed${code ? ` (${code})` : ''}: ${message}`, { cause: err });
     }
+    const network = status === undefined ? sdkNetworkFailure(err, this.connection.armUrl) : undefined;
+    if (network) return new UserError(`Could not ${what}: ${prefix}${network}.`, { cause: err });
     return new Error(`Could not ${what}: ${prefix}${message}`, { cause: err });
   }
 }

@@ -1,4 +1,7 @@
-import { registryRetryVerdict, type ManifestResponse, type RegistryClient } from '../common/registry/client';
+import { createHash } from 'node:crypto';
+import { Transform, pipeline, type TransformCallback } from 'node:stream';
+import { httpRetryVerdict } from '../common/http';
+import type { ManifestResponse, RegistryClient } from '../common/registry/client';
 import { isIndex, type Descriptor } from '../common/registry/mediaTypes';
 import type { TaskLog } from '../common/log';
 import { retry } from '../common/retry';
@@ -107,15 +110,20 @@ export class OciCopier {
       }
       const download = await (opening ?? this.source.blobStream(this.sourceRepository, blob.digest));
       const started = Date.now();
+      // The download is piped through the digest check into the upload: backpressure holds the download back while
+      // the upload is slower, and a blob whose bytes do not match ends the upload before the registry commits it.
+      const checked = new DigestCheck(blob.digest, blob.size, (n) => { this.bytesMoved += n; });
+      pipeline(download, checked, () => undefined);
       try {
-        await this.target.putBlob(this.targetRepository, upload.location, blob.digest, blob.size, download, (n) => { this.bytesMoved += n; });
+        await this.target.putBlob(this.targetRepository, upload.location, blob.digest, blob.size, checked);
+        if (checked.failure) throw checked.failure;
       } finally {
         download.destroy();
       }
       this.counters.blobsCopied++;
       this.counters.bytesCopied += blob.size;
       this.log.debug(`copied ${blob.digest} (${blob.size} bytes) in ${Date.now() - started} ms`);
-    }, registryRetryVerdict, { onRetry: ({ reason, delayMs }) => this.log.info(`Blob ${blob.digest.slice(0, 19)}…: ${reason} during the upload; starting it again in ${delayMs} ms`) });
+    }, httpRetryVerdict, { onRetry: ({ reason, delayMs }) => this.log.info(`Blob ${blob.digest.slice(0, 19)}…: ${reason} during the upload; starting it again in ${delayMs} ms`) });
   }
 
   private async limited<T>(work: () => Promise<T>): Promise<T> {
@@ -127,5 +135,32 @@ export class OciCopier {
       this.active--;
       this.waiting.shift()?.();
     }
+  }
+}
+
+/** Passes a blob's bytes through while computing their SHA-256; fails the stream at the end when digest or size differ. */
+class DigestCheck extends Transform {
+  private readonly hash = createHash('sha256');
+  private seen = 0;
+  failure?: Error;
+
+  constructor(private readonly digest: string, private readonly size: number, private readonly onBytes: (count: number) => void) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.hash.update(chunk);
+    this.seen += chunk.length;
+    this.onBytes(chunk.length);
+    callback(null, chunk);
+  }
+
+  override _flush(callback: TransformCallback): void {
+    const actual = `sha256:${this.hash.digest('hex')}`;
+    if (this.digest.startsWith('sha256:') && (actual !== this.digest || this.seen !== this.size)) {
+      this.failure = new Error(`the source sent ${this.seen} bytes with digest ${actual} for the blob ${this.digest} of ${this.size} bytes; the copy was stopped before the target stored it`);
+      return callback(this.failure);
+    }
+    callback();
   }
 }

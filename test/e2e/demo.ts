@@ -1,33 +1,119 @@
 // The main job: starts the local environment and runs the whole delivery flow against it, printing each step.
+//   demo.ts                        the happy path: every step succeeds
+//   demo.ts --list                 the scenarios, one line each
+//   demo.ts --scenario <name|all>  the flow with one thing wrong, stopped by the step whose job that is
+// Each run writes what it saw (every step's result and uploaded summary) to build/demo/<name>.json, which
+// `npm run pictures` renders.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { startEnvironment } from '../env';
-import { runDeliveryFlow } from './flow';
+import { startEnvironment, type Environment } from '../env';
+import { ROOT } from '../helpers/agent';
+import { runDeliveryFlow, type FlowStep } from './flow';
+import { EXIT, SCENARIOS, closingLines, findScenario, runScenario, type Scenario, type ScenarioReport } from './scenarios';
 
-async function main(): Promise<number> {
+const OUT = path.join(ROOT, 'build/demo');
+
+/** What a run leaves for the pictures: each step as the pipeline shows it. */
+function writeRecord(name: string, record: Record<string, unknown>, steps: FlowStep[]): void {
+  fs.mkdirSync(OUT, { recursive: true });
+  const shown = steps.map((s) => ({
+    name: s.name, task: s.task, status: s.run.result?.status, message: s.run.result?.message, durationMs: s.run.durationMs,
+    summary: s.run.summaries[0]?.content ?? '',
+  }));
+  fs.writeFileSync(path.join(OUT, `${name}.json`), `${JSON.stringify({ ...record, steps: shown }, null, 2)}\n`);
+}
+
+async function withEnvironment<T>(work: (env: Environment) => Promise<T>): Promise<T> {
   const started = Date.now();
   console.log('starting the local environment (CA, Entra ID, Azure DevOps, ARM, registries, AKS clusters, Prometheus)…');
   const env = await startEnvironment();
   console.log(`environment ready in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
   try {
-    const result = await runDeliveryFlow(env, path.join(env.dir, 'demo'), (line) => console.log(line));
-    const same = result.productionDigest === result.builtDigest;
-    console.log(`\n${same ? 'delivered' : 'MISMATCH:'} ${result.builtDigest} from the non-production registry to production in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    for (const step of result.steps) {
-      const summary = step.run.summaries[0]?.content;
-      if (summary) console.log(`\n---- ${step.name}: summary\n${summary.trim()}`);
-    }
-    return same ? 0 : 1;
-  } catch (err) {
-    console.error(`\nthe flow stopped: ${(err as Error).message}`);
-    return 1;
+    return await work(env);
   } finally {
     await env.stop();
-    fs.rmSync(path.join(env.dir, 'demo'), { recursive: true, force: true });
   }
 }
 
-main().then((code) => process.exit(code), (err: unknown) => {
+async function happyPath(): Promise<number> {
+  return withEnvironment(async (env) => {
+    const started = Date.now();
+    const dir = path.join(env.dir, 'demo');
+    try {
+      const result = await runDeliveryFlow(env, dir, (line) => console.log(line));
+      const same = result.productionDigest === result.builtDigest;
+      writeRecord('happy-path', { builtDigest: result.builtDigest, productionDigest: result.productionDigest }, result.steps);
+      console.log(`\n${same ? 'delivered' : 'MISMATCH:'} ${result.builtDigest} from the non-production registry to production in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      for (const step of result.steps) {
+        const summary = step.run.summaries[0]?.content;
+        if (summary) console.log(`\n---- ${step.name}: summary\n${summary.trim()}`);
+      }
+      return same ? EXIT.delivered : EXIT.unexpected;
+    } catch (err) {
+      console.error(`\nthe flow stopped: ${(err as Error).message}`);
+      return EXIT.unexpected;
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}
+
+async function scenario(s: Scenario): Promise<ScenarioReport> {
+  return withEnvironment(async (env) => {
+    const report = await runScenario(env, s, path.join(env.dir, 'demo'), (line) => console.log(line));
+    writeRecord(s.name, { scenario: s.name, description: s.description, stoppedAt: report.stoppedAt, reason: report.reason, before: report.before, after: report.after, asExpected: report.asExpected, wallMs: report.wallMs }, report.steps);
+    if (report.summary) console.log(`\n---- ${report.stoppedAt}: summary\n${report.summary.trim()}`);
+    console.log(`\n${closingLines(report).join('\n')}`);
+    return report;
+  });
+}
+
+function list(): number {
+  const width = Math.max(...SCENARIOS.map((s) => s.name.length));
+  for (const s of SCENARIOS) console.log(`${s.name.padEnd(width)}  ${s.description}${s.waitsFor ? ` (waits for ${s.waitsFor})` : ''}`);
+  return EXIT.delivered;
+}
+
+async function scenarios(names: string[]): Promise<number> {
+  const reports: ScenarioReport[] = [];
+  for (const name of names) {
+    const s = findScenario(name)!;
+    console.log(`\n==== scenario ${s.name}`);
+    if (s.waitsFor) {
+      console.log(`not runnable yet: it waits for ${s.waitsFor}`);
+      continue;
+    }
+    reports.push(await scenario(s));
+  }
+  if (names.length > 1) {
+    console.log('\n==== scenarios');
+    for (const r of reports) console.log(`${r.scenario.padEnd(20)} ${(r.stoppedAt ?? 'not stopped').padEnd(22)} ${r.asExpected ? 'as expected' : 'NOT as expected'}  ${(r.wallMs / 1000).toFixed(1).padStart(5)} s`);
+  }
+  const ran = reports.length === names.length;
+  return ran && reports.every((r) => r.asExpected) ? EXIT.stoppedAsExpected : EXIT.unexpected;
+}
+
+async function main(args: string[]): Promise<number> {
+  if (args.includes('--list')) return list();
+  const i = args.indexOf('--scenario');
+  if (i >= 0) {
+    const name = args[i + 1];
+    if (name === 'all') return scenarios(SCENARIOS.filter((s) => !s.waitsFor).map((s) => s.name));
+    if (!name || !findScenario(name)) {
+      console.error(`--scenario needs one of: ${SCENARIOS.map((s) => s.name).join(', ')}, or all`);
+      return EXIT.unexpected;
+    }
+    return scenarios([name]);
+  }
+  const unknown = args.filter((a) => a.startsWith('-'));
+  if (unknown.length) {
+    console.error(`unknown option ${unknown.join(' ')}: use --list or --scenario <name>`);
+    return EXIT.unexpected;
+  }
+  return happyPath();
+}
+
+main(process.argv.slice(2)).then((code) => process.exit(code), (err: unknown) => {
   console.error(err);
-  process.exit(1);
+  process.exit(EXIT.unexpected);
 });

@@ -23,10 +23,33 @@ export interface FlowResult {
   steps: FlowStep[];
 }
 
-const REPOSITORY = 'shop/web';
+/** What a run of the flow delivers: by default a good build with a clean scan. The demo's scenarios change it. */
+export interface FlowOptions {
+  /** The tag CI gives the build (default: a build number). */
+  tag?: string;
+  /** Defender's records for the built digest (default: one healthy record, a clean scan). */
+  findings?: (digest: string) => unknown[];
+  /** The app container's environment in the manifests: how the build behaves once it runs. */
+  appEnv?: Record<string, string>;
+}
+
+/** The flow stopped at a step that did not succeed; `steps` holds every step run, the stopping one last. */
+export class FlowStopped extends Error {
+  constructor(message: string, readonly steps: FlowStep[]) {
+    super(message);
+    this.name = 'FlowStopped';
+  }
+
+  get step(): FlowStep {
+    return this.steps[this.steps.length - 1];
+  }
+}
+
+export const REPOSITORY = 'shop/web';
 
 /** The app's manifests, as a team keeps them in its repository: one template for every registry (`image: shop/web`). */
-function manifests(namespace: string): string {
+function manifests(namespace: string, appEnv: Record<string, string> = {}): string {
+  const env = Object.entries(appEnv).map(([name, value]) => `\n            - { name: ${name}, value: ${JSON.stringify(value)} }`).join('');
   return `apiVersion: v1
 kind: Namespace
 metadata:
@@ -48,7 +71,7 @@ spec:
       containers:
         - name: web
           image: ${REPOSITORY}
-          ports: [{ containerPort: 8080 }]
+          ports: [{ containerPort: 8080 }]${env ? `\n          env:${env}` : ''}
 ---
 apiVersion: v1
 kind: Service
@@ -82,14 +105,14 @@ checks:
  * CI pushes an image → DefenderScanCheck → DeployToAks (staging) → AcceptanceGate → PromoteImage → DeployToAks
  * (production). Stops at the first step that does not succeed.
  */
-export async function runDeliveryFlow(env: Environment, workDir: string, log: (line: string) => void = () => undefined): Promise<FlowResult> {
+export async function runDeliveryFlow(env: Environment, workDir: string, log: (line: string) => void = () => undefined, options: FlowOptions = {}): Promise<FlowResult> {
   fs.mkdirSync(workDir, { recursive: true });
   const nonprod = env.registries.nonprod;
   const prod = env.registries.prod;
   const certDir = path.join(workDir, 'certs');
   const nonprodTarget = skopeoTarget(env, nonprod, certDir);
   const prodTarget = skopeoTarget(env, prod, certDir, 'pull');
-  const buildId = `${Date.now() % 100000}`;
+  const buildId = options.tag ?? `${Date.now() % 100000}`;
 
   // CI: build and push the image.
   const layout = new OciLayout(path.join(workDir, 'layout'));
@@ -99,13 +122,13 @@ export async function runDeliveryFlow(env: Environment, workDir: string, log: (l
   const sourceImage = `${nonprod.registry.loginServer}/${REPOSITORY}:${buildId}`;
   log(`CI pushed ${sourceImage} (${builtDigest})`);
 
-  // Defender scans the pushed digest: a clean result.
-  writeFindings(env.info.defender.findingsDir, builtDigest, [
+  // Defender scans the pushed digest: a clean result unless the run says otherwise.
+  writeFindings(env.info.defender.findingsDir, builtDigest, options.findings?.(builtDigest) ?? [
     assessmentRecord(builtDigest, { name: 'openssl', installed: '3.0.15', cves: [] }, { repository: REPOSITORY, status: 'Healthy' }),
   ]);
 
   const manifestFile = path.join(workDir, 'web.yaml');
-  fs.writeFileSync(manifestFile, manifests('shop'));
+  fs.writeFileSync(manifestFile, manifests('shop', options.appEnv));
   const gateFile = path.join(workDir, 'gate.yaml');
   fs.writeFileSync(gateFile, gate(env));
 
@@ -119,7 +142,7 @@ export async function runDeliveryFlow(env: Environment, workDir: string, log: (l
     log(`${name.padEnd(28)} ${String(run.result?.status).padEnd(20)} ${(run.durationMs / 1000).toFixed(1).padStart(5)} s  ${run.result?.message ?? ''}`);
     if (run.result?.status !== 'Succeeded') {
       const detail = run.result ? run.result.message : `no result (exit ${run.exitCode}${run.timedOut ? ', timed out' : ''}): ${run.stderr.slice(-1500)}`;
-      throw Object.assign(new Error(`${name} did not succeed: ${detail}`), { steps });
+      throw new FlowStopped(`${name} did not succeed: ${detail}`, steps);
     }
     return run;
   };
@@ -128,7 +151,7 @@ export async function runDeliveryFlow(env: Environment, workDir: string, log: (l
   });
 
   await step('Defender scan check', 'defender-scan-check', { image: sourceImage, failOnSeverity: 'High', waitForScan: 60 });
-  await step('Deploy to staging', 'deploy-to-aks', { ...cluster('staging'), manifests: manifestFile, namespace: 'shop', images: `${nonprod.registry.loginServer}/${REPOSITORY}@${builtDigest}`, rolloutTimeout: 120 });
+  await step('Deploy to staging', 'deploy-to-aks', { ...cluster('staging'), manifests: manifestFile, namespace: 'shop', images: `${nonprod.registry.loginServer}/${REPOSITORY}@${builtDigest}`, rolloutTimeout: 120, rollbackOnFailure: true });
   await step('Acceptance gate', 'acceptance-gate', { gateFile });
   const promoted = await step('Promote image', 'promote-image', { sourceImage, targetRegistry: prod.registry.loginServer, method: 'auto' });
   await step('Deploy to production', 'deploy-to-aks', { ...cluster('production'), manifests: manifestFile, namespace: 'shop', images: promoted.outputs.promotedImage, rolloutTimeout: 120 });

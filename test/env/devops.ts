@@ -1,6 +1,8 @@
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { signJwt } from './jwt';
 import { Router, startHttpsServer, type RunningServer, type TlsMaterial } from './http';
+// deploy-to-aks (GitOps): Azure Repos on real bare repositories
+import { AzureRepos } from './repos/azureRepos';
 
 export interface ServiceConnectionRecord {
   id: string;
@@ -26,13 +28,24 @@ export class DevOpsEmulator {
   /** Lifetime of issued OIDC tokens; tests shorten it to exercise expiry. */
   oidcTokenLifetimeSeconds = 600;
   oidcRequests = 0;
+  /** Azure Repos of the project (deploy-to-aks, GitOps). */
+  readonly repos: AzureRepos;
   /** Every federated token served, in order: tests check that a task registered each as a secret. */
   readonly servedOidcTokens: string[] = [];
   private server?: RunningServer;
 
-  static async start(tls: TlsMaterial): Promise<DevOpsEmulator> {
-    const devops = new DevOpsEmulator();
+  private constructor(dir: string) {
+    this.repos = new AzureRepos({
+      organization: this.organization, project: this.project, projectId: this.projectId, dir,
+      accessToken: () => this.accessToken, baseUrl: () => this.server!.url,
+    });
+  }
+
+  /** `dir` holds the bare repositories of Azure Repos. */
+  static async start(tls: TlsMaterial, dir: string): Promise<DevOpsEmulator> {
+    const devops = new DevOpsEmulator(dir);
     const router = devops.routes();
+    devops.repos.addRoutes(router);
     devops.server = await startHttpsServer('devops', tls, async (x) => {
       if (!(await router.handle(x))) x.sendJson(404, { message: `No route for ${x.method} ${x.path}`, typeKey: 'RouteNotFoundException' });
     });

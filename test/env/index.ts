@@ -12,8 +12,12 @@ import { Registry, type RegistryUser } from './registry';
 import { ResourceGraphEmulator } from './resourceGraph';
 // deploy-to-aks: AKS clusters (ARM managedClusters and a Kubernetes API emulator per cluster)
 import { startAks, type AksEnvironment } from './aks';
+// deploy-to-aks (GitOps): Flux on each cluster, reconciling a folder of the GitOps repository on Azure Repos
+import { startFlux, type FluxEnvironment } from './flux';
 // acceptance-gate: the sample app, Prometheus scraping it, Azure Monitor's managed Prometheus query endpoint
 import { startMonitoring, type Monitoring } from './monitoring';
+// every task: the agent's corporate proxy
+import { SquidProxy } from './proxy';
 
 /** How to reach the environment: the one line of JSON `npm run env` prints (DESIGN.md §5). */
 export interface EnvironmentInfo {
@@ -25,18 +29,31 @@ export interface EnvironmentInfo {
     imdsHost: string;
     identities: Record<string, { clientId: string; clientSecret?: string; certificatePath?: string; managed?: boolean }>;
   };
-  devops: { collectionUri: string; oidcRequestUri: string; accessToken: string; serviceConnectionId: string; federatedClientId: string };
+  devops: {
+    collectionUri: string; oidcRequestUri: string; accessToken: string; serviceConnectionId: string; federatedClientId: string;
+    /** deploy-to-aks (GitOps): the project, and the Azure Repos repositories by name. */
+    project: string; projectId: string;
+    repositories: Record<string, { cloneUrl: string; project: string; id: string; defaultBranch: string }>;
+  };
   arm: { url: string; subscriptionId: string };
   /** defender-scan-check: Resource Graph serves Defender records from `<findingsDir>/sha256-<hex>.json`. */
   defender: { findingsDir: string };
   /** deploy-to-aks: each AKS cluster's ARM coordinates and API server. */
-  clusters: Record<'staging' | 'production', { resourceGroup: string; name: string; server: string; aad: boolean; disableLocalAccounts: boolean; kubeconfig: string }>;
+  clusters: Record<'staging' | 'production', {
+    resourceGroup: string; name: string; server: string; aad: boolean; disableLocalAccounts: boolean; kubeconfig: string;
+    /** The URL of the cluster's shared Gateway (gateway-system/gateway, class approuting-istio), where HTTPRoutes attached to it answer. */
+    gateway: string;
+    /** deploy-to-aks (GitOps): the cluster's fluxConfiguration and the repository folder it reconciles. */
+    fluxConfiguration: string; gitPath: string;
+  }>;
   registries: Record<string, { loginServer: string; resourceGroup: string; name: string; username: string; password: string; pullUsername: string; pullPassword: string }>;
   /** acceptance-gate: the real Prometheus, the sample app (HTTP and HTTPS), and the Azure Monitor query endpoint. */
   prometheus: string;
   app: string;
   appHttps: string;
   azureMonitorPrometheus: string;
+  /** squid with basic authentication on loopback, as an agent's proxy; `accessLog` shows what went through it. */
+  proxy: { url: string; username: string; password: string; accessLog: string };
 }
 
 export interface EnvironmentIdentities {
@@ -75,8 +92,12 @@ export interface Environment {
   readonly resourceGraph: ResourceGraphEmulator;
   /** deploy-to-aks: the AKS clusters (staging: AAD with local accounts; production: AAD, local accounts disabled). */
   readonly aks: AksEnvironment;
+  /** deploy-to-aks (GitOps): the GitOps repository and each cluster's Flux. */
+  readonly flux: FluxEnvironment;
   /** acceptance-gate: the sample app (state changeable while it runs), Prometheus and the Azure Monitor endpoint. */
   readonly monitoring: Monitoring;
+  /** The agent's proxy (squid), for tests that run tasks with AGENT_PROXYURL. */
+  readonly proxy: SquidProxy;
   readonly identities: EnvironmentIdentities;
   /** The service connection whose federated credential `identities.federated` trusts. */
   readonly federatedConnection: ServiceConnectionRecord;
@@ -108,7 +129,7 @@ export async function startEnvironment(options: { dir?: string } = {}): Promise<
 
     const entra = await EntraEmulator.start(tls);
     stops.push(() => entra.close());
-    const devops = await DevOpsEmulator.start(tls);
+    const devops = await DevOpsEmulator.start(tls, path.join(dir, 'repos'));
     stops.push(() => devops.close());
     entra.trustIssuer(devops.issuer, devops.publicKeyPem);
     const arm = await ArmEmulator.start(tls, entra);
@@ -159,10 +180,16 @@ export async function startEnvironment(options: { dir?: string } = {}): Promise<
       dir: path.join(dir, 'aks'),
     });
     stops.push(() => aks.stop());
+    // ---- deploy-to-aks (GitOps): Flux reconciling the GitOps repository into each cluster (stopped before the clusters)
+    const flux = await startFlux({ arm, repos: devops.repos, clusters: aks.clusters, caPem: ca.caPem });
+    stops.push(() => flux.stop());
     // ---- acceptance-gate: sample app, Prometheus, Azure Monitor query endpoint (noAccess is no Monitoring Data Reader)
     const monitoring = await startMonitoring(path.join(dir, 'monitoring'), tls, entra,
       [identities.secret, identities.certificate, identities.federated, identities.managed]);
     stops.push(() => monitoring.stop());
+    // ---- the agent's proxy: squid on loopback, with basic authentication and an access log
+    const proxy = await SquidProxy.start();
+    stops.push(() => proxy.stop());
 
     const info: EnvironmentInfo = {
       ca: ca.caCertPath,
@@ -184,12 +211,16 @@ export async function startEnvironment(options: { dir?: string } = {}): Promise<
         accessToken: devops.accessToken,
         serviceConnectionId: federatedConnection.id,
         federatedClientId: identities.federated.clientId,
+        project: devops.project, projectId: devops.projectId,
+        repositories: Object.fromEntries([...devops.repos.repositories.values()].map((r) => [r.name, {
+          cloneUrl: devops.repos.cloneUrl(r), project: devops.project, id: r.id, defaultBranch: r.defaultBranch,
+        }])),
       },
       arm: { url: arm.url, subscriptionId: arm.subscriptionId },
       defender: { findingsDir: resourceGraph.findingsDir },
       clusters: { // deploy-to-aks
-        staging: aks.info('staging'),
-        production: aks.info('production'),
+        staging: { ...aks.info('staging'), ...fluxInfo(flux, 'staging') },
+        production: { ...aks.info('production'), ...fluxInfo(flux, 'production') },
       },
       registries: Object.fromEntries(Object.entries(registries).map(([key, r]) => [key, {
         loginServer: r.registry.loginServer, resourceGroup: r.resourceGroup, name: r.name,
@@ -197,13 +228,16 @@ export async function startEnvironment(options: { dir?: string } = {}): Promise<
       }])),
       // acceptance-gate
       prometheus: monitoring.prometheus.url, app: monitoring.app.url, appHttps: monitoring.app.httpsUrl, azureMonitorPrometheus: monitoring.azureMonitor.url,
+      proxy: { url: proxy.url, username: proxy.username, password: proxy.password, accessLog: proxy.accessLog },
     };
 
     return {
       dir, ca, tls, entra, devops, arm, identities, federatedConnection, registries, info, acrImports,
       resourceGraph, // defender-scan-check
       aks, // deploy-to-aks
+      flux, // deploy-to-aks (GitOps)
       monitoring, // acceptance-gate
+      proxy,
       clearFaults() {
         for (const faults of [entra.faults, devops.faults, arm.faults, nonprod.registry.faults, prod.registry.faults]) faults.clear();
         resourceGraph.reset(); // defender-scan-check
@@ -220,6 +254,11 @@ export async function startEnvironment(options: { dir?: string } = {}): Promise<
     await stopAll();
     throw err;
   }
+}
+
+function fluxInfo(flux: FluxEnvironment, key: 'staging' | 'production') {
+  const spec = flux.reconcilers[key].spec;
+  return { fluxConfiguration: spec.name, gitPath: spec.kustomizations[0].path.replace(/^\.\//, '') };
 }
 
 function randomSuffix(): string {

@@ -26,6 +26,14 @@ export interface RunOptions {
   /** Extra process environment (NODE_EXTRA_CA_CERTS is set from `caFile`). */
   env?: Record<string, string>;
   caFile?: string;
+  /** The agent's CA as the agent hands it over: Agent.CAInfo (AGENT_CAINFO), with no NODE_EXTRA_CA_CERTS. */
+  agentCaFile?: string;
+  /**
+   * The agent's proxy as the agent hands it to a task (ExecutionContext.cs, Handler.cs): AGENT_PROXYURL,
+   * AGENT_PROXYUSERNAME, the password as the secret SECRET_AGENT_PROXYPASSWORD, AGENT_PROXYBYPASSLIST (JSON) and
+   * AGENT_USEBASICAUTHFORPROXY.
+   */
+  proxy?: { url: string; username?: string; password?: string; bypass?: string[] };
   /** The job's System.AccessToken (the SystemVssConnection endpoint). */
   systemAccessToken?: string;
   timeoutMs?: number;
@@ -118,9 +126,18 @@ export function agentEnvironment(options: RunOptions, work: string): NodeJS.Proc
   };
   fs.mkdirSync(env.AGENT_TEMPDIRECTORY!, { recursive: true });
   if (options.caFile) env.NODE_EXTRA_CA_CERTS = options.caFile;
+  if (options.agentCaFile) env.AGENT_CAINFO = options.agentCaFile;
+  const secretVariables = { ...options.secretVariables };
+  if (options.proxy) {
+    env.AGENT_PROXYURL = options.proxy.url;
+    if (options.proxy.username) env.AGENT_PROXYUSERNAME = options.proxy.username;
+    if (options.proxy.password) secretVariables['Agent.ProxyPassword'] = options.proxy.password;
+    if (options.proxy.bypass?.length) env.AGENT_PROXYBYPASSLIST = JSON.stringify(options.proxy.bypass);
+    env.AGENT_USEBASICAUTHFORPROXY = 'False';
+  }
   for (const [name, value] of Object.entries(options.variables ?? {})) env[variableKey(name)] = value;
   const secretNames: string[] = [];
-  for (const [name, value] of Object.entries(options.secretVariables ?? {})) {
+  for (const [name, value] of Object.entries(secretVariables)) {
     env[`SECRET_${variableKey(name)}`] = value;
     secretNames.push(name);
   }

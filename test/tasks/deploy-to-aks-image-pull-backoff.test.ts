@@ -15,10 +15,10 @@ describe('DeployToAks@1: a pod that is already in image pull back-off', function
   // (the back-off of kubernetes/pkg/kubelet/images/image_manager.go: 10 s doubling to 300 s). A re-run of the
   // pipeline that starts watching during that back-off sees only ImagePullBackOff.
   it('fails within seconds on ImagePullBackOff seen without a preceding ErrImagePull (a re-run during the back-off)', async () => {
-    const kubelet = f.cluster.controllers;
-    const pullCacheMs = kubelet.pullCacheMs;
+    const kubelet = f.cluster.kubelet;
+    const pullCacheMs = kubelet.images.pullCacheMs;
     // The kubelet keeps the failed pull for two minutes instead of 1.5 s, so it stays in back-off as a real node does.
-    kubelet.pullCacheMs = 120_000;
+    kubelet.images.pullCacheMs = 120_000;
     try {
       const ns = freshNamespace(f);
       const manifest = writeManifest(f, workload({ image: `${f.image}:7.7-missing`, replicas: 1 }));
@@ -36,7 +36,7 @@ describe('DeployToAks@1: a pod that is already in image pull back-off', function
       assert.ok(rerun.durationMs < 10_000, `failed after ${rerun.durationMs} ms, not at once`);
       assert.deepEqual([...seen], ['ImagePullBackOff'], 'the kubelet reported nothing but ImagePullBackOff during the re-run');
     } finally {
-      kubelet.pullCacheMs = pullCacheMs;
+      kubelet.images.pullCacheMs = pullCacheMs;
       kubelet.forgetPulls();
     }
   });

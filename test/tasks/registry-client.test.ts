@@ -99,7 +99,7 @@ describe('the registry client against the real registries', function () {
     const port = await freePort();
     const run = await runScriptAsAgent(PROBE, { caFile: env.ca.caCertPath, inputs: { image: `127.0.0.1:${port}/app:1` } });
     assert.equal(run.result?.status, 'Failed');
-    assert.match(run.result!.message, new RegExp(`Cannot reach the registry 127\\.0\\.0\\.1:${port} \\(ECONNREFUSED\\)`));
+    assert.match(run.result!.message, new RegExp(`Cannot reach the registry 127\\.0\\.0\\.1:${port} \\(cannot connect to 127\\.0\\.0\\.1:${port}: connection refused\\)`));
     assert.ok(run.durationMs < 5000);
   });
 });

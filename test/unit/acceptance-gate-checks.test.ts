@@ -4,8 +4,10 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { measurePrometheus, readJsonPath } from '../../tasks/acceptance-gate/checks';
+import { readJsonPath } from '../../tasks/acceptance-gate/checks/http';
+import { measurePrometheus } from '../../tasks/acceptance-gate/checks/prometheus';
 import { parseGate, type PrometheusCheck } from '../../tasks/acceptance-gate/config';
+import { assess } from '../../tasks/acceptance-gate/judge';
 import { findFiles } from '../../tasks/common/glob';
 
 // A Prometheus stand-in that answers every query with the canned answer of the test.
@@ -31,7 +33,7 @@ describe('acceptance-gate prometheus check on canned answers', () => {
 
   const check = (extra = '    successCondition: result < 0.5\n'): PrometheusCheck =>
     parseGate(`checks:\n  - name: q\n    prometheus: { url: "${url}", query: 'my_metric' }\n${extra}`, 'test').config.checks[0] as PrometheusCheck;
-  const measure = (c: PrometheusCheck) => measurePrometheus(c, { signal: new AbortController().signal, workingDirectory: '.' });
+  const measure = async (c: PrometheusCheck) => assess(c, await measurePrometheus(c, { signal: new AbortController().signal, workingDirectory: '.' }));
   const success = (resultType: string, result: unknown) => ({ status: 200, body: { status: 'success', data: { resultType, result } } });
 
   it('posts the query as a form and judges a scalar', async () => {

@@ -98,10 +98,10 @@ checks:
     fails('checks:\n  - name: a\n    http: { url: "http://x", methd: GET }\n', /line 3: unknown key 'methd' in check 'a': http\. Did you mean 'method'\?/);
     fails('checks: []\n', /line 1: 'checks' must be a list with at least one check/);
     fails('timeout: 10\n', /the gate has no 'checks'/);
-    fails('checks:\n  - name: a\n', /line 2: check 'a' must have exactly one of http, prometheus or command\./);
-    fails('checks:\n  - name: a\n    http: { url: "x" }\n    command: { run: ls }\n', /exactly one of http, prometheus or command, not http and command/);
+    fails('checks:\n  - name: a\n', /line 2: check 'a' must have exactly one of http, prometheus, command or compare\./);
+    fails('checks:\n  - name: a\n    http: { url: "x" }\n    command: { run: ls }\n', /exactly one of http, prometheus, command or compare, not http and command/);
     fails('checks:\n  - name: a\n    http: { url: "ftp://x" }\n', /line 3: check 'a': http url must use https or http/);
-    fails('checks:\n  - name: a\n    command: { run: ls }\n    onNoData: fail\n', /line 4: check 'a': 'onNoData' applies to prometheus checks only/);
+    fails('checks:\n  - name: a\n    command: { run: ls }\n    onNoData: fail\n', /line 4: check 'a': 'onNoData' applies to prometheus and compare checks only/);
     fails('onInconclusive: maybe\nchecks:\n  - name: a\n    command: { run: ls }\n', /line 1: 'onInconclusive' must be one of fail, pass, warn, not 'maybe'/);
     fails('checks:\n  - name: a\n    command: { run: ls }\n  - name: a\n    command: { run: ls }\n', /line 4: two checks are named 'a'/);
     fails('checks:\n  - name: a\n    http: { url: "http://x" }\n    expect: { json: { path: status } }\n', /line 4: check 'a': expect.json.path 'status' is not a JSON path/);
@@ -148,7 +148,7 @@ got 2]]></failure></testcase>
 describe('acceptance-gate decision rules', () => {
   const base = (over: Partial<GateConfig>): GateConfig => ({
     timeoutSeconds: 5, initialDelaySeconds: 0, intervalSeconds: 0.01, requiredSuccesses: 1, failureLimit: 0,
-    consecutiveErrorLimit: 4, onInconclusive: 'fail', checks: [check('')], ...over,
+    consecutiveErrorLimit: 4, onInconclusive: 'fail', score: { pass: 95, marginal: 75 }, checks: [check('')], ...over,
   });
   /** A measure that answers with the given outcomes, one per evaluation, repeating the last. */
   const scripted = (outcomes: Outcome[]) => {

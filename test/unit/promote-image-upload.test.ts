@@ -3,6 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
+import { HttpError } from '../../tasks/common/http';
 import { silentLog } from '../../tasks/common/log';
 import { RegistryClient } from '../../tasks/common/registry/client';
 
@@ -95,7 +96,7 @@ describe('promote-image blob uploads with token authentication (units)', () => {
       await client.putBlob('app', await start(), digest, blob.length, Readable.from([blob]));
       reg.expire();
       // The caller starts the blob again on this 401 (a stream cannot be replayed), which must not meet the expired token.
-      await assert.rejects(client.putBlob('app', await start(), digest, blob.length, Readable.from([blob])), /HTTP 401/);
+      await assert.rejects(client.putBlob('app', await start(), digest, blob.length, Readable.from([blob])), (err: unknown) => err instanceof HttpError && err.status === 401 && err.transient === true);
       reg.stored.clear();
       await client.putBlob('app', await start(), digest, blob.length, Readable.from([blob]));
       assert.deepEqual(reg.stored.get(digest), blob);

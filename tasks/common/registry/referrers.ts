@@ -27,15 +27,15 @@ export async function listReferrers(client: RegistryClient, repository: string, 
   while (path) {
     const res = await client.request('GET', path, { scopes, headers: { accept: OCI_INDEX }, expect: [404, 400, 405] });
     if (first && res.status !== 200) {
-      await res.arrayBuffer().catch(() => undefined);
+      await res.discard();
       const index = await client.manifest(repository, referrersTag(digest));
       return { referrers: wanted(index?.manifest.manifests ?? []), via: 'tag' };
     }
     if (res.status !== 200) throw new Error(`GET ${client.registry}${path}: HTTP ${res.status}`);
     first = false;
-    const index = (await res.json()) as Manifest;
+    const index = JSON.parse(await res.text()) as Manifest;
     found.push(...(index.manifests ?? []));
-    const link = /<([^>]+)>\s*;\s*rel="?next"?/.exec(res.headers.get('link') ?? '')?.[1];
+    const link = /<([^>]+)>\s*;\s*rel="?next"?/.exec(res.header('link') ?? '')?.[1];
     path = link ? new URL(link, await client.baseUrl()).toString() : undefined;
   }
   return { referrers: wanted(found), via: 'api' };

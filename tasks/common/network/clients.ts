@@ -1,0 +1,82 @@
+/**
+ * The agent's proxy and CA for the SDK clients, each through the options that really work for it (measured,
+ * reference/agent-networking.md §3): the project's own HTTP goes through `../http.ts` instead.
+ * - @azure/core-rest-pipeline clients (@azure/identity credentials, the ARM SDKs) drop `tlsOptions` whenever a proxy
+ *   is in use, and https-proxy-agent ignores a `ca` for the tunnelled TLS; hpagent applies it. So an https target
+ *   gets an `agent` (which also wins over core-rest-pipeline's own reading of HTTPS_PROXY), an http target (managed
+ *   identity's IMDS) gets `proxyOptions`.
+ * - @kubernetes/client-node 1.4 ignores HTTPS_PROXY: the Kubernetes client is given a node agent from here.
+ * - azure-devops-node-api's WebApi takes typed-rest-client's request options: proxy, cert and ignoreSslError.
+ */
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as https from 'node:https';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { HttpProxyAgent, HttpsProxyAgent } from 'hpagent';
+import { tlsOptions } from '../http';
+import { networkSettings, proxyFor, type ProxyEndpoint } from './settings';
+
+/** A node:http(s) agent for one target: direct, or tunnelled with CONNECT through the proxy the settings give. */
+export function nodeAgentFor(target: string | URL, options: { keepAlive?: boolean; maxSockets?: number } = {}): http.Agent {
+  const url = new URL(target);
+  const proxy = proxyFor(url);
+  const base = { keepAlive: options.keepAlive ?? true, maxSockets: options.maxSockets ?? 16, ...tlsOptions() };
+  const secure = url.protocol === 'https:';
+  if (!proxy) return secure ? new https.Agent(base) : new http.Agent(base);
+  const tunnel = { ...base, proxy: proxy.origin, proxyRequestOptions: proxyRequestOptions(proxy) };
+  return secure ? new HttpsProxyAgent(tunnel) : new HttpProxyAgent(tunnel);
+}
+
+/** The credentials go in a header of the CONNECT request, so they never need URL-encoding. */
+function proxyRequestOptions(proxy: ProxyEndpoint): { headers: Record<string, string> } {
+  return { headers: proxy.authorization ? { 'proxy-authorization': proxy.authorization } : {} };
+}
+
+/** Options for a core-rest-pipeline client (a credential or an ARM SDK client) that talks to `target`. */
+export function azureSdkNetworkOptions(target: string | URL): { agent?: http.Agent; proxyOptions?: { host: string; port: number; username?: string; password?: string } } {
+  const url = new URL(target);
+  if (url.protocol === 'https:') return { agent: nodeAgentFor(url) };
+  const proxy = proxyFor(url);
+  if (!proxy) return {};
+  const origin = new URL(proxy.origin);
+  return { proxyOptions: { host: `${origin.protocol}//${origin.hostname}`, port: Number(origin.port) || 80, username: proxy.username, password: proxy.password } };
+}
+
+/**
+ * typed-rest-client request options for azure-devops-node-api's WebApi talking to `target`. Its `cert.caFile` replaces
+ * Node's roots, so it gets a bundle of the roots, NODE_EXTRA_CA_CERTS and Agent.CAInfo together.
+ */
+export function devopsRequestOptions(target: string | URL): {
+  ignoreSslError: false;
+  proxy?: { proxyUrl: string; proxyUsername?: string; proxyPassword?: string; proxyBypassHosts: string[] };
+  cert?: { caFile?: string; certFile?: string; keyFile?: string; passphrase?: string };
+} {
+  const url = new URL(target);
+  const proxy = proxyFor(url);
+  const settings = networkSettings();
+  const tls = tlsOptions(settings);
+  const options: ReturnType<typeof devopsRequestOptions> = { ignoreSslError: false };
+  if (proxy) options.proxy = { proxyUrl: proxy.origin, proxyUsername: proxy.username, proxyPassword: proxy.password, proxyBypassHosts: [] };
+  if (tls.ca || settings.clientCert) {
+    options.cert = {
+      caFile: tls.ca ? caBundleFile(tls.ca) : undefined,
+      certFile: settings.clientCert?.certFile,
+      keyFile: settings.clientCert?.keyFile,
+      passphrase: settings.clientCert?.passphrase,
+    };
+  }
+  return options;
+}
+
+let bundle: string | undefined;
+
+/** The CA certificates as one PEM file (not secret), removed when the process exits. */
+function caBundleFile(ca: string[]): string {
+  if (bundle) return bundle;
+  const file = path.join(os.tmpdir(), `aks-secure-delivery-ca-${process.pid}.pem`);
+  fs.writeFileSync(file, ca.join('\n'), { mode: 0o644 });
+  process.once('exit', () => fs.rmSync(file, { force: true }));
+  bundle = file;
+  return file;
+}

@@ -1,0 +1,97 @@
+import { strict as assert } from 'node:assert';
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import { startEnvironment, type Environment } from '../env';
+import { ROOT } from '../helpers/agent';
+import { EXIT, SCENARIOS, deployedImage, runScenario, type ScenarioReport } from './scenarios';
+
+const run = promisify(execFile);
+/** Scenarios that run in-process, each in its own environment; the demo's command line runs one more. */
+const IN_PROCESS = SCENARIOS.filter((s) => !s.waitsFor && s.name !== 'vulnerable-image');
+/** The scenarios mostly wait (rollouts, gate intervals), so a few share two cores well. */
+const PARALLEL = Math.max(2, Math.min(4, os.availableParallelism()));
+
+interface Outcome {
+  report: ScenarioReport;
+  /** The scenario's environment, kept until the assertions have looked at its clusters. */
+  env: Environment;
+}
+
+async function inParallel<T, R>(items: T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await work(items[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+describe('the demo: each scenario is stopped by the step whose job that is, and production is left as it was', function () {
+  this.timeout(600_000);
+  const outcomes = new Map<string, Outcome>();
+  let cli: { code: number; stdout: string };
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'demo-scenarios-'));
+
+  before(async () => {
+    const demo = run(process.execPath, ['--import', 'tsx', path.join(ROOT, 'test/e2e/demo.ts'), '--scenario', 'vulnerable-image'], { cwd: ROOT, maxBuffer: 32 << 20 })
+      .then(({ stdout }) => ({ code: 0, stdout }), (err: { code: number; stdout: string }) => ({ code: err.code, stdout: err.stdout }));
+    await inParallel(IN_PROCESS, PARALLEL - 1, async (s) => {
+      const env = await startEnvironment();
+      outcomes.set(s.name, { env, report: await runScenario(env, s, path.join(dir, s.name)) });
+    });
+    cli = await demo;
+  });
+  after(async () => {
+    await Promise.all([...outcomes.values()].map((o) => o.env.stop()));
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('lists every scenario with one line each, naming those that wait for a piece of the environment', async () => {
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', path.join(ROOT, 'test/e2e/demo.ts'), '--list'], { cwd: ROOT });
+    const lines = stdout.trim().split('\n');
+    assert.deepEqual(lines.map((l) => l.split(/\s+/)[0]), SCENARIOS.map((s) => s.name));
+    for (const s of SCENARIOS) assert.equal(lines.some((l) => l.startsWith(s.name) && l.includes('waits for')), !!s.waitsFor, s.name);
+  });
+
+  it('vulnerable-image, from the command line: the Defender gate fails naming the CVE, nothing is deployed, exit code 3', () => {
+    assert.equal(cli.code, EXIT.stoppedAsExpected, cli.stdout.slice(-3000));
+    assert.match(cli.stdout, /stopped by: Defender scan check \(Failed\)/);
+    assert.match(cli.stdout, /reason: .*CVE-2024-6119/);
+    assert.match(cli.stdout, /production: .*\(unchanged\)/);
+    const record = JSON.parse(fs.readFileSync(path.join(ROOT, 'build/demo/vulnerable-image.json'), 'utf8')) as { steps: { name: string; summary: string }[] };
+    assert.deepEqual(record.steps.map((s) => s.name), ['Defender scan check'], 'no step after the gate ran');
+    assert.match(record.steps[0].summary, /CVE-2024-6119/, 'the uploaded summary names the finding');
+  });
+
+  for (const s of IN_PROCESS) {
+    it(`${s.name}: stopped at '${s.stopsAt}' with its reason, production unchanged`, () => {
+      const { report } = outcomes.get(s.name)!;
+      assert.ok(report.asExpected, `${report.problems.join('; ')}: ${report.reason}`);
+      assert.equal(report.status, 'Failed');
+      assert.deepEqual(report.after, report.before);
+      assert.ok(report.before.deployedImage, 'production held the previous release all along');
+    });
+  }
+
+  it('crashing-image: deploy-to-aks fails within seconds with the exit code, and staging runs the previous release again', () => {
+    const { report, env } = outcomes.get('crashing-image')!;
+    const staging = report.steps.find((st) => st.name === 'Deploy to staging')!;
+    assert.ok(staging.run.durationMs < 30_000, `failed after ${staging.run.durationMs} ms, well before the 600 s progress deadline`);
+    assert.match(report.reason!, /exit code 3/);
+    assert.match(report.reason!, /Rolled back Deployment shop\/web/);
+    assert.equal(deployedImage(env, 'staging')?.split('@')[1], report.before.tags['1.4.1'], 'staging is back on the previous digest');
+  });
+
+  it('tag-conflict: promote-image refuses and no production deployment runs', () => {
+    const { report } = outcomes.get('tag-conflict')!;
+    assert.deepEqual(report.steps.map((st) => st.name).slice(-2), ['Acceptance gate', 'Promote image']);
+    assert.match(report.reason!, /Nothing was changed/);
+  });
+});
