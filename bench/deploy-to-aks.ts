@@ -1,18 +1,20 @@
 // deploy-to-aks: how fast a broken rollout fails, and how fast a deployment of 100 objects that is already rolled
 // out is confirmed. The task runs as the agent runs it (the built bundle) against the local environment.
-//   failureDetectionSeconds: from a new pod entering a failing state (ErrImagePull / ImagePullBackOff /
-//     CrashLoopBackOff) to the task's exit. Anchor: KubernetesManifest@1 and k8s-deploy wait for the progress
-//     deadline, 600 s by default (or forever for StatefulSets and DaemonSets).
+//   failureDetectionSeconds, per reason: from a new pod entering a failing state to the task's exit, for
+//     ErrImagePull (a fresh rollout of a missing image) and CrashLoopBackOff; for ImagePullBackOff, the whole run of
+//     a task that starts while the pod is already in back-off (a re-run of the pipeline: the kubelet holds its
+//     back-off, as a real node does for up to five minutes), start-up included. Anchor, not measured: KubernetesManifest@1
+//     and k8s-deploy wait for the progress deadline, whose documented default (spec.progressDeadlineSeconds) is 600 s,
+//     or forever for StatefulSets and DaemonSets.
 //   apply100Seconds: a whole task run that applies 100 objects (unchanged) and confirms their ready rollouts.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { startEnvironment } from '../test/env';
 import { runTask } from '../test/helpers/agent';
-import { OciLayout, skopeoPush, skopeoTarget } from '../test/helpers/images';
 import { sampleAppImage } from '../test/env/sample-app/image';
+import { OciLayout, skopeoPush, skopeoTarget } from '../test/helpers/images';
 import { median, report, round } from './lib/report';
 
-const FATAL = new Set(['ErrImagePull', 'ImagePullBackOff', 'CrashLoopBackOff']);
 
 async function main(): Promise<void> {
   const env = await startEnvironment();
@@ -21,7 +23,8 @@ async function main(): Promise<void> {
     const kube = cluster.kube;
     const nonprod = env.registries.nonprod;
     const layout = new OciLayout(path.join(env.dir, 'bench-layout'));
-    layout.tag(sampleAppImage(layout), '1.0');
+    // The sample app, which the kubelet runs: EXIT_CODE in its environment makes it crash.
+    layout.tag(sampleAppImage(layout, { VERSION: '1.0' }), '1.0');
     await skopeoPush(layout, '1.0', skopeoTarget(env, nonprod, path.join(env.dir, 'bench-certs')), 'shop/web');
     const image = `${nonprod.registry.loginServer}/shop/web`;
     const kubeconfig = path.join(env.dir, 'bench.kubeconfig');
@@ -51,30 +54,45 @@ ${env2}`;
     });
 
     // ---- failure detection
-    const detection: number[] = [];
-    const cases = [
-      ['ImagePullBackOff', deployment('web', `${image}:0.0-missing`)],
-      // The sample app built to exit with 1 at start; its readiness probe keeps it from ever counting as available.
-      ['CrashLoopBackOff', deployment('web', `${image}:1.0`, '        env: [{ name: EXIT_CODE, value: "1" }]\n        readinessProbe: { httpGet: { path: /healthz, port: 8080 }, periodSeconds: 1 }')],
-    ];
+    const reasonsIn = (ns: string) => kube.list('v1', 'Pod', ns).flatMap((p) => (p.status?.containerStatuses ?? []).map((cs: { state?: { waiting?: { reason?: string } } }) => cs.state?.waiting?.reason ?? ''));
+    const manifestFile = (ns: string, manifest: string) => {
+      const file = path.join(env.dir, `bench-fail-${ns}.yaml`);
+      fs.writeFileSync(file, manifest);
+      return file;
+    };
+    /** Seconds from a pod of `ns` first showing `reason` to the end of the task run that deploys `file`. */
+    const detect = async (what: string, file: string, ns: string): Promise<number> => {
+      let since: number | undefined;
+      const timer = setInterval(() => { if (!since && reasonsIn(ns).includes(what)) since = Date.now(); }, 5);
+      const result = await run(file, ns);
+      const ended = Date.now();
+      clearInterval(timer);
+      if (result.result?.status !== 'Failed' || !since || !result.result.message.includes(what)) throw new Error(`${what}: expected a failure on it, got ${result.result?.status}: ${result.result?.message}`);
+      return (ended - since) / 1000;
+    };
+    const detection: Record<string, number[]> = { ErrImagePull: [], ImagePullBackOff: [], CrashLoopBackOff: [] };
+    const images = cluster.kubelet.images;
     for (let i = 0; i < 3; i++) {
-      for (const [what, manifest] of cases) {
-        const ns = namespace();
-        const file = path.join(env.dir, `bench-fail-${ns}.yaml`);
-        fs.writeFileSync(file, manifest);
-        let failingSince: number | undefined;
-        const timer = setInterval(() => {
-          if (failingSince) return;
-          const failing = kube.list('v1', 'Pod', ns).some((p) => (p.status?.containerStatuses ?? []).some((cs: { state?: { waiting?: { reason: string } } }) => FATAL.has(cs.state?.waiting?.reason ?? '')));
-          if (failing) failingSince = Date.now();
-        }, 5);
-        const result = await run(file, ns);
-        const ended = Date.now();
-        clearInterval(timer);
-        if (result.result?.status !== 'Failed' || !failingSince) throw new Error(`${what}: expected a failure, got ${result.result?.status}: ${result.result?.message}`);
-        detection.push((ended - failingSince) / 1000);
-        console.log(`${what.padEnd(20)} failed ${((ended - failingSince) / 1000).toFixed(2)} s after the pod entered a failing state (task run ${(result.durationMs / 1000).toFixed(2)} s)`);
+      let ns = namespace();
+      detection.ErrImagePull.push(await detect('ErrImagePull', manifestFile(ns, deployment('web', `${image}:0.${i}-missing`)), ns));
+      ns = namespace();
+      detection.CrashLoopBackOff.push(await detect('CrashLoopBackOff', manifestFile(ns, deployment('web', `${image}:1.0`, '        env: [{ name: EXIT_CODE, value: "1" }]\n        readinessProbe: { httpGet: { path: /healthz, port: 8080 }, periodSeconds: 1 }')), ns));
+      // ImagePullBackOff: the pod is in back-off before the run starts, so the whole run is what the user waits.
+      const pullCacheMs = images.pullCacheMs;
+      images.pullCacheMs = 120_000;
+      try {
+        ns = namespace();
+        const file = manifestFile(ns, deployment('web', `${image}:9.${i}-missing`));
+        await run(file, ns);
+        const until = Date.now() + 10_000;
+        while (!reasonsIn(ns).includes('ImagePullBackOff') && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+        const rerun = await run(file, ns);
+        if (rerun.result?.status !== 'Failed' || !rerun.result.message.includes('ImagePullBackOff')) throw new Error(`ImagePullBackOff: got ${rerun.result?.status}: ${rerun.result?.message}`);
+        detection.ImagePullBackOff.push(rerun.durationMs / 1000);
+      } finally {
+        images.pullCacheMs = pullCacheMs;
       }
+      for (const [what, values] of Object.entries(detection)) console.log(`${what.padEnd(20)} failed ${values.at(-1)!.toFixed(2)} s after the pod entered it`);
     }
 
     // ---- 100 objects, already rolled out
@@ -94,9 +112,10 @@ ${env2}`;
       apply.push(again.durationMs / 1000);
     }
     console.log(`apply 100 objects (first run, creating them and rolling out): ${(first.durationMs / 1000).toFixed(2)} s`);
-    console.log('anchor: KubernetesManifest@1 / k8s-deploy report a broken rollout after the 600 s progress deadline');
-    report('deploy-to-aks', { failureDetectionSeconds: round(median(detection)), apply100Seconds: round(median(apply)) }, {
-      failureDetectionSeconds: 'under 5 (anchors: 600)', apply100Seconds: 'under 3',
+    console.log('anchor (documented, not measured): KubernetesManifest@1 / k8s-deploy report a broken rollout at the progress deadline, spec.progressDeadlineSeconds, 600 s by default');
+    const perReason = Object.fromEntries(Object.entries(detection).map(([what, values]) => [`failureDetectionSeconds.${what}`, round(median(values))]));
+    report('deploy-to-aks', { failureDetectionSeconds: round(Math.max(...Object.values(perReason))), ...perReason, apply100Seconds: round(median(apply)) }, {
+      failureDetectionSeconds: 'under 5, the slowest reason (anchors: the documented 600 s default progress deadline)', apply100Seconds: 'under 3',
     });
   } finally {
     await env.stop();

@@ -1,4 +1,3 @@
-import { createAzureCredential } from '../common/azureCredential';
 import { UserError } from '../common/errors';
 import type { TaskLog } from '../common/log';
 import type { TaskStatus } from '../common/pipeline';
@@ -69,7 +68,9 @@ export async function run(options: GateOptions, agentLog: TaskLog): Promise<Gate
     if (!options.azure) {
       throw new UserError(`Check '${azureChecks[0].name}' queries Azure Monitor managed Prometheus, which needs an Entra token: set the input 'azureSubscription' to an Azure Resource Manager service connection with the Monitoring Data Reader role on the workspace.`);
     }
-    // The shared credential registers each token it hands out with the agent, once.
+    // @azure/identity is loaded only for a gate that queries Azure Monitor: HTTP, Prometheus and command checks
+    // reach their first request without it. The shared credential registers each token it hands out, once.
+    const { createAzureCredential } = await import('../common/azureCredential.js');
     const credential = createAzureCredential(options.azure, log);
     azureToken = async (url) => {
       const token = await credential.getToken(azureMonitorScope(url));

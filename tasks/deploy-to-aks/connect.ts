@@ -1,5 +1,5 @@
-import { KubeConfig, type User } from '@kubernetes/client-node';
-import { armClientOptions, createAzureCredential } from '../common/azureCredential';
+import type { KubeConfig, User } from '@kubernetes/client-node';
+import type { TokenCredential } from '@azure/identity';
 import type { AzureConnection } from '../common/connections';
 import { UserError, errorMessage } from '../common/errors';
 import { sdkNetworkFailure } from '../common/http';
@@ -19,12 +19,22 @@ export interface ClusterSession {
   authentication: string;
 }
 
+/**
+ * The Kubernetes SDK (a third of the bundle) is loaded when a connection is opened, and @azure/identity with the
+ * ARM SDK only for an AzureRM connection: a task that ends on its inputs, or reaches a cluster through a kubeconfig,
+ * does not pay for what it never uses, and an ARM run sends its first token request before the Kubernetes SDK loads.
+ */
+async function newKubeConfig(): Promise<KubeConfig> {
+  const { KubeConfig } = await import('./kubeSdk.js');
+  return new KubeConfig();
+}
+
 /** Opens the cluster the options name: AKS through ARM, a Kubernetes service connection, or a kubeconfig file. */
 export async function connectToCluster(connection: ClusterConnection, log: TaskLog): Promise<ClusterSession> {
   switch (connection.type) {
     case 'azureResourceManager': return connectThroughArm(connection, log);
     case 'kubernetesServiceConnection': {
-      const kc = new KubeConfig();
+      const kc = await newKubeConfig();
       const description = `the Kubernetes service connection '${connection.endpointId}'`;
       if (connection.authorizationType === 'Kubeconfig') {
         if (!connection.kubeconfig) throw new UserError(`Input 'kubernetesServiceConnection': ${description} holds no kubeconfig. Edit the service connection and paste the kubeconfig.`);
@@ -49,7 +59,7 @@ export async function connectToCluster(connection: ClusterConnection, log: TaskL
       return session(kc, log, description);
     }
     case 'kubeconfig': {
-      const kc = new KubeConfig();
+      const kc = await newKubeConfig();
       const description = `the kubeconfig file '${connection.path}'`;
       try {
         kc.loadFromFile(connection.path);
@@ -134,6 +144,7 @@ async function connectThroughArm(connection: Extract<ClusterConnection, { type: 
   if (!azure.subscriptionId) {
     throw new UserError(`Input 'azureSubscription': the service connection '${azure.id}' is not scoped to a subscription. Use a service connection at subscription scope.`);
   }
+  const { armClientOptions, createAzureCredential } = await import('../common/azureCredential.js');
   const credential = createAzureCredential(azure, log);
   const { ContainerServiceClient } = await import('@azure/arm-containerservice');
   const aks = new ContainerServiceClient(credential, azure.subscriptionId, armClientOptions(azure));
@@ -150,7 +161,7 @@ async function connectThroughArm(connection: Extract<ClusterConnection, { type: 
   }
   if (!value) throw new UserError(`Azure returned no kubeconfig for ${description}.`);
   const text = Buffer.from(value).toString('utf8');
-  const kc = new KubeConfig();
+  const kc = await newKubeConfig();
   loadKubeconfig(kc, text, description);
   registerSecrets(kc, log);
   const user = kc.getCurrentUser();
@@ -163,7 +174,7 @@ async function connectThroughArm(connection: Extract<ClusterConnection, { type: 
 }
 
 /** Replaces the kubeconfig's kubelogin user with a token for the AKS server app, from the same service connection. */
-function useEntraToken(kc: KubeConfig, azure: AzureConnection, credential: ReturnType<typeof createAzureCredential>, log: TaskLog): void {
+function useEntraToken(kc: KubeConfig, azure: AzureConnection, credential: TokenCredential, log: TaskLog): void {
   const current = kc.getContextObject(kc.getCurrentContext());
   if (!current) return;
   kc.users = kc.users.map((u) => (u.name === current.user ? { name: u.name, authProvider: { name: AAD_PROVIDER, config: {} } } : u));
