@@ -8,6 +8,9 @@ import { AKS_SERVER_APP_ID, KubeCluster } from './kube/cluster';
 import { Controllers } from './kube/controllers';
 import type { RegistryAccess } from './kube/kubelet/images';
 import { Kubelet } from './kube/kubelet/kubelet';
+import { loopbackBlockOf } from './kube/network/addresses';
+import { GatewayController, installGatewayApi } from './kube/network/gateway';
+import { ServiceProxy } from './kube/network/services';
 
 /** Api-versions of Microsoft.ContainerService/managedClusters the emulator answers (the SDK 25.3.0 sends 2026-04-01). */
 export const AKS_API_VERSIONS = ['2026-04-01', '2025-10-01', '2025-07-01', '2025-05-01', '2024-10-01', '2024-05-01', '2024-02-01', '2023-08-01', '2017-08-31'];
@@ -29,6 +32,10 @@ export interface AksCluster extends AksClusterSpec {
   controllers: Controllers;
   /** The cluster's kubelet stand-in (its registries, pull cache and containers). */
   kubelet: Kubelet;
+  /** The cluster's Services on loopback addresses, and its EndpointSlices. */
+  services: ServiceProxy;
+  /** The cluster's Gateway API gateway (the managed GatewayClass, its Gateways and HTTPRoutes). */
+  gateway: GatewayController;
   resourceId: string;
   /** Kubeconfig YAML of `listClusterUserCredential` (AAD: the kubelogin exec plugin; else a client certificate). */
   userKubeconfig(format?: 'exec' | 'azure'): string;
@@ -43,7 +50,7 @@ export interface AksCluster extends AksClusterSpec {
 export interface AksEnvironment {
   clusters: { staging: AksCluster; production: AksCluster };
   /** A cluster's entry in the environment info: ARM coordinates, API server, and a kubeconfig file for kubectl. */
-  info(key: 'staging' | 'production'): { resourceGroup: string; name: string; server: string; aad: boolean; disableLocalAccounts: boolean; kubeconfig: string };
+  info(key: 'staging' | 'production'): { resourceGroup: string; name: string; server: string; aad: boolean; disableLocalAccounts: boolean; kubeconfig: string; gateway: string };
   clearFaults(): void;
   stop(): Promise<void>;
 }
@@ -70,8 +77,13 @@ export async function startAks(options: {
       const kube = await KubeCluster.start(spec.name, tls, ca, entra);
       const controllers = new Controllers(kube);
       controllers.start();
-      const kubelet = new Kubelet(kube, options.registries, ca.caPem);
+      const kubelet = new Kubelet(kube, options.registries, ca.caPem, path.join(options.dir, `kubelet-${spec.key}`));
       kubelet.start();
+      const services = new ServiceProxy(kube, loopbackBlockOf(kube));
+      services.start();
+      installGatewayApi(kube);
+      const gateway = new GatewayController(kube, loopbackBlockOf(kube));
+      gateway.start();
       for (const identity of options.aadUsers) kube.grantAad(identity);
       arm.resourceGroups.add(spec.resourceGroup);
       const admin = kube.issueClientCertificate({ name: 'masterclient', groups: ['system:masters', 'system:authenticated'] });
@@ -88,7 +100,7 @@ export async function startAks(options: {
       ].join('\n');
       const kubeconfigPath = path.join(options.dir, `kubeconfig-${spec.key}.yaml`);
       const cluster: AksCluster = {
-        ...spec, kube, controllers, kubelet, kubeconfigPath,
+        ...spec, kube, controllers, kubelet, services, gateway, kubeconfigPath,
         resourceId: `${arm.subscriptionScope}/resourceGroups/${spec.resourceGroup}/providers/Microsoft.ContainerService/managedClusters/${spec.name}`,
         userKubeconfig(format = 'exec') {
           const userName = `clusterUser_${spec.resourceGroup}_${spec.name}`;
@@ -115,7 +127,7 @@ export async function startAks(options: {
       started.push(cluster);
     }
   } catch (err) {
-    for (const c of started) { c.controllers.stop(); c.kubelet.stop(); await c.kube.close(); }
+    for (const c of started) { c.controllers.stop(); c.services.close(); c.gateway.close(); await c.kubelet.stop(); await c.kube.close(); }
     throw err;
   }
   const [staging, production] = started;
@@ -124,13 +136,13 @@ export async function startAks(options: {
     clusters: { staging, production },
     info(key) {
       const c = key === 'staging' ? staging : production;
-      return { resourceGroup: c.resourceGroup, name: c.name, server: c.kube.url, aad: c.aad, disableLocalAccounts: c.disableLocalAccounts, kubeconfig: c.kubeconfigPath };
+      return { resourceGroup: c.resourceGroup, name: c.name, server: c.kube.url, aad: c.aad, disableLocalAccounts: c.disableLocalAccounts, kubeconfig: c.kubeconfigPath, gateway: c.gateway.sharedGatewayUrl() };
     },
     clearFaults() {
       for (const c of started) c.kube.faults.clear();
     },
     async stop() {
-      for (const c of started) { c.controllers.stop(); c.kubelet.stop(); await c.kube.close(); }
+      for (const c of started) { c.controllers.stop(); c.services.close(); c.gateway.close(); await c.kubelet.stop(); await c.kube.close(); }
     },
   };
 }

@@ -41,6 +41,8 @@ export interface EnvironmentInfo {
   /** deploy-to-aks: each AKS cluster's ARM coordinates and API server. */
   clusters: Record<'staging' | 'production', {
     resourceGroup: string; name: string; server: string; aad: boolean; disableLocalAccounts: boolean; kubeconfig: string;
+    /** The URL of the cluster's shared Gateway (gateway-system/gateway, class approuting-istio), where HTTPRoutes attached to it answer. */
+    gateway: string;
     /** deploy-to-aks (GitOps): the cluster's fluxConfiguration and the repository folder it reconciles. */
     fluxConfiguration: string; gitPath: string;
   }>;

@@ -8,19 +8,21 @@ import type { FidelityContext } from './harness';
 
 export interface PodTemplateOptions {
   image: string;
-  /** Seconds before the pod's container reports ready. */
+  /** Seconds before the pod's container listens (and its readiness probe, every second, passes). */
   readyAfter?: number;
   env?: Record<string, string>;
   serviceAccountName?: string;
 }
 
 export function podTemplate(app: string, o: PodTemplateOptions): Record<string, unknown> {
-  const env = { ...o.env, ...(o.readyAfter ? { EMULATOR_READY_AFTER: String(o.readyAfter) } : {}) };
+  // The sample app starts listening after STARTUP_DELAY_SECONDS; a readiness probe on /healthz sees it then.
+  const env = { ...o.env, ...(o.readyAfter ? { STARTUP_DELAY_SECONDS: String(o.readyAfter) } : {}) };
+  const probe = o.readyAfter ? { readinessProbe: { httpGet: { path: '/healthz', port: 8080 }, periodSeconds: 1 } } : {};
   return {
     metadata: { labels: { app } },
     spec: {
       ...(o.serviceAccountName ? { serviceAccountName: o.serviceAccountName } : {}),
-      containers: [{ name: app, image: o.image, ...(Object.keys(env).length ? { env: Object.entries(env).map(([name, value]) => ({ name, value })) } : {}) }],
+      containers: [{ name: app, image: o.image, ...(Object.keys(env).length ? { env: Object.entries(env).map(([name, value]) => ({ name, value })) } : {}), ...probe }],
     },
   };
 }

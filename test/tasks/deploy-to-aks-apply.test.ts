@@ -151,7 +151,7 @@ describe('DeployToAks@1: applying manifests', function () {
 
   it('waits for a bare Pod to become ready', async () => {
     const ns = freshNamespace(f);
-    const pod = `apiVersion: v1\nkind: Pod\nmetadata: { name: tool }\nspec:\n  containers:\n  - { name: tool, image: "shop/web", env: [{ name: EMULATOR_READY_AFTER, value: "0.5" }] }`;
+    const pod = `apiVersion: v1\nkind: Pod\nmetadata: { name: tool }\nspec:\n  containers:\n  - { name: tool, image: "shop/web", env: [{ name: STARTUP_DELAY_SECONDS, value: "0.5" }], readinessProbe: { httpGet: { path: /healthz, port: 8080 }, periodSeconds: 1 } }`;
     const run = await runDeploy(f, { manifests: writeManifest(f, pod), namespace: ns, images: `${f.image}:1.0` });
     assert.equal(run.result?.status, 'Succeeded', describeRun(run));
     assert.ok(run.logLines.some((l) => l.startsWith(`Pod ${ns}/tool: running and ready`)), describeRun(run));
@@ -170,9 +170,9 @@ describe('DeployToAks@1: applying manifests', function () {
 
   it('rolls back to the previous revision on a failed rollout, and still fails', async () => {
     const ns = freshNamespace(f);
-    const good = await runDeploy(f, { manifests: writeManifest(f, workload({ image: `${f.image}:1.0` })), namespace: ns });
+    const good = await runDeploy(f, { manifests: writeManifest(f, workload({ image: `${f.image}:1.0`, readinessProbe: true })), namespace: ns });
     assert.equal(good.result?.status, 'Succeeded', describeRun(good));
-    const bad = await runDeploy(f, { manifests: writeManifest(f, workload({ image: `${f.image}:1.0`, env: { EMULATOR_EXIT_CODE: '1' } })), namespace: ns, rollbackOnFailure: true });
+    const bad = await runDeploy(f, { manifests: writeManifest(f, workload({ image: `${f.image}:1.0`, env: { EXIT_CODE: '1' }, readinessProbe: true })), namespace: ns, rollbackOnFailure: true });
     assert.equal(bad.result?.status, 'Failed', describeRun(bad));
     assert.match(bad.result!.message, /CrashLoopBackOff.*Rolled back Deployment .*\/web to the previous revision\./);
     const d = get(f, 'apps/v1', 'Deployment', ns, 'web')!;

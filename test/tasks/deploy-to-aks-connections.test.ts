@@ -49,7 +49,7 @@ describe('DeployToAks@1: connections', function () {
     const drop = setTimeout(() => f.cluster.kube.dropWatches(), 3500);
     try {
       const before = f.env.entra.tokenRequests.length;
-      const run = await runDeploy(f, { ...c.inputs, manifests: writeManifest(f, workload({ image: `${f.image}:1.0`, replicas: 1, env: { EMULATOR_READY_AFTER: '5' } })), namespace: ns }, c.options);
+      const run = await runDeploy(f, { ...c.inputs, manifests: writeManifest(f, workload({ image: `${f.image}:1.0`, replicas: 1, env: { STARTUP_DELAY_SECONDS: '5' }, readinessProbe: true })), namespace: ns }, c.options);
       assert.equal(run.result?.status, 'Succeeded', describeRun(run));
       const aksTokens = f.env.entra.tokenRequests.slice(before).filter((r) => r.scope.startsWith(AKS_SERVER_APP));
       assert.ok(aksTokens.length >= 2, `the token was renewed (${aksTokens.length} requests)`);

@@ -10,6 +10,7 @@ import { runTask, type RunOptions, type TaskRun } from '../helpers/agent';
 import { mergeRunOptions } from '../helpers/connections';
 import { sharedEnvironment } from '../helpers/environment';
 import { OciLayout, skopeoPush, skopeoTarget } from '../helpers/images';
+import { sampleAppImage } from '../env/sample-app/image';
 
 export interface DeployFixture {
   env: Environment;
@@ -29,8 +30,9 @@ export function deployFixture(): Promise<DeployFixture> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'deploy-to-aks-'));
     const nonprod = env.registries.nonprod;
     const layout = new OciLayout(path.join(dir, 'layout'));
-    layout.tag(layout.image([256]), '1.0');
-    layout.tag(layout.image([256]), '2.0');
+    // The sample app, which the kubelet runs: each container's env picks how it behaves (EXIT_CODE, …).
+    layout.tag(sampleAppImage(layout, { VERSION: '1.0' }), '1.0');
+    layout.tag(sampleAppImage(layout, { VERSION: '2.0' }), '2.0');
     const target = skopeoTarget(env, nonprod, path.join(dir, 'certs'));
     await skopeoPush(layout, '1.0', target, 'shop/web');
     await skopeoPush(layout, '2.0', target, 'shop/web');
@@ -93,6 +95,8 @@ export interface WorkloadOptions {
   image: string;
   replicas?: number;
   env?: Record<string, string>;
+  /** A readiness probe on the sample app's /healthz, every second (with STARTUP_DELAY_SECONDS: a slow start). */
+  readinessProbe?: boolean;
   extraSpec?: string;
   extraContainer?: string;
   namespace?: string;
@@ -120,6 +124,7 @@ export function workload(o: WorkloadOptions): string {
     `      - name: ${name}`,
     `        image: ${o.image}`,
     ...(env.length ? ['        env:', ...env.map(([k, v]) => `        - { name: ${k}, value: "${v}" }`)] : []),
+    ...(o.readinessProbe ? ['        readinessProbe: { httpGet: { path: /healthz, port: 8080 }, periodSeconds: 1 }'] : []),
     ...(o.extraContainer ? o.extraContainer.split('\n').map((l) => `        ${l}`) : []),
   ].join('\n');
 }

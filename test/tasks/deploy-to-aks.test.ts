@@ -45,11 +45,11 @@ describe('DeployToAks@1: rollouts', function () {
 
   const fastFailures: [string, (f: DeployFixture) => string, RegExp][] = [
     ['ImagePullBackOff for a missing image', (fx) => workload({ image: `${fx.image}:9.9-missing` }), /container 'web' is in (ImagePullBackOff|ErrImagePull).*not found/],
-    ['CrashLoopBackOff with the last exit code', (fx) => workload({ image: `${fx.image}:1.0`, env: { EMULATOR_EXIT_CODE: '3' } }), /container 'web' is in CrashLoopBackOff.*last exit code 3/],
+    ['CrashLoopBackOff with the last exit code', (fx) => workload({ image: `${fx.image}:1.0`, env: { EXIT_CODE: '3' }, readinessProbe: true }), /container 'web' is in CrashLoopBackOff.*last exit code 3/],
     ['CreateContainerConfigError for a missing secret', (fx) => workload({ image: `${fx.image}:1.0`, extraContainer: 'env:\n- name: PASSWORD\n  valueFrom: { secretKeyRef: { name: db-credentials, key: password } }' }), /CreateContainerConfigError: secret "db-credentials" not found/],
     ['InvalidImageName', () => workload({ image: 'Shop/Web:1.0' }), /container 'web' is in InvalidImageName/],
     ['an unschedulable pod', (fx) => workload({ image: `${fx.image}:1.0`, extraContainer: 'resources: { requests: { cpu: "64" } }' }), /cannot be scheduled: 0\/2 nodes are available: 2 Insufficient cpu/],
-    ['a crashing StatefulSet (which kubectl waits on forever)', (fx) => workload({ kind: 'StatefulSet', name: 'db', image: `${fx.image}:1.0`, env: { EMULATOR_EXIT_CODE: '1' } }), /StatefulSet .*\/db failed: pod db-0, container 'db' is in CrashLoopBackOff/],
+    ['a crashing StatefulSet (which kubectl waits on forever)', (fx) => workload({ kind: 'StatefulSet', name: 'db', image: `${fx.image}:1.0`, env: { EXIT_CODE: '1' }, readinessProbe: true }), /StatefulSet .*\/db failed: pod db-0, container 'db' is in CrashLoopBackOff/],
   ];
   for (const [title, manifest, expected] of fastFailures) {
     it(`fails within seconds on ${title}, naming the container and the reason`, async () => {
@@ -93,14 +93,14 @@ describe('DeployToAks@1: rollouts', function () {
 
   it('tells the progress deadline apart from rolloutTimeout', async () => {
     const ns = freshNamespace(f);
-    const slow = workload({ image: `${f.image}:1.0`, env: { EMULATOR_READY_AFTER: '60' }, extraSpec: 'progressDeadlineSeconds: 1' });
+    const slow = workload({ image: `${f.image}:1.0`, env: { STARTUP_DELAY_SECONDS: '60' }, readinessProbe: true, extraSpec: 'progressDeadlineSeconds: 1' });
     const deadline = await runDeploy(f, { manifests: writeManifest(f, slow), namespace: ns, rolloutTimeout: 30 });
     assert.equal(deadline.result?.status, 'Failed', describeRun(deadline));
     assert.match(deadline.result!.message, /exceeded its progress deadline \(spec\.progressDeadlineSeconds: 1 s/);
     assert.ok(deadline.durationMs < 15_000);
 
     const ns2 = freshNamespace(f);
-    const timeout = await runDeploy(f, { manifests: writeManifest(f, workload({ image: `${f.image}:1.0`, env: { EMULATOR_READY_AFTER: '60' } })), namespace: ns2, rolloutTimeout: 2 });
+    const timeout = await runDeploy(f, { manifests: writeManifest(f, workload({ image: `${f.image}:1.0`, env: { STARTUP_DELAY_SECONDS: '60' }, readinessProbe: true })), namespace: ns2, rolloutTimeout: 2 });
     assert.equal(timeout.result?.status, 'Failed', describeRun(timeout));
     assert.match(timeout.result!.message, /did not finish its rollout within the task's rolloutTimeout \(2 s\): 0 of 2 updated replicas are available/);
     assert.ok(timeout.logLines.some((l) => /container 'web' .*running, not ready/.test(l)), 'the pod states are shown');
@@ -110,7 +110,7 @@ describe('DeployToAks@1: rollouts', function () {
     const ns = freshNamespace(f);
     const job = (name: string, exit: string) => [
       'apiVersion: batch/v1', 'kind: Job', `metadata: { name: ${name} }`, 'spec:', '  backoffLimit: 1', '  template:', '    spec:', '      restartPolicy: Never',
-      '      containers:', `      - { name: migrate, image: "${f.image}:1.0", env: [{ name: EMULATOR_EXIT_CODE, value: "${exit}" }] }`,
+      '      containers:', `      - { name: migrate, image: "${f.image}:1.0", env: [{ name: EXIT_CODE, value: "${exit}" }] }`,
     ].join('\n');
     const ok = await runDeploy(f, { manifests: writeManifest(f, job('migrate', '0')), namespace: ns });
     assert.equal(ok.result?.status, 'Succeeded', describeRun(ok));
@@ -147,7 +147,7 @@ describe('DeployToAks@1: rollouts', function () {
       setTimeout(() => { kube.compact(); kube.dropWatches(); }, 2200),
     ];
     try {
-      const run = await runDeploy(f, { manifests: writeManifest(f, workload({ image: `${f.image}:1.0`, env: { EMULATOR_READY_AFTER: '3.5' } })), namespace: ns }, { variables: { 'System.Debug': 'true' } });
+      const run = await runDeploy(f, { manifests: writeManifest(f, workload({ image: `${f.image}:1.0`, env: { STARTUP_DELAY_SECONDS: '3.5' }, readinessProbe: true })), namespace: ns }, { variables: { 'System.Debug': 'true' } });
       assert.equal(run.result?.status, 'Succeeded', describeRun(run));
       assert.equal(kube.faults.served['429'], 3, 'on list, watch and apply requests');
       assert.equal(kube.faults.served['500'], 2);

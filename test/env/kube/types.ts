@@ -30,6 +30,19 @@ export interface ResourceType {
   categories?: string[];
   /** For CRD types: the CRD's name. */
   crd?: string;
+  /** Subresources served besides the built-in kinds' (`status` and `scale` of a CRD version). */
+  subresources?: string[];
+}
+
+/** The subresources of the built-in kinds the emulator serves (`kubectl api-resources --subresource` lists them). */
+const BUILTIN_SUBRESOURCES: Record<string, string[]> = {
+  Deployment: ['status', 'scale'], ReplicaSet: ['status', 'scale'], StatefulSet: ['status', 'scale'], DaemonSet: ['status'],
+  Job: ['status'], CronJob: ['status'], Pod: ['status'], Namespace: ['status'], Node: ['status'], Service: ['status'],
+  CustomResourceDefinition: ['status'], ResourceQuota: ['status'], PersistentVolumeClaim: ['status'], HorizontalPodAutoscaler: ['status'],
+};
+
+export function subresourcesOf(type: ResourceType): string[] {
+  return type.crd ? (type.subresources ?? []) : (BUILTIN_SUBRESOURCES[type.kind] ?? []);
 }
 
 const ALL_VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
@@ -43,6 +56,7 @@ export const BUILTIN_TYPES: ResourceType[] = [
   t('', 'v1', 'nodes', 'Node', false, ['no']),
   t('', 'v1', 'pods', 'Pod', true, ['po'], ['all']),
   t('', 'v1', 'services', 'Service', true, ['svc'], ['all']),
+  t('', 'v1', 'endpoints', 'Endpoints', true, ['ep']),
   t('', 'v1', 'configmaps', 'ConfigMap', true, ['cm']),
   t('', 'v1', 'secrets', 'Secret', true),
   t('', 'v1', 'serviceaccounts', 'ServiceAccount', true, ['sa']),
@@ -57,6 +71,7 @@ export const BUILTIN_TYPES: ResourceType[] = [
   t('apps', 'v1', 'controllerrevisions', 'ControllerRevision', true),
   t('batch', 'v1', 'jobs', 'Job', true, undefined, ['all']),
   t('batch', 'v1', 'cronjobs', 'CronJob', true, ['cj'], ['all']),
+  t('discovery.k8s.io', 'v1', 'endpointslices', 'EndpointSlice', true),
   t('networking.k8s.io', 'v1', 'ingresses', 'Ingress', true, ['ing']),
   t('networking.k8s.io', 'v1', 'networkpolicies', 'NetworkPolicy', true, ['netpol']),
   t('policy', 'v1', 'poddisruptionbudgets', 'PodDisruptionBudget', true, ['pdb']),
@@ -101,7 +116,7 @@ export class KubeStatus extends Error {
     super(message);
   }
   toJSON() {
-    return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: this.message, reason: this.reason, ...(this.details ? { details: this.details } : {}), code: this.code };
+    return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: this.message, ...(this.reason ? { reason: this.reason } : {}), ...(this.details ? { details: this.details } : {}), code: this.code };
   }
 }
 

@@ -11,7 +11,8 @@ function age(ts: string | undefined): string {
   return s < 120 ? `${s}s` : `${Math.floor(s / 60)}m`;
 }
 
-function columnsOf(type: ResourceType): [string, (o: KObj) => string][] {
+/** The columns `kubectl get` prints per kind (priority 1: only with -o wide), as the API server's table printers. */
+function columnsOf(type: ResourceType): [string, (o: KObj) => string, number?][] {
   switch (type.kind) {
     case 'Deployment': return [
       ['Ready', (o) => `${o.status?.readyReplicas ?? 0}/${o.spec?.replicas ?? 0}`],
@@ -22,6 +23,19 @@ function columnsOf(type: ResourceType): [string, (o: KObj) => string][] {
       ['Ready', (o) => `${(o.status?.containerStatuses ?? []).filter((c: { ready: boolean }) => c.ready).length}/${o.spec?.containers?.length ?? 0}`],
       ['Status', (o) => (o.status?.containerStatuses ?? []).map((c: { state?: { waiting?: { reason: string } } }) => c.state?.waiting?.reason).find(Boolean) ?? o.status?.phase ?? 'Pending'],
       ['Restarts', (o) => String((o.status?.containerStatuses ?? []).reduce((n: number, c: { restartCount: number }) => n + c.restartCount, 0))],
+      ['IP', (o) => o.status?.podIP ?? '<none>', 1],
+      ['Node', (o) => o.spec?.nodeName ?? '<none>', 1],
+    ];
+    case 'Service': return [
+      ['Type', (o) => o.spec?.type ?? 'ClusterIP'],
+      ['Cluster-IP', (o) => o.spec?.clusterIP ?? '<none>'],
+      ['External-IP', (o) => (o.status?.loadBalancer?.ingress ?? []).map((i: { ip: string }) => i.ip).join(',') || (o.spec?.type === 'LoadBalancer' ? '<pending>' : '<none>')],
+      ['Port(s)', (o) => (o.spec?.ports ?? []).map((p: { port: number; nodePort?: number; protocol?: string }) => `${p.port}${p.nodePort ? `:${p.nodePort}` : ''}/${p.protocol ?? 'TCP'}`).join(',')],
+    ];
+    case 'EndpointSlice': return [
+      ['AddressType', (o) => o.addressType ?? ''],
+      ['Ports', (o) => (o.ports ?? []).map((p: { port: number }) => p.port).join(',') || '<unset>'],
+      ['Endpoints', (o) => (o.endpoints ?? []).flatMap((e: { addresses: string[] }) => e.addresses).join(',') || '<unset>'],
     ];
     case 'Namespace': return [['Status', (o) => o.status?.phase ?? 'Active']];
     default: return [];
@@ -46,16 +60,17 @@ export function toTable(type: ResourceType, items: KObj[], resourceVersion: stri
       rows: items.map((o) => ({ cells: columns.map(([, , cell]) => cell(o)), object: partial(o) })),
     };
   }
-  const columns = columnsOf(type);
+  // Age comes after the columns always shown and before the -o wide ones, as kubectl prints them.
+  const kind = columnsOf(type);
+  const columns: [string, (o: KObj) => string, number?][] = [...kind.filter(([, , p]) => !p), ['Age', (o) => age(o.metadata.creationTimestamp as string)], ...kind.filter(([, , p]) => p)];
   return {
     kind: 'Table', apiVersion: 'meta.k8s.io/v1', metadata: { resourceVersion },
     columnDefinitions: [
       { name: 'Name', type: 'string', format: 'name', description: 'Name', priority: 0 },
-      ...columns.map(([n]) => ({ name: n, type: 'string', format: '', description: n, priority: 0 })),
-      { name: 'Age', type: 'string', format: '', description: 'Age', priority: 0 },
+      ...columns.map(([n, , priority]) => ({ name: n, type: 'string', format: '', description: n, priority: priority ?? 0 })),
     ],
     rows: items.map((o) => ({
-      cells: [o.metadata.name, ...columns.map(([, f]) => f(o)), age(o.metadata.creationTimestamp as string)],
+      cells: [o.metadata.name, ...columns.map(([, f]) => f(o))],
       object: includeObject ? o : partial(o),
     })),
   };
