@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { startEnvironment } from '../test/env';
 import { runTask } from '../test/helpers/agent';
+import { sampleAppImage } from '../test/env/sample-app/image';
 import { OciLayout, skopeoPush, skopeoTarget } from '../test/helpers/images';
 import { median, report, round } from './lib/report';
 
@@ -20,7 +21,8 @@ async function main(): Promise<void> {
     const kube = cluster.kube;
     const nonprod = env.registries.nonprod;
     const layout = new OciLayout(path.join(env.dir, 'bench-layout'));
-    layout.tag(layout.image([256]), '1.0');
+    // The sample app, which the kubelet runs as a process: the container's env decides how it behaves (EXIT_CODE…).
+    layout.tag(sampleAppImage(layout, { VERSION: '1.0' }), '1.0');
     await skopeoPush(layout, '1.0', skopeoTarget(env, nonprod, path.join(env.dir, 'bench-certs')), 'shop/web');
     const image = `${nonprod.registry.loginServer}/shop/web`;
     const kubeconfig = path.join(env.dir, 'bench.kubeconfig');
@@ -53,7 +55,7 @@ ${env2}`;
     const detection: number[] = [];
     const cases = [
       ['ImagePullBackOff', deployment('web', `${image}:0.0-missing`)],
-      ['CrashLoopBackOff', deployment('web', `${image}:1.0`, '        env: [{ name: EMULATOR_EXIT_CODE, value: "1" }]')],
+      ['CrashLoopBackOff', deployment('web', `${image}:1.0`, '        env: [{ name: EXIT_CODE, value: "1" }]\n        readinessProbe: { httpGet: { path: /healthz, port: 8080 }, periodSeconds: 1 }')],
     ];
     for (let i = 0; i < 3; i++) {
       for (const [what, manifest] of cases) {

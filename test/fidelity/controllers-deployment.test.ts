@@ -40,14 +40,14 @@ describe('Kubernetes emulator fidelity: the Deployment controller', () => {
     assert.ok(samples.some((s) => s.available === 3), 'it used its unavailability budget');
   });
 
-  fidelity('rounds percentages as Kubernetes does: 10 replicas at 25% give a surge of 3 (up) and 2 unavailable (down)',
+  fidelity('rounds percentages as Kubernetes does: 6 replicas at 25% give a surge of 2 (1.5 up) and 1 unavailable (1.5 down)',
     'kubernetes pkg/controller/deployment/util/deployment_util.go ResolveFenceposts', async (c) => {
       const ns = c.namespace();
-      const { samples } = await rollAndSample(c, ns, { replicas: 10 });
-      assert.equal(Math.max(...samples.map((s) => s.pods)), 13, 'replicas + ceil(2.5)');
-      assert.ok(samples.every((s) => s.available >= 8), `replicas - floor(2.5): ${Math.min(...samples.map((s) => s.available))}`);
+      const { samples } = await rollAndSample(c, ns, { replicas: 6 });
+      assert.equal(Math.max(...samples.map((s) => s.pods)), 8, 'replicas + ceil(1.5)');
+      assert.ok(samples.every((s) => s.available >= 5), `replicas - floor(1.5): ${Math.min(...samples.map((s) => s.available))}`);
       const events = await c.kubectl('get', 'events', '-n', ns, '--field-selector', 'involvedObject.kind=Deployment', '-o', 'jsonpath={range .items[*]}{.message}{"\\n"}{end}');
-      assert.match(events, /Scaled up replica set web-\w+ from 0 to 3/, 'the new ReplicaSet starts at the surge');
+      assert.match(events, /Scaled up replica set web-\w+ from 0 to 2/, 'the new ReplicaSet starts at the surge');
     });
 
   fidelity('keeps replicas - maxUnavailable old pods when the new revision never becomes available', ROLLING, async (c) => {

@@ -30,7 +30,7 @@ describe('Kubernetes emulator fidelity: the StatefulSet and DaemonSet controller
   fidelity('stays stuck on a broken pod of the old revision with OrderedReady: it waits for the pod to become ready before replacing it',
     'kubernetes/kubernetes#67250; docs statefulset#forced-rollback', async (c) => {
       const ns = c.namespace();
-      await apply(c, ns, statefulSetManifest('db', { replicas: 2 }, { image: `${c.f.image}:1.0`, env: { EMULATOR_EXIT_CODE: '1' } }));
+      await apply(c, ns, statefulSetManifest('db', { replicas: 2 }, { image: `${c.f.image}:1.0`, exitCode: 1 }));
       await until('db-0 to crash', () => podsOf(c, ns, 'db').some((p) => p.status?.containerStatuses?.[0]?.state?.waiting?.reason === 'CrashLoopBackOff'));
       await apply(c, ns, statefulSetManifest('db', { replicas: 2 }, { image: `${c.f.image}:2.0` }));
       const r = await c.kubectlResult('rollout', 'status', '-n', ns, 'statefulset/db', '--timeout=3s');
@@ -46,7 +46,7 @@ describe('Kubernetes emulator fidelity: the StatefulSet and DaemonSet controller
   fidelity('rolls a Parallel StatefulSet past a broken old pod', STS, async (c) => {
     const ns = c.namespace();
     const spec = { replicas: 2, podManagementPolicy: 'Parallel' };
-    await apply(c, ns, statefulSetManifest('db', spec, { image: `${c.f.image}:1.0`, env: { EMULATOR_EXIT_CODE: '1' } }));
+    await apply(c, ns, statefulSetManifest('db', spec, { image: `${c.f.image}:1.0`, exitCode: 1 }));
     await until('the pods to crash', () => podsOf(c, ns, 'db').length === 2);
     await apply(c, ns, statefulSetManifest('db', spec, { image: `${c.f.image}:2.0` }));
     await c.kubectl('rollout', 'status', '-n', ns, 'statefulset/db', '--timeout=30s');

@@ -50,7 +50,7 @@ describe('DeployToAks@1: histories of deployments to the same workloads', functi
     const ns = freshNamespace(f);
     const first = await deploy(ns, workload({ image: `${f.image}:9.9-missing` }));
     assert.match(first.result!.message, /ImagePullBackOff|ErrImagePull/);
-    const second = await deploy(ns, workload({ image: `${f.image}:1.0`, env: { EMULATOR_EXIT_CODE: '3' } }));
+    const second = await deploy(ns, workload({ image: `${f.image}:1.0`, env: { EXIT_CODE: '3' }, readinessProbe: true }));
     assert.equal(status(second), 'Failed', describeRun(second));
     assert.match(second.result!.message, /container 'web' is in CrashLoopBackOff.*last exit code 3/);
     assert.doesNotMatch(second.result!.message, /ImagePullBackOff|ErrImagePull|9\.9-missing/, 'the old revision is not the verdict');
@@ -61,7 +61,7 @@ describe('DeployToAks@1: histories of deployments to the same workloads', functi
 
   it('fixes forward after a crash loop', async () => {
     const ns = freshNamespace(f);
-    const crash = await deploy(ns, workload({ image: `${f.image}:1.0`, env: { EMULATOR_EXIT_CODE: '1' } }));
+    const crash = await deploy(ns, workload({ image: `${f.image}:1.0`, env: { EXIT_CODE: '1' }, readinessProbe: true }));
     assert.equal(status(crash), 'Failed', describeRun(crash));
     const fixed = await deploy(ns, workload({ image: `${f.image}:2.0` }));
     assert.equal(status(fixed), 'Succeeded', describeRun(fixed));
@@ -79,7 +79,7 @@ describe('DeployToAks@1: histories of deployments to the same workloads', functi
     assert.match(again.summaries[0]?.content ?? '', /\| Deployment\/web \| .* \| unchanged \|/);
     assert.equal((await rolloutStatus(ns, 'deployment/web')).code, 0);
 
-    const crashing = workload({ name: 'api', image: `${f.image}:1.0`, env: { EMULATOR_EXIT_CODE: '2' } });
+    const crashing = workload({ name: 'api', image: `${f.image}:1.0`, env: { EXIT_CODE: '2' }, readinessProbe: true });
     assert.equal(status(await deploy(ns, crashing)), 'Failed');
     const twice = await deploy(ns, crashing);
     assert.equal(status(twice), 'Failed', describeRun(twice));
@@ -89,8 +89,8 @@ describe('DeployToAks@1: histories of deployments to the same workloads', functi
 
   it('names the broken old pod of an OrderedReady StatefulSet that keeps it from rolling forward, and with recreateStuckPods deletes it', async () => {
     const ns = freshNamespace(f);
-    const db = (image: string, env?: Record<string, string>) => workload({ kind: 'StatefulSet', name: 'db', image, replicas: 2, env });
-    assert.equal(status(await deploy(ns, db(`${f.image}:1.0`, { EMULATOR_EXIT_CODE: '1' }))), 'Failed');
+    const db = (image: string, env?: Record<string, string>) => workload({ kind: 'StatefulSet', name: 'db', image, replicas: 2, env, readinessProbe: true });
+    assert.equal(status(await deploy(ns, db(`${f.image}:1.0`, { EXIT_CODE: '1' }))), 'Failed');
 
     const stuck = await deploy(ns, db(`${f.image}:2.0`));
     assert.equal(status(stuck), 'Failed', describeRun(stuck));
@@ -149,7 +149,7 @@ describe('DeployToAks@1: histories of deployments to the same workloads', functi
   it('two deployments racing on one Deployment: never both Succeeded, and the one that succeeds is what runs', async () => {
     const ns = freshNamespace(f);
     assert.equal(status(await deploy(ns, workload({ image: `${f.image}:1.0` }))), 'Succeeded');
-    const slow = (image: string) => workload({ image, env: { EMULATOR_READY_AFTER: '2' } });
+    const slow = (image: string) => workload({ image, env: { STARTUP_DELAY_SECONDS: '2' }, readinessProbe: true });
     const [a, b] = await Promise.all([deploy(ns, slow(`${f.image}:2.0`)), deploy(ns, slow(`${f.image}:1.0`))]);
     const runs = [{ run: a, image: `${f.image}:2.0` }, { run: b, image: `${f.image}:1.0` }];
     const live = await images(ns, 'deployment/web');
@@ -174,7 +174,7 @@ describe('DeployToAks@1: histories of deployments to the same workloads', functi
     const [good, broken, mixed] = await Promise.all([
       deploy(ns1, workload({ image: `${f.image}:1.0` })),
       deploy(ns2, workload({ image: `${f.image}:9.9-missing` })),
-      deploy(ns3, workload({ name: 'web', image: `${f.image}:1.0` }), workload({ name: 'api', image: `${f.image}:1.0`, env: { EMULATOR_EXIT_CODE: '4' } })),
+      deploy(ns3, workload({ name: 'web', image: `${f.image}:1.0` }), workload({ name: 'api', image: `${f.image}:1.0`, env: { EXIT_CODE: '4' }, readinessProbe: true })),
     ]);
     assert.equal(status(good), 'Succeeded', describeRun(good));
     assert.equal(status(broken), 'Failed', describeRun(broken));
