@@ -2,6 +2,7 @@ import { readAzureConnection, type AzureConnection } from '../common/connections
 import { UserError } from '../common/errors';
 import { parseImageReference, type ImageReference } from '../common/imageReference';
 import type { Inputs } from '../common/inputs';
+import { readGitOpsOptions, type GitOpsOptions } from './gitops/options';
 
 export type ClusterConnection =
   | { type: 'azureResourceManager'; azure: AzureConnection; resourceGroup: string; clusterName: string; useClusterAdmin: boolean }
@@ -40,6 +41,62 @@ export interface DeployOptions {
   appName: string;
   /** Pipeline metadata written as annotations of every applied object. */
   metadata: Record<string, string>;
+  /**
+   * deliveryMode gitops: commit the rendered objects to Azure Repos for Flux instead of applying them. The cluster
+   * connection is then used only to watch the rollouts, and only when it is a Kubernetes connection.
+   */
+  gitops?: GitOpsOptions;
+  /** How the new version reaches users; `rolling` is a plain deployment. */
+  strategy: Strategy;
+}
+
+export const STRATEGIES = ['rolling', 'canary', 'blueGreen'] as const;
+export const ACTIONS = ['deploy', 'promote', 'reject'] as const;
+export const TRAFFIC_SPLITS = ['replicas', 'gatewayApi'] as const;
+export type TrafficSplit = (typeof TRAFFIC_SPLITS)[number];
+export type StrategyAction = (typeof ACTIONS)[number];
+
+export type Strategy =
+  | { name: 'rolling' }
+  | { name: 'canary'; action: StrategyAction; traffic: TrafficSplit; percentage: number; httpRoute?: string }
+  | { name: 'blueGreen'; action: StrategyAction; traffic: TrafficSplit; httpRoute?: string; scaleDownDelaySeconds: number };
+
+/** The canary's share when `percentage` is not given. */
+export const DEFAULT_PERCENTAGE = 10;
+/** Argo Rollouts' default: kube-proxy and load balancers need a moment after the switch before the old pods go. */
+export const DEFAULT_SCALE_DOWN_DELAY_SECONDS = 30;
+
+/** Reads strategy, action, trafficSplit, percentage, httpRoute and scaleDownDelaySeconds, refusing what cannot work. */
+export function readStrategy(inputs: Inputs, dryRun: boolean): Strategy {
+  const name = inputs.choice('strategy', STRATEGIES, 'rolling');
+  const given = (input: string) => inputs.text(input) !== undefined;
+  if (name === 'rolling') {
+    for (const input of ['action', 'trafficSplit', 'percentage', 'httpRoute', 'scaleDownDelaySeconds']) {
+      if (given(input) && !(input === 'action' && inputs.text(input) === 'deploy')) {
+        throw new UserError(`Input '${input}' applies to strategy canary or blueGreen only: set 'strategy' to canary or blueGreen, or remove '${input}'.`);
+      }
+    }
+    return { name };
+  }
+  if (dryRun) throw new UserError(`Input 'dryRun' applies to strategy rolling only: a ${name} deployment reads the live stable objects to build its own, so run the dry run with strategy rolling.`);
+  const action = inputs.choice('action', ACTIONS, 'deploy');
+  const traffic = inputs.choice('trafficSplit', TRAFFIC_SPLITS, 'replicas');
+  const httpRoute = inputs.text('httpRoute');
+  if (traffic === 'gatewayApi' && !httpRoute) {
+    throw new UserError("Input 'httpRoute' is required when trafficSplit is gatewayApi: give the name of the HTTPRoute (in the app's namespace) whose backendRefs send traffic to the app's Service.");
+  }
+  if (traffic === 'replicas' && httpRoute) throw new UserError("Input 'httpRoute' applies to trafficSplit gatewayApi only: set 'trafficSplit' to gatewayApi, or remove 'httpRoute'.");
+  if (httpRoute && !(DNS_SUBDOMAIN.test(httpRoute) && httpRoute.length <= 253)) throw new UserError(`Input 'httpRoute': '${httpRoute}' is not a valid object name.`);
+  if (name === 'canary') {
+    if (given('scaleDownDelaySeconds')) throw new UserError("Input 'scaleDownDelaySeconds' applies to strategy blueGreen only: remove it, or set 'strategy' to blueGreen.");
+    const percentage = inputs.int('percentage', DEFAULT_PERCENTAGE, 1, 99);
+    if (percentage >= 50) {
+      throw new UserError(`Input 'percentage': ${percentage} % cannot be reached: the baseline gets the same share as the canary beside the stable version, so the canary can have at most 49 %. Give a percentage from 1 to 49.`);
+    }
+    return { name, action, traffic, percentage, httpRoute };
+  }
+  if (given('percentage')) throw new UserError("Input 'percentage' applies to strategy canary only: blue-green moves all traffic at once; remove 'percentage'.");
+  return { name, action, traffic, httpRoute, scaleDownDelaySeconds: inputs.int('scaleDownDelaySeconds', DEFAULT_SCALE_DOWN_DELAY_SECONDS, 0, 3600) };
 }
 
 /** Annotation keys of the pipeline metadata. */
@@ -77,6 +134,13 @@ export function readDeployOptions(inputs: Inputs): DeployOptions {
   for (const secret of imagePullSecrets) {
     if (!(DNS_SUBDOMAIN.test(secret) && secret.length <= 253)) throw new UserError(`Input 'imagePullSecrets': '${secret}' is not a valid secret name.`);
   }
+  const dryRun = inputs.bool('dryRun', false);
+  const gitops = inputs.choice('deliveryMode', ['push', 'gitops'] as const, 'push') === 'gitops' ? readGitOpsOptions(inputs) : undefined;
+  const strategy = readStrategy(inputs, dryRun);
+  if (gitops && strategy.name !== 'rolling') {
+    // The strategies read the live stable objects and move traffic step by step; Flux applies a folder as a whole.
+    throw new UserError(`Input 'strategy': ${strategy.name} needs deliveryMode push, since it reads the live stable workloads and moves traffic between steps; with deliveryMode gitops use strategy rolling.`);
+  }
   return {
     connection,
     manifests,
@@ -84,13 +148,15 @@ export function readDeployOptions(inputs: Inputs): DeployOptions {
     images: inputs.lines('images').map((line) => parseImageReference(line, "Input 'images'")),
     imagePullSecrets,
     rolloutTimeoutSeconds: inputs.int('rolloutTimeout', 600, 1, 86_400),
-    dryRun: inputs.bool('dryRun', false),
+    dryRun,
     prune: inputs.bool('prune', false),
     rollbackOnFailure: inputs.bool('rollbackOnFailure', false),
     recreateStuckPods: inputs.bool('recreateStuckPods', false),
     onSuperseded: inputs.choice('onSuperseded', ['fail', 'warn'] as const, 'fail'),
     appName: readAppName(inputs),
     metadata: pipelineMetadata(inputs),
+    gitops,
+    strategy,
   };
 }
 

@@ -7,6 +7,9 @@ import { KubeApiError, type KObj, type KubeClient } from './kubeClient';
 import { addImagePullSecrets, expandGlobs, imagesOf, orderForApply, parseManifests, phaseOf, substituteImages, type Manifest } from './manifests';
 import { ANNOTATION_PREFIX, type DeployOptions } from './options';
 import { waitError, waitForRollouts, workloadKindOf, type RolloutResult, type RolloutTarget } from './rollout';
+import { runBlueGreen } from './strategies/blueGreen';
+import { runCanary } from './strategies/canary';
+import type { StrategyContext, StrategyOutcome } from './strategies/context';
 
 /** The label that marks objects applied by this task for an app: what prune looks for. */
 export const APP_LABEL = `${ANNOTATION_PREFIX}/app`;
@@ -31,9 +34,11 @@ export interface DeployResult {
   images: string[];
   dryRun: boolean;
   cluster: string;
+  /** Canary and blue-green: the workloads of each track, the live colour, the traffic split. */
+  strategy?: StrategyOutcome;
 }
 
-interface Planned extends Manifest {
+export interface Planned extends Manifest {
   info: ResourceInfo;
   namespaced: boolean;
 }
@@ -66,13 +71,31 @@ export async function run(options: DeployOptions, log: TaskLog, cwd: string): Pr
       }
       throw unreachable(err, session.description, client.server);
     }
-    return await deploy(options, log, client, manifests, session.description);
+    const ctx: StrategyContext = {
+      options, log, client, cluster: session.description,
+      plan: () => plan(options, log, client, manifests),
+      rolling: (adjust) => deploy(options, log, client, manifests, session.description, adjust),
+    };
+    const strategy = options.strategy;
+    if (strategy.name === 'canary') return await runCanary(ctx, strategy);
+    if (strategy.name === 'blueGreen') return await runBlueGreen(ctx, strategy);
+    return await ctx.rolling();
   } finally {
     client.close();
   }
 }
 
-async function deploy(options: DeployOptions, log: TaskLog, client: KubeClient, manifests: Manifest[], cluster: string): Promise<DeployResult> {
+export interface Plan {
+  planned: Planned[];
+  images: Set<string>;
+  discovery: Discovery;
+  /** Kinds that CRDs in the manifests define, and what the cluster served while planning. */
+  crdKinds: Map<string, ResourceInfo>;
+  served: Map<string, ResourceInfo | undefined>;
+}
+
+/** Resolves every manifest's kind, defaults namespaces, substitutes images and adds pull secrets, labels and metadata. */
+export async function plan(options: DeployOptions, log: TaskLog, client: KubeClient, manifests: Manifest[]): Promise<Plan> {
   const discovery = new Discovery(client);
   const defaultNamespace = options.namespace ?? client.contextNamespace ?? 'default';
   // CRDs in the manifests make their kinds known before the cluster serves them.
@@ -117,7 +140,16 @@ async function deploy(options: DeployOptions, log: TaskLog, client: KubeClient, 
   for (const entry of options.images) {
     if (!images.has(formatImageReference(entry))) log.warn(`Input 'images': no container uses ${entry.registry}/${entry.repository} (or ${entry.repository}); it was not substituted anywhere.`);
   }
+  return { planned, images, discovery, crdKinds, served };
+}
 
+/**
+ * The rolling deployment: apply everything, wait for the workloads, prune. `adjust` changes the planned objects
+ * before anything is applied (a strategy's labels on the new stable version).
+ */
+export async function deploy(options: DeployOptions, log: TaskLog, client: KubeClient, manifests: Manifest[], cluster: string, adjust?: (planned: Planned[]) => void): Promise<DeployResult> {
+  const { planned, images, discovery, crdKinds, served } = await plan(options, log, client, manifests);
+  adjust?.(planned);
   const newNamespaces = await checkNamespaces(client, planned, log);
 
   const ordered = orderForApply(planned);

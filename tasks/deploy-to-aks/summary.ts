@@ -1,6 +1,7 @@
 import { markdownCell } from '../common/format';
 import { formatDuration } from '../common/log';
 import type { DeployResult } from './run';
+import { percent } from './traffic/split';
 
 const STATUS_TEXT = { ready: 'ready', failed: 'failed', progressDeadline: 'progress deadline exceeded', superseded: 'superseded by another writer', timeout: 'timed out', stopped: 'not finished' } as const;
 
@@ -22,6 +23,15 @@ export function summaryMarkdown(result: DeployResult): string {
       lines.push('', `Details of ${failed.workload}:`, '', ...failed.details.map((d) => `- ${markdownCell(d)}`));
     }
   }
+  const traffic = result.strategy?.traffic;
+  if (traffic) {
+    lines.push('', `**Traffic**: ${markdownCell(traffic.words)}.`);
+    if (traffic.rows.length) {
+      lines.push('', '| Backend | Pods | Weight | Share |', '|---|---|---|---|');
+      for (const r of traffic.rows) lines.push(`| ${markdownCell(r.backend)} | ${r.pods} | ${r.weight ?? '—'} | ${percent(r.share)} |`);
+    }
+  }
+  if (result.strategy?.activeColour !== undefined) lines.push('', `Live colour: ${result.strategy.activeColour || 'none yet'}.`);
   if (result.images.length) lines.push('', 'Images:', '', ...result.images.map((i) => `- \`${i}\``));
   return `${lines.join('\n')}\n`;
 }

@@ -1,0 +1,209 @@
+import { strict as assert } from 'node:assert';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { type DeployFixture, describeRun, freshNamespace, get, runDeploy, useDeployFixture, workload, writeManifest } from './deploy-to-aks-fixture';
+
+const exec = promisify(execFile);
+const TRACK = 'aks-secure-delivery.dev/track';
+const COLOUR = 'aks-secure-delivery.dev/colour';
+const service = 'apiVersion: v1\nkind: Service\nmetadata: { name: web }\nspec: { selector: { app: web }, ports: [{ port: 80, targetPort: 8080 }] }';
+
+describe('DeployToAks@1: canary and blue-green strategies', function () {
+  let f: DeployFixture;
+  useDeployFixture((fixture) => { f = fixture; });
+
+  /** What kubectl lists of a kind in the namespace, as `kind/name` (kubectl is the judge, not the emulator's store). */
+  const kubectl = async (ns: string, kind: string): Promise<string[]> => {
+    const { stdout } = await exec('kubectl', ['--kubeconfig', f.adminKubeconfigPath, 'get', kind, '-n', ns, '-o', 'name']);
+    return stdout.split('\n').filter(Boolean).sort();
+  };
+  const manifests = (image: string, replicas = 4) => writeManifest(f, workload({ image, replicas }), service);
+  const canary = (ns: string, image: string, inputs: Record<string, string> = {}) =>
+    runDeploy(f, { manifests: manifests(image), namespace: ns, strategy: 'canary', ...inputs });
+
+  it('deploys a canary beside a baseline of the stable version, labelled apart, with the replica share in log and summary', async () => {
+    const ns = freshNamespace(f);
+    const stable = await runDeploy(f, { manifests: manifests(`${f.image}:1.0`), namespace: ns });
+    assert.equal(stable.result?.status, 'Succeeded', describeRun(stable));
+    const stableBefore = get(f, 'apps/v1', 'Deployment', ns, 'web')!;
+
+    const run = await canary(ns, `${f.image}:2.0`, { percentage: '10' });
+    assert.equal(run.result?.status, 'Succeeded', describeRun(run));
+    const c = get(f, 'apps/v1', 'Deployment', ns, 'web-canary')!;
+    const b = get(f, 'apps/v1', 'Deployment', ns, 'web-baseline')!;
+    assert.equal(c.spec.template.spec.containers[0].image, `${f.image}:2.0`);
+    assert.equal(b.spec.template.spec.containers[0].image, `${f.image}:1.0`, 'the baseline runs the stable pod template');
+    // 4 stable pods at 10 %: c = 4·10/80 = 0.5, rounded up to 1 pod each.
+    assert.deepEqual([c.spec.replicas, b.spec.replicas], [1, 1]);
+    assert.deepEqual([c.spec.template.metadata.labels[TRACK], b.spec.template.metadata.labels[TRACK], c.metadata.labels?.[TRACK]], ['canary', 'baseline', 'canary']);
+    assert.equal(c.spec.template.metadata.labels.app, 'web', 'canary pods join the stable Service');
+    const pods = f.cluster.kube.list('v1', 'Pod', ns);
+    assert.deepEqual(pods.map((p) => p.metadata.labels?.[TRACK] ?? 'stable').sort(), ['baseline', 'canary', 'stable', 'stable', 'stable', 'stable']);
+    assert.equal(get(f, 'apps/v1', 'Deployment', ns, 'web')!.metadata.generation, stableBefore.metadata.generation, 'stable not changed');
+    assert.deepEqual(JSON.parse(run.outputs.canaryWorkloads), [{ kind: 'Deployment', namespace: ns, name: 'web-canary' }]);
+    assert.deepEqual(JSON.parse(run.outputs.baselineWorkloads), [{ kind: 'Deployment', namespace: ns, name: 'web-baseline' }]);
+    assert.ok(run.logLines.some((l) => l.includes('10 % of 4 stable pods rounds up to 1 canary pod: a share of 16.7 %')), describeRun(run));
+    const summary = run.summaries[0]?.content ?? '';
+    assert.match(summary, /\*\*Traffic\*\*: the canary gets 1 of the 6 pods behind Service web \(16\.7 % of connections, 10 % asked; the baseline as much\)/);
+    assert.match(summary, /\| web \(canary pods\) \| 1 \| — \| 16\.7 % \|/);
+    assert.deepEqual(await kubectl(ns, 'deployments'), ['deployment.apps/web', 'deployment.apps/web-baseline', 'deployment.apps/web-canary']);
+  });
+
+  it('rejects twice in a row: traffic back to stable, canary and baseline gone, stable untouched; the second is a quiet success', async () => {
+    const ns = freshNamespace(f);
+    assert.equal((await runDeploy(f, { manifests: manifests(`${f.image}:1.0`), namespace: ns })).result?.status, 'Succeeded');
+    const stableBefore = get(f, 'apps/v1', 'Deployment', ns, 'web')!;
+    assert.equal((await canary(ns, `${f.image}:2.0`)).result?.status, 'Succeeded');
+    // A second deploy replaces the first canary.
+    const again = await canary(ns, `${f.image}:2.0`, { percentage: '20' });
+    assert.equal(again.result?.status, 'Succeeded', describeRun(again));
+    assert.equal(get(f, 'apps/v1', 'Deployment', ns, 'web-canary')!.spec.replicas, 2, '4·20/60 = 1.33 → 2');
+    for (const [i, expected] of [[1, /Rejected the canary of web/], [2, /Nothing to reject: no canary of web is running/]] as const) {
+      const run = await canary(ns, `${f.image}:2.0`, { action: 'reject' });
+      assert.equal(run.result?.status, 'Succeeded', describeRun(run));
+      assert.match(run.result!.message, expected, `reject #${i}`);
+      assert.deepEqual(await kubectl(ns, 'deployments'), ['deployment.apps/web']);
+    }
+    const stableAfter = get(f, 'apps/v1', 'Deployment', ns, 'web')!;
+    assert.deepEqual([stableAfter.metadata.generation, stableAfter.spec.template.spec.containers[0].image], [stableBefore.metadata.generation, `${f.image}:1.0`]);
+  });
+
+  it('promotes: the new version rolls out as stable, canary and baseline removed; a second promote says there is nothing to promote', async () => {
+    const ns = freshNamespace(f);
+    assert.equal((await runDeploy(f, { manifests: manifests(`${f.image}:1.0`), namespace: ns })).result?.status, 'Succeeded');
+    assert.equal((await canary(ns, `${f.image}:2.0`)).result?.status, 'Succeeded');
+    const run = await canary(ns, `${f.image}:2.0`, { action: 'promote' });
+    assert.equal(run.result?.status, 'Succeeded', describeRun(run));
+    assert.match(run.result!.message, /^Promoted: Deployed .* canary and baseline removed\.$/);
+    const stable = get(f, 'apps/v1', 'Deployment', ns, 'web')!;
+    assert.deepEqual([stable.spec.template.spec.containers[0].image, stable.spec.template.metadata.labels[TRACK]], [`${f.image}:2.0`, 'stable']);
+    assert.deepEqual(await kubectl(ns, 'deployments'), ['deployment.apps/web']);
+    assert.deepEqual(JSON.parse(run.outputs.canaryWorkloads), []);
+    const second = await canary(ns, `${f.image}:2.0`, { action: 'promote' });
+    assert.equal(second.result?.status, 'Failed');
+    assert.match(second.result!.message, /Action 'promote': no canary of web is running \(no Deployment web-canary\), so there is nothing to promote\. Run the canary with action deploy first/);
+  });
+
+  it('makes a first deployment the stable version, since there is nothing to compare a canary with', async () => {
+    const ns = freshNamespace(f);
+    const run = await canary(ns, `${f.image}:1.0`);
+    assert.equal(run.result?.status, 'Succeeded', describeRun(run));
+    assert.match(run.result!.message, /^First deployment, so no canary: /);
+    assert.deepEqual(await kubectl(ns, 'deployments'), ['deployment.apps/web']);
+    assert.equal(get(f, 'apps/v1', 'Deployment', ns, 'web')!.spec.template.metadata.labels[TRACK], 'stable');
+  });
+
+  it('a failed canary, then reject, leaves nothing behind', async () => {
+    const ns = freshNamespace(f);
+    assert.equal((await runDeploy(f, { manifests: manifests(`${f.image}:1.0`), namespace: ns })).result?.status, 'Succeeded');
+    const bad = await runDeploy(f, { manifests: writeManifest(f, workload({ image: `${f.image}:1.0`, replicas: 4, env: { EMULATOR_EXIT_CODE: '3' } }), service), namespace: ns, strategy: 'canary' });
+    assert.equal(bad.result?.status, 'Failed');
+    assert.match(bad.result!.message, /web-canary failed: .*CrashLoopBackOff.* Reject the canary to remove it \(the stable version was not changed\)/);
+    const reject = await canary(ns, `${f.image}:1.0`, { action: 'reject' });
+    assert.equal(reject.result?.status, 'Succeeded', describeRun(reject));
+    assert.deepEqual(await kubectl(ns, 'deployments'), ['deployment.apps/web']);
+    assert.deepEqual(await kubectl(ns, 'services'), ['service/web']);
+  });
+
+  it('refuses before any change: StatefulSets, an unreachable percentage, gatewayApi without an HTTPRoute', async () => {
+    const ns = freshNamespace(f);
+    const sts = await runDeploy(f, { manifests: writeManifest(f, workload({ kind: 'StatefulSet', name: 'db', image: `${f.image}:1.0` })), namespace: ns, strategy: 'canary' });
+    assert.equal(sts.result?.status, 'Failed');
+    assert.match(sts.result!.message, /canary works on Deployments only, and the manifests hold StatefulSet db .*: a StatefulSet's pods own their names and volumes/);
+    const pct = await canary(ns, `${f.image}:2.0`, { percentage: '60' });
+    assert.match(pct.result!.message, /Input 'percentage': 60 % cannot be reached: .* at most 49 %/);
+    const route = await canary(ns, `${f.image}:2.0`, { trafficSplit: 'gatewayApi' });
+    assert.match(route.result!.message, /Input 'httpRoute' is required when trafficSplit is gatewayApi/);
+    assert.deepEqual(await kubectl(ns, 'deployments'), []);
+  });
+
+  it('blue-green: deploy behind the preview Service, promote switches the live Service, reject leaves the live colour; each twice', async () => {
+    const ns = freshNamespace(f);
+    const bg = (image: string, action: string) => runDeploy(f, { manifests: manifests(image, 2), namespace: ns, strategy: 'blueGreen', action, scaleDownDelaySeconds: '0' });
+    const first = await bg(`${f.image}:1.0`, 'deploy');
+    assert.equal(first.result?.status, 'Succeeded', describeRun(first));
+    assert.match(first.result!.message, /blue is up behind Service web-preview; nothing is live yet/);
+    assert.ok(first.logLines.some((l) => l.includes('No live colour yet (a first deployment of web)')));
+    assert.equal(first.outputs.activeColour, '');
+    assert.deepEqual(await kubectl(ns, 'services'), ['service/web-preview']);
+    assert.equal(get(f, 'v1', 'Service', ns, 'web-preview')!.spec.selector[COLOUR], 'blue');
+
+    const promoted = await bg(`${f.image}:1.0`, 'promote');
+    assert.equal(promoted.result?.status, 'Succeeded', describeRun(promoted));
+    assert.equal(promoted.outputs.activeColour, 'blue');
+    assert.deepEqual(get(f, 'v1', 'Service', ns, 'web')!.spec.selector, { app: 'web', [COLOUR]: 'blue' });
+    const twice = await bg(`${f.image}:1.0`, 'promote');
+    assert.equal(twice.result?.status, 'Failed');
+    assert.match(twice.result!.message, /no preview colour of web is waiting \(blue is live already\)/);
+
+    const green = await bg(`${f.image}:2.0`, 'deploy');
+    assert.equal(green.result?.status, 'Succeeded', describeRun(green));
+    assert.deepEqual(await kubectl(ns, 'deployments'), ['deployment.apps/web-blue', 'deployment.apps/web-green']);
+    assert.equal(get(f, 'v1', 'Service', ns, 'web')!.spec.selector[COLOUR], 'blue', 'deploy does not touch the live Service');
+    for (const expected of [/Rejected green: removed; blue stays live/, /Nothing to reject/]) {
+      const reject = await bg(`${f.image}:2.0`, 'reject');
+      assert.equal(reject.result?.status, 'Succeeded', describeRun(reject));
+      assert.match(reject.result!.message, expected);
+      assert.deepEqual(await kubectl(ns, 'deployments'), ['deployment.apps/web-blue']);
+      assert.equal(get(f, 'v1', 'Service', ns, 'web')!.spec.selector[COLOUR], 'blue');
+    }
+    const next = await bg(`${f.image}:2.0`, 'deploy');
+    assert.equal(next.result?.status, 'Succeeded', describeRun(next));
+    const switched = await bg(`${f.image}:2.0`, 'promote');
+    assert.equal(switched.result?.status, 'Succeeded', describeRun(switched));
+    assert.match(switched.result!.message, /Promoted green: Service web sends all traffic to it; blue removed after 0 s/);
+    assert.deepEqual(await kubectl(ns, 'deployments'), ['deployment.apps/web-green']);
+    assert.match(switched.summaries[0]?.content ?? '', /Live colour: green\./);
+  });
+});
+
+describe('DeployToAks@1: canary with Gateway API weights', function () {
+  let f: DeployFixture;
+  useDeployFixture((fixture) => { f = fixture; });
+
+  // The HTTPRoute kind as the Gateway API's standard CRD serves it (schema left open here).
+  const crd = [
+    'apiVersion: apiextensions.k8s.io/v1', 'kind: CustomResourceDefinition', 'metadata: { name: httproutes.gateway.networking.k8s.io }',
+    'spec:', '  group: gateway.networking.k8s.io', '  scope: Namespaced',
+    '  names: { plural: httproutes, singular: httproute, kind: HTTPRoute, listKind: HTTPRouteList }',
+    '  versions:', '  - name: v1', '    served: true', '    storage: true',
+    '    schema: { openAPIV3Schema: { type: object, x-kubernetes-preserve-unknown-fields: true } }',
+  ].join('\n');
+  const route = (backend: string) => `apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: { name: shop }\nspec:\n  parentRefs: [{ name: gateway }]\n  rules:\n  - backendRefs: [{ name: ${backend}, port: 80 }]`;
+  const service = 'apiVersion: v1\nkind: Service\nmetadata: { name: web }\nspec: { selector: { app: web }, ports: [{ port: 80, targetPort: 8080 }] }';
+
+  it('weights the HTTPRoute to stable, baseline and canary Services it creates, and restores it on reject', async () => {
+    const ns = freshNamespace(f);
+    const first = await runDeploy(f, { manifests: writeManifest(f, crd, route('web'), service, workload({ image: `${f.image}:1.0`, replicas: 4 })), namespace: ns });
+    assert.equal(first.result?.status, 'Succeeded', describeRun(first));
+    const manifests = writeManifest(f, service, workload({ image: `${f.image}:2.0`, replicas: 4 }));
+    const inputs = { manifests, namespace: ns, strategy: 'canary', trafficSplit: 'gatewayApi', httpRoute: 'shop', percentage: '10' };
+    const run = await runDeploy(f, inputs);
+    assert.equal(run.result?.status, 'Succeeded', describeRun(run));
+    const weighted = get(f, 'gateway.networking.k8s.io/v1', 'HTTPRoute', ns, 'shop')!;
+    assert.deepEqual(weighted.spec.rules[0].backendRefs, [
+      { name: 'web-stable', port: 80, weight: 80 }, { name: 'web-baseline', port: 80, weight: 10 }, { name: 'web-canary', port: 80, weight: 10 },
+    ]);
+    assert.deepEqual(get(f, 'v1', 'Service', ns, 'web-canary')!.spec.selector, { app: 'web', [TRACK]: 'canary' });
+    assert.deepEqual(get(f, 'v1', 'Service', ns, 'web-stable')!.spec.selector, { app: 'web', [TRACK]: 'stable' });
+    assert.equal(get(f, 'apps/v1', 'Deployment', ns, 'web')!.spec.template.metadata.labels[TRACK], 'stable', 'stable pods are labelled for their Service');
+    assert.match(run.summaries[0]?.content ?? '', /HTTPRoute shop sends 10 % of requests to the canary \(weight 10 of 100\)/);
+    assert.match(run.summaries[0]?.content ?? '', /\| web-canary \| 1 \| 10 \| 10 % \|/);
+
+    const reject = await runDeploy(f, { ...inputs, action: 'reject' });
+    assert.equal(reject.result?.status, 'Succeeded', describeRun(reject));
+    assert.deepEqual(get(f, 'gateway.networking.k8s.io/v1', 'HTTPRoute', ns, 'shop')!.spec.rules[0].backendRefs, [{ name: 'web', port: 80 }]);
+    assert.equal(get(f, 'gateway.networking.k8s.io/v1', 'HTTPRoute', ns, 'shop')!.metadata.annotations?.['aks-secure-delivery.dev/backends-before'], undefined);
+    const { stdout } = await exec('kubectl', ['--kubeconfig', f.adminKubeconfigPath, 'get', 'services,deployments', '-n', ns, '-o', 'name']);
+    assert.deepEqual(stdout.split('\n').filter(Boolean).sort(), ['deployment.apps/web', 'service/web']);
+  });
+
+  it('refuses an HTTPRoute whose backends are not the app\'s Services, before any change', async () => {
+    const ns = freshNamespace(f);
+    assert.equal((await runDeploy(f, { manifests: writeManifest(f, crd, route('other'), service, workload({ image: `${f.image}:1.0` })), namespace: ns })).result?.status, 'Succeeded');
+    const run = await runDeploy(f, { manifests: writeManifest(f, service, workload({ image: `${f.image}:2.0` })), namespace: ns, strategy: 'canary', trafficSplit: 'gatewayApi', httpRoute: 'shop' });
+    assert.equal(run.result?.status, 'Failed');
+    assert.match(run.result!.message, /Input 'httpRoute': HTTPRoute .*\/shop routes to Service other, not to the app's Service 'web'\. Point its backendRefs at Service 'web'/);
+    assert.equal(get(f, 'apps/v1', 'Deployment', ns, 'web-canary'), undefined);
+  });
+});
