@@ -119,6 +119,13 @@ export function explainApiError(err: unknown, obj: KObj, source: string, verb: s
     const ns = /namespaces? "([^"]+)"/.exec(message)![1];
     return new UserError(`${what}: the namespace '${ns}' does not exist. Add a Namespace object to the manifests, create the namespace, or change the 'namespace' input.`, { cause: err });
   }
+  const immutable = (err.details?.causes ?? []).filter((c) => /immutable/.test(c.message ?? '')).map((c) => c.field).filter((f): f is string => !!f);
+  if (err.status === 422 && (immutable.length || /field is immutable/.test(message))) {
+    const fields = immutable.length ? immutable.join(', ') : 'a field that cannot change';
+    const ns = obj.metadata.namespace ? ` -n ${obj.metadata.namespace}` : '';
+    return new UserError(`${what}: the cluster refuses to change ${fields}, which cannot change once the object exists (${message}). It was left as it is. `
+      + `To apply the new value, delete the object and deploy again (kubectl delete ${obj.kind.toLowerCase()} ${obj.metadata.name}${ns}), or give it a new name.`, { cause: err });
+  }
   if (err.status === 422 || err.status === 400 || isSchemaRefusal(err.status, message)) return new UserError(`${what} is invalid: ${message}. Fix the manifest.`, { cause: err });
   if (err.status === 409) return new UserError(`${what}: ${message}.`, { cause: err });
   return new Error(`${what}: the API server answered ${err.status}: ${message}`, { cause: err });

@@ -40,14 +40,14 @@ describe('Kubernetes emulator fidelity: the Deployment controller', () => {
     assert.ok(samples.some((s) => s.available === 3), 'it used its unavailability budget');
   });
 
-  fidelity('rounds percentages as Kubernetes does: 10 replicas at 25% give a surge of 3 (up) and 2 unavailable (down)',
+  fidelity('rounds percentages as Kubernetes does: 6 replicas at 25% give a surge of 2 (1.5 up) and 1 unavailable (1.5 down)',
     'kubernetes pkg/controller/deployment/util/deployment_util.go ResolveFenceposts', async (c) => {
       const ns = c.namespace();
-      const { samples } = await rollAndSample(c, ns, { replicas: 10 });
-      assert.equal(Math.max(...samples.map((s) => s.pods)), 13, 'replicas + ceil(2.5)');
-      assert.ok(samples.every((s) => s.available >= 8), `replicas - floor(2.5): ${Math.min(...samples.map((s) => s.available))}`);
+      const { samples } = await rollAndSample(c, ns, { replicas: 6 });
+      assert.equal(Math.max(...samples.map((s) => s.pods)), 8, 'replicas + ceil(1.5)');
+      assert.ok(samples.every((s) => s.available >= 5), `replicas - floor(1.5): ${Math.min(...samples.map((s) => s.available))}`);
       const events = await c.kubectl('get', 'events', '-n', ns, '--field-selector', 'involvedObject.kind=Deployment', '-o', 'jsonpath={range .items[*]}{.message}{"\\n"}{end}');
-      assert.match(events, /Scaled up replica set web-\w+ from 0 to 3/, 'the new ReplicaSet starts at the surge');
+      assert.match(events, /Scaled up replica set web-\w+ from 0 to 2/, 'the new ReplicaSet starts at the surge');
     });
 
   fidelity('keeps replicas - maxUnavailable old pods when the new revision never becomes available', ROLLING, async (c) => {
@@ -200,5 +200,40 @@ describe('Kubernetes emulator fidelity: the Deployment controller', () => {
     await apply(c, ns, deploymentManifest('web', { replicas: 1 }, { image: `${c.f.image}:1.0` }));
     await c.kubectl('rollout', 'status', '-n', ns, 'deployment/web', '--timeout=30s');
     assert.equal(await c.kubectl('get', 'pods', '-n', ns, '-o', 'jsonpath={.items[0].spec.serviceAccountName}'), 'default', 'pods without one run as default');
+  });
+  fidelity('a change of replicas resizes the one active ReplicaSet, with its size annotations, and is no new revision',
+    'sync.go isScalingEvent, scale and SetReplicasAnnotations', async (c) => {
+      const ns = c.namespace();
+      await apply(c, ns, deploymentManifest('web', { replicas: 1 }, { image: `${c.f.image}:1.0` }));
+      await c.kubectl('rollout', 'status', '-n', ns, 'deployment/web', '--timeout=30s');
+      // kubectl scale would say the same through the scale subresource, once the emulator answers it with a Scale.
+      await c.kubectl('patch', '-n', ns, 'deployment/web', '--type=merge', '-p', '{"spec":{"replicas":3}}');
+      await c.kubectl('rollout', 'status', '-n', ns, 'deployment/web', '--timeout=30s');
+      const [rs] = replicaSetsOf(c, ns, 'web');
+      assert.equal(replicaSetsOf(c, ns, 'web').length, 1, 'scaling is no new revision');
+      assert.deepEqual([rs.spec.replicas, rs.metadata.annotations!['deployment.kubernetes.io/desired-replicas'], rs.metadata.annotations!['deployment.kubernetes.io/max-replicas']], [3, '3', '4']);
+    });
+
+  fidelity('scales mid-rollout ReplicaSets in proportion to their sizes', 'kubernetes pkg/controller/deployment/sync.go scale, GetReplicaSetProportion', async (c) => {
+    const ns = c.namespace();
+    const spec = { replicas: 4, strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 1 } } };
+    await apply(c, ns, deploymentManifest('web', spec, { image: `${c.f.image}:1.0` }));
+    await c.kubectl('rollout', 'status', '-n', ns, 'deployment/web', '--timeout=30s');
+    await apply(c, ns, deploymentManifest('web', spec, { image: `${c.f.image}:0.0-missing` }));
+    await until('the broken rollout to settle at old 3 / new 2', () => replicaSetsOf(c, ns, 'web').map((rs) => rs.spec.replicas).join() === '3,2');
+    await c.kubectl('patch', '-n', ns, 'deployment/web', '--type=merge', '-p', '{"spec":{"replicas":8}}');
+    // 8 + maxSurge 1 = 9 pods allowed, 5 now: old round(3 * 9 / 5) - 3 = +2, new round(2 * 9 / 5) - 2 = +2.
+    await until('the proportional sizes', () => replicaSetsOf(c, ns, 'web').map((rs) => rs.spec.replicas).join() === '5,4');
+  });
+
+  fidelity('kubectl rollout restart rolls to a new ReplicaSet and scales the old one to zero', 'kubectl rollout restart; docs deployment', async (c) => {
+    const ns = c.namespace();
+    await apply(c, ns, deploymentManifest('web', {}, { image: `${c.f.image}:1.0` }));
+    await c.kubectl('rollout', 'status', '-n', ns, 'deployment/web', '--timeout=30s');
+    await c.kubectl('rollout', 'restart', '-n', ns, 'deployment/web');
+    await c.kubectl('rollout', 'status', '-n', ns, 'deployment/web', '--timeout=30s');
+    const sets = replicaSetsOf(c, ns, 'web');
+    assert.deepEqual(sets.map((rs) => [rs.metadata.annotations!['deployment.kubernetes.io/revision'], rs.spec.replicas]), [['1', 0], ['2', 2]]);
+    assert.ok(sets[1].spec.template.metadata.annotations['kubectl.kubernetes.io/restartedAt'], 'the restart is in the new template');
   });
 });

@@ -10,14 +10,16 @@ export interface PodTemplateOptions {
   image: string;
   /** Seconds before the pod's container listens (and its readiness probe, every second, passes). */
   readyAfter?: number;
+  /** A crashing build: the sample app exits with this code at once (EXIT_CODE). */
+  exitCode?: number;
   env?: Record<string, string>;
   serviceAccountName?: string;
 }
 
 export function podTemplate(app: string, o: PodTemplateOptions): Record<string, unknown> {
   // The sample app starts listening after STARTUP_DELAY_SECONDS; a readiness probe on /healthz sees it then.
-  const env = { ...o.env, ...(o.readyAfter ? { STARTUP_DELAY_SECONDS: String(o.readyAfter) } : {}) };
-  const probe = o.readyAfter ? { readinessProbe: { httpGet: { path: '/healthz', port: 8080 }, periodSeconds: 1 } } : {};
+  const env = { ...o.env, ...(o.readyAfter ? { STARTUP_DELAY_SECONDS: String(o.readyAfter) } : {}), ...(o.exitCode !== undefined ? { EXIT_CODE: String(o.exitCode) } : {}) };
+  const probe = o.readyAfter || o.exitCode !== undefined ? { readinessProbe: { httpGet: { path: '/healthz', port: 8080 }, periodSeconds: 1 } } : {};
   return {
     metadata: { labels: { app } },
     spec: {

@@ -135,6 +135,16 @@ describe('DeployToAks@1: histories of deployments to the same workloads', functi
     assert.equal((await kubectl('get', '-n', ns2, 'deployment/web', '-o', 'jsonpath={.spec.paused}')).out, 'true');
   });
 
+  it('names the object and the field when a change touches an immutable field, and says what to do', async () => {
+    const ns = freshNamespace(f);
+    assert.equal(status(await deploy(ns, workload({ image: `${f.image}:1.0` }))), 'Succeeded');
+    const relabelled = workload({ image: `${f.image}:2.0` }).replace(/app: web/g, 'app: shop-web');
+    const refused = await deploy(ns, relabelled);
+    assert.equal(status(refused), 'Failed', describeRun(refused));
+    assert.match(refused.result!.message, /Deployment \S+\/web .*refuses to change spec\.selector.*kubectl delete deployment web -n \S+/);
+    assert.equal(await images(ns, 'deployment/web'), `${f.image}:1.0`, 'kubectl shows the Deployment as it was');
+  });
+
   it('keeps the replicas another writer set when the manifest leaves replicas out (the HPA hand-over)', async () => {
     const ns = freshNamespace(f);
     const noReplicas = (image: string) => workload({ image }).replace(/^ {2}replicas: \d+\n/m, '');

@@ -2,6 +2,7 @@ import type { KubeCluster } from './cluster';
 import { reconcileCrd } from './controllers/crd';
 import { reconcileDaemonSet } from './controllers/daemonSet';
 import { reconcileDeployment } from './controllers/deployment';
+import { reconcileHorizontalPodAutoscaler } from './controllers/horizontalPodAutoscaler';
 import { reconcileJob } from './controllers/job';
 import { reconcileReplicaSet } from './controllers/replicaSet';
 import { reconcileServiceAccounts } from './controllers/serviceAccounts';
@@ -43,6 +44,7 @@ export class Controllers {
     const c = this.cluster;
     for (const ns of c.list('v1', 'Namespace')) reconcileServiceAccounts(c, ns);
     for (const crd of c.list('apiextensions.k8s.io/v1', 'CustomResourceDefinition')) reconcileCrd(c, crd);
+    for (const hpa of c.list('autoscaling/v2', 'HorizontalPodAutoscaler')) reconcileHorizontalPodAutoscaler(c, hpa);
     for (const d of c.list('apps/v1', 'Deployment')) reconcileDeployment(c, d);
     for (const rs of c.list('apps/v1', 'ReplicaSet')) reconcileReplicaSet(c, rs);
     for (const s of c.list('apps/v1', 'StatefulSet')) reconcileStatefulSet(c, s);
