@@ -6,6 +6,7 @@ import { runTask, type TaskRun } from '../helpers/agent';
 import { azureRmConnection, mergeRunOptions } from '../helpers/connections';
 import { handedSecrets, watchServedTokens } from '../helpers/credentials';
 import { OciLayout, skopeoDigest, skopeoPush, skopeoTarget } from '../helpers/images';
+import { sampleAppImage } from '../env/sample-app/image';
 
 export interface FlowStep {
   name: string;
@@ -29,7 +30,10 @@ export interface FlowOptions {
   tag?: string;
   /** Defender's records for the built digest (default: one healthy record, a clean scan). */
   findings?: (digest: string) => unknown[];
-  /** The app container's environment in the manifests: how the build behaves once it runs. */
+  /**
+   * The build's settings, baked into the sample app image's Env (test/env/sample-app): how the build behaves once its
+   * pods run, e.g. `{ EXIT_CODE: '3' }` for a build that crashes at start.
+   */
   appEnv?: Record<string, string>;
   /**
    * How deploy-to-aks delivers: `push` (default) applies to the clusters; `gitops` commits to the GitOps repository
@@ -57,8 +61,7 @@ export class FlowStopped extends Error {
 export const REPOSITORY = 'shop/web';
 
 /** The app's manifests, as a team keeps them in its repository: one template for every registry (`image: shop/web`). */
-function manifests(namespace: string, appEnv: Record<string, string> = {}): string {
-  const env = Object.entries(appEnv).map(([name, value]) => `\n            - { name: ${name}, value: ${JSON.stringify(value)} }`).join('');
+function manifests(namespace: string): string {
   return `apiVersion: v1
 kind: Namespace
 metadata:
@@ -80,7 +83,8 @@ spec:
       containers:
         - name: web
           image: ${REPOSITORY}
-          ports: [{ containerPort: 8080 }]${env ? `\n          env:${env}` : ''}
+          ports: [{ containerPort: 8080 }]
+          readinessProbe: { httpGet: { path: /healthz, port: 8080 }, periodSeconds: 1 }
 ---
 apiVersion: v1
 kind: Service
@@ -92,7 +96,8 @@ spec:
 `;
 }
 
-function gate(env: Environment): string {
+/** The staging gate: the deployed pods answer through their Service, and the error ratio holds. */
+function gate(env: Environment, serviceUrl: string): string {
   return `timeout: 60
 interval: 1
 requiredSuccesses: 2
@@ -100,7 +105,7 @@ failureLimit: 0
 onInconclusive: fail
 checks:
   - name: health
-    http: { url: ${env.info.app}/healthz, timeout: 5 }
+    http: { url: ${serviceUrl}/healthz, timeout: 5 }
     expect: { status: [200], maxLatencyMs: 1000 }
   - name: error ratio
     prometheus: { url: ${env.info.prometheus}, query: 'sum(rate(http_requests_total{code=~"5.."}[5s])) / sum(rate(http_requests_total[5s]))' }
@@ -125,7 +130,7 @@ export async function runDeliveryFlow(env: Environment, workDir: string, log: (l
 
   // CI: build and push the image.
   const layout = new OciLayout(path.join(workDir, 'layout'));
-  layout.tag(layout.image([64 * 1024, 256 * 1024, 16 * 1024]), 'build');
+  layout.tag(sampleAppImage(layout, { VERSION: buildId, ...options.appEnv }), 'build');
   await skopeoPush(layout, 'build', nonprodTarget, REPOSITORY, buildId);
   const builtDigest = await skopeoDigest(nonprodTarget, `${REPOSITORY}:${buildId}`);
   const sourceImage = `${nonprod.registry.loginServer}/${REPOSITORY}:${buildId}`;
@@ -137,9 +142,8 @@ export async function runDeliveryFlow(env: Environment, workDir: string, log: (l
   ]);
 
   const manifestFile = path.join(workDir, 'web.yaml');
-  fs.writeFileSync(manifestFile, manifests('shop', options.appEnv));
+  fs.writeFileSync(manifestFile, manifests('shop'));
   const gateFile = path.join(workDir, 'gate.yaml');
-  fs.writeFileSync(gateFile, gate(env));
 
   const arm = azureRmConnection(env, 'federated');
   const steps: FlowStep[] = [];
@@ -174,6 +178,8 @@ export async function runDeliveryFlow(env: Environment, workDir: string, log: (l
 
   await step('Defender scan check', 'defender-scan-check', { image: sourceImage, failOnSeverity: 'High', waitForScan: 60 });
   await step('Deploy to staging', 'deploy-to-aks', { ...cluster('staging'), manifests: manifestFile, namespace: 'shop', images: `${nonprod.registry.loginServer}/${REPOSITORY}@${builtDigest}` });
+  const service = env.aks.clusters.staging.kube.get('v1', 'Service', 'shop', 'web') as { spec: { clusterIP: string } } | undefined;
+  fs.writeFileSync(gateFile, gate(env, `http://${service?.spec.clusterIP}`));
   await step('Acceptance gate', 'acceptance-gate', { gateFile });
   const promoted = await step('Promote image', 'promote-image', { sourceImage, targetRegistry: prod.registry.loginServer, method: 'auto' });
   await step('Deploy to production', 'deploy-to-aks', { ...cluster('production'), manifests: manifestFile, namespace: 'shop', images: promoted.outputs.promotedImage });

@@ -52,8 +52,8 @@ export const SCENARIOS: Scenario[] = [
     description: 'the build exits at start: deploy-to-aks fails on staging within seconds with the exit code and rolls back',
     stopsAt: 'Deploy to staging',
     reason: /CrashLoopBackOff|exit code 3/,
-    // Until the environment runs real images, the Kubernetes emulator exits a container that asks for it by its env.
-    build: () => ({ tag: BUILD_TAG, appEnv: { EMULATOR_EXIT_CODE: '3' } }),
+    // The sample app's image with EXIT_CODE in its Env exits at start: a real crashing build.
+    build: () => ({ tag: BUILD_TAG, appEnv: { EXIT_CODE: '3' } }),
   },
   {
     name: 'error-ratio',
@@ -85,7 +85,7 @@ export const SCENARIOS: Scenario[] = [
     stopsAt: 'Deploy to staging',
     reason: /HealthCheckFailed|Non-?Compliant/i,
     waitsFor: waitsForInput('deploy-to-aks', 'deliveryMode', 'GitOps delivery (deploy-to-aks deliveryMode gitops)'),
-    build: () => ({ tag: BUILD_TAG, delivery: 'gitops', appEnv: { EMULATOR_EXIT_CODE: '3' } }),
+    build: () => ({ tag: BUILD_TAG, delivery: 'gitops', appEnv: { EXIT_CODE: '3' } }),
   },
 ];
 
