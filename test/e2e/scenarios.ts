@@ -60,7 +60,7 @@ export const SCENARIOS: Scenario[] = [
     description: "the build's pods answer with errors: the acceptance gate fails on the deployed pods' metrics",
     stopsAt: 'Acceptance gate',
     reason: /error ratio/,
-    waitsFor: 'the real-process environment and its sample app image (pods whose error ratio comes from their environment)',
+    waitsFor: 'Prometheus scraping the pods the kubelet runs (the sample app image with ERROR_RATIO is in)',
     build: () => ({ tag: BUILD_TAG, appEnv: { ERROR_RATIO: '0.3' } }),
   },
   {
@@ -68,7 +68,7 @@ export const SCENARIOS: Scenario[] = [
     description: 'a canary slower than its baseline: the compare gate fails, the canary is rejected, stable untouched',
     stopsAt: 'Acceptance gate',
     reason: /latency|High/,
-    waitsFor: 'the canary strategy of deploy-to-aks (the compare check of acceptance-gate is in)',
+    waitsFor: 'Prometheus scraping the pods the kubelet runs (the canary strategy and the compare check are in)',
     build: () => ({ tag: BUILD_TAG, appEnv: { LATENCY_MS: '250' } }),
   },
   {
