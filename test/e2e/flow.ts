@@ -101,7 +101,7 @@ function gate(env: Environment, serviceUrl: string): string {
   return `timeout: 60
 interval: 1
 requiredSuccesses: 2
-failureLimit: 0
+failureLimit: 1
 onInconclusive: fail
 checks:
   - name: health
