@@ -77,7 +77,8 @@ export const SCENARIOS: Scenario[] = [
     stopsAt: 'Promote image',
     reason: /already points at sha256:[0-9a-f]{64}.*Nothing was changed/,
     // A rebuild pushed under the released tag: the non-production tag moves, the production one must not.
-    build: (previousTag) => ({ tag: previousTag }),
+    // (The sample app's image is reproducible, so the rebuild differs by a setting, as a real rebuild differs by its sources.)
+    build: (previousTag) => ({ tag: previousTag, appEnv: { REBUILT: 'true' } }),
   },
   {
     name: 'gitops-noncompliant',
