@@ -111,7 +111,7 @@ async function main(args: string[]): Promise<number> {
     const strategy = args[s + 1];
     if (strategy === 'rolling') return happyPath({}, 'happy-path');
     console.error(strategy === 'canary' || strategy === 'blueGreen'
-      ? `--strategy ${strategy} waits for the ${strategy} strategy of deploy-to-aks`
+      ? `--strategy ${strategy} waits for Prometheus scraping the pods the kubelet runs, which the canary's compare gate reads`
       : `--strategy needs rolling, canary or blueGreen, not '${strategy ?? ''}'`);
     return EXIT.unexpected;
   }

@@ -16,7 +16,9 @@ const IN_PROCESS = SCENARIOS.filter((s) => !s.waitsFor && s.name !== 'vulnerable
 const PARALLEL = Math.max(2, Math.min(4, os.availableParallelism()));
 
 interface Outcome {
-  report: ScenarioReport;
+  report?: ScenarioReport;
+  /** What stopped the scenario's run itself (its previous release not delivered, an environment that failed). */
+  error?: Error;
   /** The scenario's environment, kept until the assertions have looked at its clusters. */
   env: Environment;
 }
@@ -35,25 +37,33 @@ async function inParallel<T, R>(items: T[], limit: number, work: (item: T) => Pr
 }
 
 describe('the demo: each scenario is stopped by the step whose job that is, and production is left as it was', function () {
-  this.timeout(600_000);
+  this.timeout(900_000);
   const outcomes = new Map<string, Outcome>();
   let cli: { code: number; stdout: string };
   const gitopsWaits = waitsForInput('deploy-to-aks', 'deliveryMode', 'GitOps delivery');
-  let gitops: { flow: FlowResult; env: Environment } | undefined;
+  let gitops: { flow?: FlowResult; error?: Error; env: Environment } | undefined;
+  const reportOf = (name: string): ScenarioReport => {
+    const outcome = outcomes.get(name)!;
+    if (outcome.error) throw outcome.error;
+    return outcome.report!;
+  };
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'demo-scenarios-'));
 
   before(async () => {
     const demo = run(process.execPath, ['--import', 'tsx', path.join(ROOT, 'test/e2e/demo.ts'), '--scenario', 'vulnerable-image'], { cwd: ROOT, maxBuffer: 32 << 20 })
       .then(({ stdout }) => ({ code: 0, stdout }), (err: { code: number; stdout: string }) => ({ code: err.code, stdout: err.stdout }));
+    // Each run keeps its own failure, so that one broken scenario fails its own test and not all of them.
     const happyGitops = async () => {
       const env = await startEnvironment();
-      gitops = { env, flow: await runDeliveryFlow(env, path.join(dir, 'gitops'), () => undefined, { delivery: 'gitops' }) };
+      gitops = { env };
+      gitops.flow = await runDeliveryFlow(env, path.join(dir, 'gitops'), () => undefined, { delivery: 'gitops' }).catch((err: Error) => { gitops!.error = err; return undefined; });
     };
     const work = [...IN_PROCESS.map((s) => async () => {
       const env = await startEnvironment();
-      outcomes.set(s.name, { env, report: await runScenario(env, s, path.join(dir, s.name)) });
+      const report = await runScenario(env, s, path.join(dir, s.name)).catch((err: Error) => err);
+      outcomes.set(s.name, report instanceof Error ? { env, error: report } : { env, report });
     }), ...(gitopsWaits ? [] : [happyGitops])];
-    await inParallel(work, PARALLEL - 1, (run) => run());
+    await inParallel(work, Math.max(2, PARALLEL - 1), (run) => run());
     cli = await demo;
   });
   after(async () => {
@@ -63,7 +73,9 @@ describe('the demo: each scenario is stopped by the step whose job that is, and 
 
   it('the happy path by GitOps (--gitops): staging by a direct commit, production by a pull request, each applied by Flux', function () {
     if (gitopsWaits) this.skip();
-    const { flow, env } = gitops!;
+    if (gitops!.error) throw gitops!.error;
+    const { flow: done, env } = gitops!;
+    const flow = done!;
     assert.deepEqual(flow.steps.map((s) => s.run.result?.status), ['Succeeded', 'Succeeded', 'Succeeded', 'Succeeded', 'Succeeded']);
     const [, staging, , , production] = flow.steps.map((s) => s.run);
     assert.match(staging.outputs.gitCommit, /^[0-9a-f]{40}$/);
@@ -91,7 +103,7 @@ describe('the demo: each scenario is stopped by the step whose job that is, and 
 
   for (const s of IN_PROCESS) {
     it(`${s.name}: stopped at '${s.stopsAt}' with its reason, production unchanged`, () => {
-      const { report } = outcomes.get(s.name)!;
+      const report = reportOf(s.name);
       assert.ok(report.asExpected, `${report.problems.join('; ')}: ${report.reason}`);
       assert.equal(report.status, 'Failed');
       assert.deepEqual(report.after, report.before);
@@ -100,7 +112,8 @@ describe('the demo: each scenario is stopped by the step whose job that is, and 
   }
 
   it('crashing-image: deploy-to-aks fails within seconds with the exit code, and staging runs the previous release again', () => {
-    const { report, env } = outcomes.get('crashing-image')!;
+    const report = reportOf('crashing-image');
+    const { env } = outcomes.get('crashing-image')!;
     const staging = report.steps.find((st) => st.name === 'Deploy to staging')!;
     assert.ok(staging.run.durationMs < 30_000, `failed after ${staging.run.durationMs} ms, well before the 600 s progress deadline`);
     assert.match(report.reason!, /exit code 3/);
@@ -109,7 +122,7 @@ describe('the demo: each scenario is stopped by the step whose job that is, and 
   });
 
   it('tag-conflict: promote-image refuses and no production deployment runs', () => {
-    const { report } = outcomes.get('tag-conflict')!;
+    const report = reportOf('tag-conflict');
     assert.deepEqual(report.steps.map((st) => st.name).slice(-2), ['Acceptance gate', 'Promote image']);
     assert.match(report.reason!, /Nothing was changed/);
   });

@@ -67,7 +67,7 @@ export const SCENARIOS: Scenario[] = [
     description: 'a canary slower than its baseline: the compare gate fails, the canary is rejected, stable untouched',
     stopsAt: 'Acceptance gate',
     reason: /latency|High/,
-    waitsFor: 'the canary strategy of deploy-to-aks (the compare check of acceptance-gate is in)',
+    waitsFor: 'Prometheus scraping the pods the kubelet runs (the canary strategy and the compare check are in)',
     build: () => ({ tag: BUILD_TAG, appEnv: { LATENCY_MS: '250' } }),
   },
   {
@@ -76,7 +76,8 @@ export const SCENARIOS: Scenario[] = [
     stopsAt: 'Promote image',
     reason: /already points at sha256:[0-9a-f]{64}.*Nothing was changed/,
     // A rebuild pushed under the released tag: the non-production tag moves, the production one must not.
-    build: (previousTag) => ({ tag: previousTag }),
+    // (The sample app's image is reproducible, so the rebuild differs by a setting, as a real rebuild differs by its sources.)
+    build: (previousTag) => ({ tag: previousTag, appEnv: { REBUILT: 'true' } }),
   },
   {
     name: 'gitops-noncompliant',
