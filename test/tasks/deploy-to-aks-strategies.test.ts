@@ -1,7 +1,12 @@
 import { strict as assert } from 'node:assert';
 import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { promisify } from 'node:util';
+import { ManagedProcess, freePort } from '../env/processes';
+import { runTask } from '../helpers/agent';
 import { type DeployFixture, describeRun, freshNamespace, get, runDeploy, useDeployFixture, workload, writeManifest } from './deploy-to-aks-fixture';
 
 const exec = promisify(execFile);
@@ -253,5 +258,72 @@ describe('DeployToAks@1: canary with Gateway API weights', function () {
     assert.equal(run.result?.status, 'Failed');
     assert.match(run.result!.message, /Input 'httpRoute': HTTPRoute .*\/shop routes to Service other, not to the app's Service 'web'\. Point its backendRefs at Service 'web'/);
     assert.equal(get(f, 'apps/v1', 'Deployment', ns, 'web-canary'), undefined);
+  });
+});
+
+describe('DeployToAks@1 with AcceptanceGate@1: the canary judged against its baseline on real pods', function () {
+  let f: DeployFixture;
+  useDeployFixture((fixture) => { f = fixture; });
+  const LABEL = 'aks_secure_delivery_dev_track';
+  const service = 'apiVersion: v1\nkind: Service\nmetadata: { name: web }\nspec: { selector: { app: web }, ports: [{ port: 80, targetPort: 8080 }] }';
+
+  /**
+   * Prometheus scraping the namespace's pods on their loopback IPs, with the track label as a target label (what a
+   * pod-scraping Prometheus keeps through a labelmap), and traffic through the app's Service while the gate runs.
+   */
+  async function judge(ns: string): Promise<{ status?: string; message?: string }> {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'canary-gate-'));
+    const pods = f.cluster.kube.list('v1', 'Pod', ns).filter((p) => p.status?.podIP && p.metadata.labels?.[TRACK]);
+    fs.writeFileSync(path.join(dir, 'pods.json'), JSON.stringify(pods.map((p) => ({ targets: [`${p.status.podIP}:8080`], labels: { [LABEL]: p.metadata.labels![TRACK], pod: p.metadata.name } }))));
+    fs.writeFileSync(path.join(dir, 'prometheus.yml'), `global: { scrape_interval: 1s, scrape_timeout: 1s }\nscrape_configs:\n  - job_name: pods\n    file_sd_configs: [{ files: ['${dir}/pods.json'] }]\n`);
+    const port = await freePort();
+    const prometheus = ManagedProcess.start('prometheus', 'prometheus', [`--config.file=${dir}/prometheus.yml`, `--storage.tsdb.path=${dir}/data`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'], path.join(dir, 'prometheus.log'));
+    const ip = get(f, 'v1', 'Service', ns, 'web')!.spec.clusterIP;
+    let stop = false;
+    const traffic = (async () => {
+      while (!stop) {
+        await Promise.all(Array.from({ length: 6 }, () => fetch(`http://${ip}/api/x`).then((r) => r.arrayBuffer()).catch(() => undefined)));
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    })();
+    try {
+      await prometheus.waitUntil(async () => (await fetch(`http://127.0.0.1:${port}/-/ready`)).ok, 30_000);
+      const ratio = `sum(rate(http_requests_total{code="500",${LABEL}="{{version}}"}[3s]) or rate(http_requests_total{${LABEL}="{{version}}"}[3s]) * 0) / sum(rate(http_requests_total{${LABEL}="{{version}}"}[3s]))`;
+      const gate = `initialDelay: 4\ninterval: 1\nrequiredSuccesses: 3\ntimeout: 60\nchecks:\n  - name: error ratio\n    compare: { url: "http://127.0.0.1:${port}", query: '${ratio}', direction: increase, minSamples: 5 }\n`;
+      const run = await runTask('acceptance-gate', { inputs: { gate }, timeoutMs: 90_000 });
+      return { status: run.result?.status, message: run.result?.message };
+    } finally {
+      stop = true;
+      await traffic;
+      await prometheus.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  const deploy = (ns: string, env: Record<string, string>, inputs: Record<string, string> = {}) =>
+    runDeploy(f, { manifests: writeManifest(f, workload({ image: `${f.image}:2.0`, replicas: 2, readinessProbe: true, env }), service), namespace: ns, strategy: 'canary', percentage: '25', ...inputs });
+
+  it('passes a good canary, which is then promoted; fails a canary with a higher error ratio, which is rejected with stable untouched', async function () {
+    this.timeout(400_000);
+    const ns = freshNamespace(f);
+    const stable = await runDeploy(f, { manifests: writeManifest(f, workload({ image: `${f.image}:1.0`, replicas: 2, readinessProbe: true }), service), namespace: ns });
+    assert.equal(stable.result?.status, 'Succeeded', describeRun(stable));
+    const stablePods = () => f.cluster.kube.list('v1', 'Pod', ns).filter((p) => !p.metadata.labels?.[TRACK] || p.metadata.labels[TRACK] === 'stable').map((p) => p.metadata.uid).sort();
+    const before = stablePods();
+
+    assert.equal((await deploy(ns, { ERROR_RATIO: '0.4' })).result?.status, 'Succeeded');
+    const bad = await judge(ns);
+    assert.equal(bad.status, 'Failed', bad.message);
+    assert.match(bad.message!, /'error ratio' High: canary median 0\.\d+, baseline median 0: shift/);
+    const reject = await deploy(ns, { ERROR_RATIO: '0.4' }, { action: 'reject' });
+    assert.equal(reject.result?.status, 'Succeeded', describeRun(reject));
+    assert.deepEqual(stablePods(), before, 'the stable pods never changed');
+
+    assert.equal((await deploy(ns, {})).result?.status, 'Succeeded');
+    const good = await judge(ns);
+    assert.equal(good.status, 'Succeeded', good.message);
+    const promote = await deploy(ns, {}, { action: 'promote' });
+    assert.equal(promote.result?.status, 'Succeeded', describeRun(promote));
+    assert.equal(get(f, 'apps/v1', 'Deployment', ns, 'web')!.spec.template.spec.containers[0].image, `${f.image}:2.0`);
   });
 });
