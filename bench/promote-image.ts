@@ -1,4 +1,5 @@
-// promote-image: an OCI copy of a 200 MB image of five layers between the two local registries, by the built task
+// promote-image: an OCI copy of a 100 MB image, in five layers of 20 MB and in one layer of 100 MB, between the two
+// local TLS registries with basic credentials, by the built task
 // (run as the agent runs it) against `skopeo copy` of the same image in the same run, alternately, each into a fresh
 // repository; the task's peak memory (its own process.resourceUsage().maxRSS, which the task prints as a debug
 // line at the end); and the time to promote an image that is already there, minus the task's start-up (the median
@@ -15,7 +16,8 @@ import { OciLayout, skopeoCertDir, skopeoDigest, skopeoPush, skopeoTarget, type 
 import { median, report, round } from './lib/report';
 
 const run = promisify(execFile);
-const LAYER_BYTES = 40 * 1024 * 1024;
+const IMAGE_BYTES = 100 * 1024 * 1024;
+const SHAPES = [{ name: 'five layers', key: 'copyVsSkopeo', layers: 5 }, { name: 'one layer', key: 'copyVsSkopeoOneLayer', layers: 1 }];
 const ROUNDS = 5;
 
 async function main(): Promise<void> {
@@ -26,9 +28,9 @@ async function main(): Promise<void> {
     const prod: SkopeoTarget = skopeoTarget(env, env.registries.prod, certDir);
     // Each copy gets an image of its own: skopeo remembers where blobs are and would mount them from an earlier
     // copy in the same registry, which would measure its cache, not a copy.
-    const seed = async (tag: string): Promise<string> => {
+    const seed = async (tag: string, layers: number): Promise<string> => {
       const layout = new OciLayout(fs.mkdtempSync(path.join(os.tmpdir(), 'bench-promote-')));
-      const image = layout.image(Array.from({ length: 5 }, () => LAYER_BYTES));
+      const image = layout.image(Array.from({ length: layers }, () => IMAGE_BYTES / layers));
       layout.tag(image, tag);
       await skopeoPush(layout, tag, nonprod, 'bench/app', tag);
       fs.rmSync(layout.dir, { recursive: true, force: true });
@@ -42,58 +44,64 @@ async function main(): Promise<void> {
     }));
     const maxRssKB = (r: TaskRun) => Number(/peak memory \(maxRSS\): (\d+) KB/.exec(r.stdout)?.[1] ?? NaN);
 
-    const taskMs: number[] = [];
-    const skopeoMs: number[] = [];
     let peakKB = 0;
     // The two alternate which goes first, and the disks are synced before each, so neither pays for the other's
     // (or the seeding's) write-back.
-    const skopeoCopy = async (i: number) => {
+    const skopeoCopy = async (tag: string): Promise<number> => {
       await run('sync', []);
       const started = Date.now();
       await run('skopeo', ['copy', '--preserve-digests', '--src-cert-dir', certDir, '--dest-cert-dir', certDir,
         '--src-creds', `${env.registries.nonprod.pull.username}:${env.registries.nonprod.pull.password}`, '--dest-creds', `${prod.username}:${prod.password}`,
-        `docker://${nonprod.loginServer}/bench/app:skopeo-${i}`, `docker://${prod.loginServer}/bench/skopeo-${i}:skopeo-${i}`]);
-      skopeoMs.push(Date.now() - started);
+        `docker://${nonprod.loginServer}/bench/app:${tag}`, `docker://${prod.loginServer}/bench/${tag}:${tag}`]);
+      return Date.now() - started;
     };
-    const taskCopy = async (i: number, digest: string) => {
+    const taskCopy = async (tag: string, digest: string): Promise<{ ms: number; rssKB: number }> => {
       await run('sync', []);
-      const r = await promote(`task-${i}`, `bench/task-${i}`);
+      const r = await promote(tag, `bench/${tag}`);
       if (r.result?.status !== 'Succeeded') throw new Error(`the task failed: ${r.result?.message}\n${r.stdout}`);
-      taskMs.push(r.durationMs);
       peakKB = Math.max(peakKB, maxRssKB(r));
-      if ((await skopeoDigest(prod, `bench/task-${i}:task-${i}`)) !== digest) throw new Error('the task copied another digest');
-      return maxRssKB(r);
+      if ((await skopeoDigest(prod, `bench/${tag}:${tag}`)) !== digest) throw new Error('the task copied another digest');
+      return { ms: r.durationMs, rssKB: maxRssKB(r) };
     };
-    for (let i = 0; i < ROUNDS; i++) {
-      await seed(`skopeo-${i}`);
-      const digest = await seed(`task-${i}`);
-      let rss: number;
-      if (i % 2 === 0) {
-        await skopeoCopy(i);
-        rss = await taskCopy(i, digest);
-      } else {
-        rss = await taskCopy(i, digest);
-        await skopeoCopy(i);
+    const ratios: Record<string, number> = {};
+    for (const shape of SHAPES) {
+      const taskMs: number[] = [];
+      const skopeoMs: number[] = [];
+      for (let i = 0; i < ROUNDS; i++) {
+        const slug = `${shape.layers}l-${i}`;
+        await seed(`skopeo-${slug}`, shape.layers);
+        const digest = await seed(`task-${slug}`, shape.layers);
+        let task: { ms: number; rssKB: number };
+        if (i % 2 === 0) {
+          skopeoMs.push(await skopeoCopy(`skopeo-${slug}`));
+          task = await taskCopy(`task-${slug}`, digest);
+        } else {
+          task = await taskCopy(`task-${slug}`, digest);
+          skopeoMs.push(await skopeoCopy(`skopeo-${slug}`));
+        }
+        taskMs.push(task.ms);
+        console.log(`${shape.name}, round ${i + 1}: skopeo copy ${(skopeoMs[i] / 1000).toFixed(2)} s, task ${(task.ms / 1000).toFixed(2)} s (${(task.ms / skopeoMs[i]).toFixed(2)}×), task maxRSS ${(task.rssKB / 1024).toFixed(1)} MB`);
       }
-      console.log(`round ${i + 1}: skopeo copy ${(skopeoMs[i] / 1000).toFixed(2)} s, task ${(taskMs[i] / 1000).toFixed(2)} s, task maxRSS ${(rss / 1024).toFixed(1)} MB`);
+      console.log(`${shape.name}: skopeo copy (anchor) median ${(median(skopeoMs) / 1000).toFixed(2)} s; task median ${(median(taskMs) / 1000).toFixed(2)} s`);
+      ratios[shape.key] = round(median(taskMs) / median(skopeoMs));
     }
 
     const startupMs: number[] = [];
     const againMs: number[] = [];
     for (let i = 0; i < 7; i++) {
       startupMs.push((await runTask('promote-image', { caFile: env.ca.caCertPath })).durationMs);
-      const r = await promote(`task-${ROUNDS - 1}`, `bench/task-${ROUNDS - 1}`);
+      const last = `task-1l-${ROUNDS - 1}`;
+      const r = await promote(last, `bench/${last}`);
       if (!/Already promoted/.test(r.result?.message ?? '')) throw new Error(`expected an already-promoted run: ${r.result?.message}`);
       againMs.push(r.durationMs);
     }
-    console.log(`images: 5 layers of ${LAYER_BYTES / (1024 * 1024)} MB each (random, gzip), a fresh one per copy`);
-    console.log(`skopeo copy (anchor) median ${(median(skopeoMs) / 1000).toFixed(2)} s; task median ${(median(taskMs) / 1000).toFixed(2)} s`);
+    console.log(`images: ${IMAGE_BYTES / (1024 * 1024)} MB of random layers, a fresh one per copy`);
     console.log(`already promoted: median run ${median(againMs).toFixed(0)} ms, start-up (no inputs) ${median(startupMs).toFixed(0)} ms`);
     report('promote-image', {
-      copyVsSkopeo: round(median(taskMs) / median(skopeoMs)),
+      ...ratios,
       peakRssMB: round(peakKB / 1024, 1),
       alreadyPromotedSeconds: round(Math.max(0, median(againMs) - median(startupMs)) / 1000, 3),
-    }, { copyVsSkopeo: '1.0 or less (skopeo copy = 1)', peakRssMB: 'under 150', alreadyPromotedSeconds: 'under 0.5 after start-up' });
+    }, { copyVsSkopeo: '1.0 or less (skopeo copy = 1)', copyVsSkopeoOneLayer: '1.0 or less (skopeo copy = 1)', peakRssMB: 'under 150', alreadyPromotedSeconds: 'under 0.5 after start-up' });
   } finally {
     await env.stop();
   }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the local environment runs: the CNCF distribution registry, Prometheus, skopeo
 # (an independent registry client the tests check digests with), openssl (the per-run CA) and unzip (the package
-# tests read the .vsix) and squid (the agent's corporate proxy in the tests).
+# tests read the .vsix), squid (the agent's corporate proxy in the tests) and git (the bare repositories behind the
+# Azure Repos emulator, served by git http-backend; git merge-tree --write-tree needs 2.38 or later).
 set -euo pipefail
 need=()
 command -v docker-registry >/dev/null || need+=(docker-registry)
@@ -10,6 +11,7 @@ command -v skopeo >/dev/null || need+=(skopeo)
 command -v openssl >/dev/null || need+=(openssl)
 command -v unzip >/dev/null || need+=(unzip)
 command -v squid >/dev/null || need+=(squid)
+command -v git >/dev/null || need+=(git)
 if [ ${#need[@]} -eq 0 ]; then
   echo "system packages: all present"
   exit 0

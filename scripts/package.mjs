@@ -37,7 +37,8 @@ export async function packageExtension({ dev = false, quiet = false } = {}) {
       writeFileSync(taskFile, `${JSON.stringify(task, null, 2)}\n`);
     }
   }
-  manifest.files = TASK_FOLDERS.map((folder) => ({ path: `tasks/${folder}` }));
+  // The images are addressable so that the marketplace page (overview.md) can show the pictures.
+  manifest.files = [...TASK_FOLDERS.map((folder) => ({ path: `tasks/${folder}` })), { path: 'images', addressable: true }];
   cpSync(path.join(root, 'images'), path.join(stage, 'images'), { recursive: true });
   cpSync(path.join(root, 'overview.md'), path.join(stage, 'overview.md'));
   if (dev) {

@@ -48,6 +48,7 @@ export function isDroppedConnection(err: unknown): boolean {
 export function parseRetryAfter(value: string | null | undefined, now = Date.now()): number | undefined {
   if (!value) return undefined;
   const seconds = Number(value);
+  // Stryker disable next-line EqualityOperator: '0' then reads as a date (1 January 2000), in the past: 0 ms as well.
   if (Number.isFinite(seconds) && seconds >= 0) return Math.min(seconds * 1000, MAX_RETRY_AFTER_MS);
   const date = Date.parse(value);
   if (Number.isNaN(date)) return undefined;
@@ -88,6 +89,7 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
       signal?.removeEventListener('abort', done);
       resolve();
     }
+    // Stryker disable next-line ObjectLiteral,BooleanLiteral: done() removes the listener itself; `once` only says so twice.
     signal?.addEventListener('abort', done, { once: true });
   });
 }

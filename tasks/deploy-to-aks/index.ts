@@ -5,6 +5,16 @@ import { summaryMarkdown } from './summary';
 runTask(__dirname, async (pipeline, inputs) => {
   const options = readDeployOptions(inputs);
   const cwd = inputs.variable('System.DefaultWorkingDirectory') ?? process.cwd();
+  if (options.gitops) {
+    const { deliverByGitOps, gitOpsSummaryMarkdown } = await import('./gitopsDelivery.js');
+    const result = await deliverByGitOps(options, pipeline, cwd);
+    pipeline.setOutput('gitCommit', result.commit?.sha ?? '');
+    pipeline.setOutput('pullRequestId', result.pullRequest ? String(result.pullRequest.id) : '');
+    pipeline.setOutput('appliedRevision', result.appliedRevision ?? '');
+    pipeline.setOutput('deployedImages', result.images.join('\n'));
+    pipeline.uploadSummary('Deploy to AKS', gitOpsSummaryMarkdown(result));
+    return { status: result.ok ? 'Succeeded' : 'Failed', reason: result.reason };
+  }
   // Loaded only now: the client libraries are heavy, and a run with bad inputs should fail at once.
   const { run } = await import('./run.js');
   const result = await run(options, pipeline, cwd);
@@ -16,5 +26,5 @@ runTask(__dirname, async (pipeline, inputs) => {
   if (result.strategy?.baselineWorkloads) pipeline.setOutput('baselineWorkloads', JSON.stringify(result.strategy.baselineWorkloads));
   if (result.strategy?.activeColour !== undefined) pipeline.setOutput('activeColour', result.strategy.activeColour);
   pipeline.uploadSummary('Deploy to AKS', summaryMarkdown(result));
-  return { status: result.ok ? 'Succeeded' : 'Failed', reason: result.reason };
+  return { status: result.ok ? (result.withIssues ? 'SucceededWithIssues' : 'Succeeded') : 'Failed', reason: result.reason };
 });

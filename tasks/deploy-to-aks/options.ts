@@ -2,6 +2,7 @@ import { readAzureConnection, type AzureConnection } from '../common/connections
 import { UserError } from '../common/errors';
 import { parseImageReference, type ImageReference } from '../common/imageReference';
 import type { Inputs } from '../common/inputs';
+import { readGitOpsOptions, type GitOpsOptions } from './gitops/options';
 
 export type ClusterConnection =
   | { type: 'azureResourceManager'; azure: AzureConnection; resourceGroup: string; clusterName: string; useClusterAdmin: boolean }
@@ -32,10 +33,19 @@ export interface DeployOptions {
   dryRun: boolean;
   prune: boolean;
   rollbackOnFailure: boolean;
+  /** Delete the old-revision pods that keep an OrderedReady StatefulSet from rolling forward. */
+  recreateStuckPods: boolean;
+  /** When another writer replaces the applied template while the task waits: fail (default), or warn (SucceededWithIssues). */
+  onSuperseded: 'fail' | 'warn';
   /** Label value that marks the objects of this app, for prune. */
   appName: string;
   /** Pipeline metadata written as annotations of every applied object. */
   metadata: Record<string, string>;
+  /**
+   * deliveryMode gitops: commit the rendered objects to Azure Repos for Flux instead of applying them. The cluster
+   * connection is then used only to watch the rollouts, and only when it is a Kubernetes connection.
+   */
+  gitops?: GitOpsOptions;
   /** How the new version reaches users; `rolling` is a plain deployment. */
   strategy: Strategy;
 }
@@ -125,6 +135,12 @@ export function readDeployOptions(inputs: Inputs): DeployOptions {
     if (!(DNS_SUBDOMAIN.test(secret) && secret.length <= 253)) throw new UserError(`Input 'imagePullSecrets': '${secret}' is not a valid secret name.`);
   }
   const dryRun = inputs.bool('dryRun', false);
+  const gitops = inputs.choice('deliveryMode', ['push', 'gitops'] as const, 'push') === 'gitops' ? readGitOpsOptions(inputs) : undefined;
+  const strategy = readStrategy(inputs, dryRun);
+  if (gitops && strategy.name !== 'rolling') {
+    // The strategies read the live stable objects and move traffic step by step; Flux applies a folder as a whole.
+    throw new UserError(`Input 'strategy': ${strategy.name} needs deliveryMode push, since it reads the live stable workloads and moves traffic between steps; with deliveryMode gitops use strategy rolling.`);
+  }
   return {
     connection,
     manifests,
@@ -135,9 +151,12 @@ export function readDeployOptions(inputs: Inputs): DeployOptions {
     dryRun,
     prune: inputs.bool('prune', false),
     rollbackOnFailure: inputs.bool('rollbackOnFailure', false),
+    recreateStuckPods: inputs.bool('recreateStuckPods', false),
+    onSuperseded: inputs.choice('onSuperseded', ['fail', 'warn'] as const, 'fail'),
     appName: readAppName(inputs),
     metadata: pipelineMetadata(inputs),
-    strategy: readStrategy(inputs, dryRun),
+    gitops,
+    strategy,
   };
 }
 

@@ -6,7 +6,7 @@ import { connectToCluster } from './connect';
 import { KubeApiError, type KObj, type KubeClient } from './kubeClient';
 import { addImagePullSecrets, expandGlobs, imagesOf, orderForApply, parseManifests, phaseOf, substituteImages, type Manifest } from './manifests';
 import { ANNOTATION_PREFIX, type DeployOptions } from './options';
-import { WORKLOAD_KINDS, waitError, waitForRollouts, type RolloutResult } from './rollout';
+import { waitError, waitForRollouts, workloadKindOf, type RolloutResult, type RolloutTarget } from './rollout';
 import { runBlueGreen } from './strategies/blueGreen';
 import { runCanary } from './strategies/canary';
 import type { StrategyContext, StrategyOutcome } from './strategies/context';
@@ -25,6 +25,8 @@ export interface ObjectReport {
 
 export interface DeployResult {
   ok: boolean;
+  /** Succeeded, but with something a person should look at (a superseded rollout under onSuperseded: warn). */
+  withIssues?: boolean;
   /** One line for the task result. */
   reason: string;
   objects: ObjectReport[];
@@ -153,7 +155,7 @@ export async function deploy(options: DeployOptions, log: TaskLog, client: KubeC
   const ordered = orderForApply(planned);
   const reports: ObjectReport[] = [];
   const previous = new Map<string, KObj | undefined>();
-  const applied: KObj[] = [];
+  const applied: RolloutTarget[] = [];
   const denials: string[] = [];
   log.info(`${options.dryRun ? 'Dry run (server-side): checking' : 'Applying'} ${ordered.length} object${ordered.length === 1 ? '' : 's'} with field manager '${FIELD_MANAGER}'`);
   // Objects of one kind go out together; kinds go one after another, so that what a pod needs (its ConfigMaps,
@@ -196,7 +198,7 @@ export async function deploy(options: DeployOptions, log: TaskLog, client: KubeC
       } else {
         report.action = outcome.action;
         previous.set(describeObject(p.obj), outcome.before);
-        applied.push({ ...outcome.live, apiVersion: p.obj.apiVersion, kind: p.obj.kind });
+        applied.push({ applied: { ...outcome.live, apiVersion: p.obj.apiVersion, kind: p.obj.kind }, manifest: p.obj });
         log.info(`${describeObject(p.obj)} ${outcome.action}${options.dryRun ? ' (dry run)' : ''}`);
       }
       reports.push(report);
@@ -236,7 +238,7 @@ export async function deploy(options: DeployOptions, log: TaskLog, client: KubeC
   const pruneNow = async () => {
     if (options.prune) reports.push(...await prune(client, discovery, planned, options.appName, log));
   };
-  const workloads = applied.filter((o) => WORKLOAD_KINDS.has(o.kind) && /^(apps\/v1|batch\/v1|v1)$/.test(o.apiVersion));
+  const workloads = applied.filter((t) => workloadKindOf(t.applied));
   if (workloads.length === 0) {
     await pruneNow();
     return { ...base, ok: true, reason: `Applied ${ordered.length} objects to ${cluster}; no workloads to wait for.` };
@@ -245,24 +247,31 @@ export async function deploy(options: DeployOptions, log: TaskLog, client: KubeC
   const started = Date.now();
   let rollouts: RolloutResult[];
   try {
-    rollouts = await waitForRollouts(client, workloads, log, { timeoutSeconds: options.rolloutTimeoutSeconds });
+    rollouts = await waitForRollouts(client, workloads, log, { timeoutSeconds: options.rolloutTimeoutSeconds, recreateStuckPods: options.recreateStuckPods });
   } catch (err) {
     throw waitError(err);
   }
-  const failed = rollouts.find((r) => r.status !== 'ready' && r.status !== 'stopped');
-  if (!failed) {
+  const failures = rollouts.filter((r) => r.status !== 'ready' && r.status !== 'stopped');
+  const tolerated = options.onSuperseded === 'warn' && failures.every((r) => r.status === 'superseded');
+  if (failures.length === 0 || tolerated) {
     await pruneNow();
-    return { ...base, rollouts, ok: true, reason: `Deployed ${ordered.length} objects to ${cluster}; ${workloads.length} workload${workloads.length === 1 ? '' : 's'} ready in ${formatDuration(Date.now() - started)}.` };
+    const done = `Deployed ${ordered.length} objects to ${cluster}; ${workloads.length} workload${workloads.length === 1 ? '' : 's'} ready in ${formatDuration(Date.now() - started)}.`;
+    if (!tolerated) return { ...base, rollouts, ok: true, reason: done };
+    for (const r of failures) log.warn(r.message);
+    return { ...base, rollouts, ok: true, withIssues: true, reason: `${failures.map((r) => r.message).join(' ')} (onSuperseded: warn)` };
   }
-  log.info(failed.message);
+  for (const r of failures) {
+    log.info(r.message);
+    for (const line of r.details) log.info(`  ${line}`);
+  }
   if (options.prune) log.info('Prune skipped: the rollout failed, so the objects of the previous deployment are kept.');
-  for (const line of failed.details) log.info(`  ${line}`);
-  let reason = failed.message;
+  // Each failed workload is named with its own reason; one alone reads as before.
+  let reason = failures.length === 1 ? failures[0].message : `${failures.length} of ${rollouts.length} workloads did not roll out: ${failures.map((r) => r.message).join(' ')}`;
   if (options.rollbackOnFailure) {
     const rolledBack = await rollback(client, planned, previous, reports, log);
     reason = rolledBack.length
-      ? `${failed.message} Rolled back ${rolledBack.join(', ')} to the previous revision.`
-      : `${failed.message} Nothing to roll back: no changed workload had a previous revision.`;
+      ? `${reason} Rolled back ${rolledBack.join(', ')} to the previous revision.`
+      : `${reason} Nothing to roll back: no changed workload had a previous revision.`;
   }
   return { ...base, rollouts, ok: false, reason };
 }

@@ -3,14 +3,14 @@ import { formatDuration } from '../common/log';
 import type { DeployResult } from './run';
 import { percent } from './traffic/split';
 
-const STATUS_TEXT = { ready: 'ready', failed: 'failed', progressDeadline: 'progress deadline exceeded', timeout: 'timed out', stopped: 'not finished' } as const;
+const STATUS_TEXT = { ready: 'ready', failed: 'failed', progressDeadline: 'progress deadline exceeded', superseded: 'superseded by another writer', timeout: 'timed out', stopped: 'not finished' } as const;
 
 /** The Markdown summary tab: each object's action and each workload's rollout result. */
 export function summaryMarkdown(result: DeployResult): string {
   const lines = [
     `### ${result.dryRun ? 'Dry run against' : 'Deployment to'} ${markdownCell(result.cluster)}`,
     '',
-    `**${result.ok ? 'Succeeded' : 'Failed'}**: ${markdownCell(result.reason)}`,
+    `**${result.ok ? (result.withIssues ? 'Succeeded with issues' : 'Succeeded') : 'Failed'}**: ${markdownCell(result.reason)}`,
     '',
     '| Object | Namespace | Action |',
     '|---|---|---|',
@@ -19,8 +19,9 @@ export function summaryMarkdown(result: DeployResult): string {
   if (result.rollouts.length) {
     lines.push('', '| Workload | Rollout | Time | Detail |', '|---|---|---|---|');
     for (const r of result.rollouts) lines.push(`| ${r.kind}/${markdownCell(r.namespace)}/${markdownCell(r.name)} | ${STATUS_TEXT[r.status]} | ${formatDuration(r.seconds * 1000)} | ${markdownCell(r.message)} |`);
-    const failed = result.rollouts.find((r) => r.details.length);
-    if (failed) lines.push('', `Details of ${failed.workload}:`, '', ...failed.details.map((d) => `- ${markdownCell(d)}`));
+    for (const failed of result.rollouts.filter((r) => r.details.length)) {
+      lines.push('', `Details of ${failed.workload}:`, '', ...failed.details.map((d) => `- ${markdownCell(d)}`));
+    }
   }
   const traffic = result.strategy?.traffic;
   if (traffic) {

@@ -1,6 +1,7 @@
 // The main job: starts the local environment and runs the whole delivery flow against it, printing each step.
 //   demo.ts                        the happy path: every step succeeds
 //   demo.ts --list                 the scenarios, one line each
+//   demo.ts --gitops               the happy path, staging and production delivered by GitOps through Flux
 //   demo.ts --scenario <name|all>  the flow with one thing wrong, stopped by the step whose job that is
 // Each run writes what it saw (every step's result and uploaded summary) to build/demo/<name>.json, which
 // `npm run pictures` renders.
@@ -8,8 +9,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { startEnvironment, type Environment } from '../env';
 import { ROOT } from '../helpers/agent';
-import { runDeliveryFlow, type FlowStep } from './flow';
-import { EXIT, SCENARIOS, closingLines, findScenario, runScenario, type Scenario, type ScenarioReport } from './scenarios';
+import { runDeliveryFlow, type FlowOptions, type FlowStep } from './flow';
+import { EXIT, SCENARIOS, closingLines, findScenario, runScenario, waitsForInput, type Scenario, type ScenarioReport } from './scenarios';
 
 const OUT = path.join(ROOT, 'build/demo');
 
@@ -18,7 +19,7 @@ function writeRecord(name: string, record: Record<string, unknown>, steps: FlowS
   fs.mkdirSync(OUT, { recursive: true });
   const shown = steps.map((s) => ({
     name: s.name, task: s.task, status: s.run.result?.status, message: s.run.result?.message, durationMs: s.run.durationMs,
-    summary: s.run.summaries[0]?.content ?? '',
+    summary: s.run.summaries[0]?.content ?? '', summaryFile: s.run.summaries[0] ? path.basename(s.run.summaries[0].path) : undefined,
   }));
   fs.writeFileSync(path.join(OUT, `${name}.json`), `${JSON.stringify({ ...record, steps: shown }, null, 2)}\n`);
 }
@@ -35,14 +36,14 @@ async function withEnvironment<T>(work: (env: Environment) => Promise<T>): Promi
   }
 }
 
-async function happyPath(): Promise<number> {
+async function happyPath(options: FlowOptions, record: string): Promise<number> {
   return withEnvironment(async (env) => {
     const started = Date.now();
     const dir = path.join(env.dir, 'demo');
     try {
-      const result = await runDeliveryFlow(env, dir, (line) => console.log(line));
+      const result = await runDeliveryFlow(env, dir, (line) => console.log(line), options);
       const same = result.productionDigest === result.builtDigest;
-      writeRecord('happy-path', { builtDigest: result.builtDigest, productionDigest: result.productionDigest }, result.steps);
+      writeRecord(record, { builtDigest: result.builtDigest, productionDigest: result.productionDigest }, result.steps);
       console.log(`\n${same ? 'delivered' : 'MISMATCH:'} ${result.builtDigest} from the non-production registry to production in ${((Date.now() - started) / 1000).toFixed(1)} s`);
       for (const step of result.steps) {
         const summary = step.run.summaries[0]?.content;
@@ -105,12 +106,27 @@ async function main(args: string[]): Promise<number> {
     }
     return scenarios([name]);
   }
-  const unknown = args.filter((a) => a.startsWith('-'));
-  if (unknown.length) {
-    console.error(`unknown option ${unknown.join(' ')}: use --list or --scenario <name>`);
+  const s = args.indexOf('--strategy');
+  if (s >= 0) {
+    const strategy = args[s + 1];
+    if (strategy === 'rolling') return happyPath({}, 'happy-path');
+    console.error(strategy === 'canary' || strategy === 'blueGreen'
+      ? `--strategy ${strategy} waits for the ${strategy} strategy of deploy-to-aks`
+      : `--strategy needs rolling, canary or blueGreen, not '${strategy ?? ''}'`);
     return EXIT.unexpected;
   }
-  return happyPath();
+  const unknown = args.filter((a) => a.startsWith('-') && a !== '--gitops');
+  if (unknown.length) {
+    console.error(`unknown option ${unknown.join(' ')}: use --list, --gitops, --strategy <name> or --scenario <name>`);
+    return EXIT.unexpected;
+  }
+  if (!args.includes('--gitops')) return happyPath({}, 'happy-path');
+  const waits = waitsForInput('deploy-to-aks', 'deliveryMode', 'GitOps delivery (deploy-to-aks deliveryMode gitops)');
+  if (waits) {
+    console.error(`--gitops waits for ${waits}`);
+    return EXIT.unexpected;
+  }
+  return happyPath({ delivery: 'gitops' }, 'happy-path-gitops');
 }
 
 main(process.argv.slice(2)).then((code) => process.exit(code), (err: unknown) => {

@@ -4,12 +4,15 @@ import type { Environment } from '../env';
 import { writeFindings, assessmentRecord } from '../data/defender/fixtures';
 import { runTask, type TaskRun } from '../helpers/agent';
 import { azureRmConnection, mergeRunOptions } from '../helpers/connections';
+import { handedSecrets, watchServedTokens } from '../helpers/credentials';
 import { OciLayout, skopeoDigest, skopeoPush, skopeoTarget } from '../helpers/images';
 
 export interface FlowStep {
   name: string;
   task: string;
   run: TaskRun;
+  /** The secrets the task received: those it was handed and the tokens the emulators served it during its run. */
+  credentials: string[];
 }
 
 export interface FlowResult {
@@ -28,7 +31,16 @@ export interface FlowOptions {
   findings?: (digest: string) => unknown[];
   /** The app container's environment in the manifests: how the build behaves once it runs. */
   appEnv?: Record<string, string>;
+  /**
+   * How deploy-to-aks delivers: `push` (default) applies to the clusters; `gitops` commits to the GitOps repository
+   * that each cluster's Flux reconciles (staging by a direct commit, production by an auto-completed pull request)
+   * and waits for Flux's verdict through ARM.
+   */
+  delivery?: 'push' | 'gitops';
 }
+
+/** The Azure Repos repository of the environment that the clusters' Flux configurations reconcile. */
+const GITOPS_REPOSITORY = 'shop-gitops';
 
 /** The flow stopped at a step that did not succeed; `steps` holds every step run, the stopping one last. */
 export class FlowStopped extends Error {
@@ -131,9 +143,20 @@ export async function runDeliveryFlow(env: Environment, workDir: string, log: (l
 
   const arm = azureRmConnection(env, 'federated');
   const steps: FlowStep[] = [];
+  // What a job has besides its inputs: its access token and the run's variables (GitOps commits with the former and
+  // names the latter in its commit message).
+  const job = {
+    systemAccessToken: env.devops.accessToken,
+    variables: {
+      'Build.BuildId': buildId, 'Build.BuildNumber': `${buildId}.1`, 'Build.DefinitionName': 'shop-cd', 'Build.SourceBranch': 'refs/heads/main',
+      'System.CollectionUri': env.info.devops.collectionUri, 'System.TeamProject': env.info.devops.project, 'System.TeamProjectId': env.info.devops.projectId,
+    },
+  };
   const step = async (name: string, task: string, inputs: Record<string, string | boolean | number>): Promise<TaskRun> => {
-    const run = await runTask(task, mergeRunOptions(arm.options, { inputs: { azureSubscription: arm.id, ...inputs }, timeoutMs: 180_000 }));
-    steps.push({ name, task, run });
+    const options = mergeRunOptions(arm.options, job, { inputs: { azureSubscription: arm.id, ...inputs }, timeoutMs: 180_000 });
+    const served = watchServedTokens(env);
+    const run = await runTask(task, options);
+    steps.push({ name, task, run, credentials: [...handedSecrets(options), ...served()] });
     log(`${name.padEnd(28)} ${String(run.result?.status).padEnd(20)} ${(run.durationMs / 1000).toFixed(1).padStart(5)} s  ${run.result?.message ?? ''}`);
     if (run.result?.status !== 'Succeeded') {
       const detail = run.result ? run.result.message : `no result (exit ${run.exitCode}${run.timedOut ? ', timed out' : ''}): ${run.stderr.slice(-1500)}`;
@@ -141,15 +164,19 @@ export async function runDeliveryFlow(env: Environment, workDir: string, log: (l
     }
     return run;
   };
-  const cluster = (key: 'staging' | 'production') => ({
-    connectionType: 'azureResourceManager', resourceGroup: env.info.clusters[key].resourceGroup, kubernetesCluster: env.info.clusters[key].name,
-  });
+  const cluster = (key: 'staging' | 'production') => {
+    const c = env.info.clusters[key];
+    const target = { connectionType: 'azureResourceManager', resourceGroup: c.resourceGroup, kubernetesCluster: c.name };
+    if (options.delivery !== 'gitops') return { ...target, rolloutTimeout: 120, rollbackOnFailure: key === 'staging' };
+    const change = key === 'production' ? { gitChange: 'pullRequest', autoComplete: true } : { gitChange: 'push', autoComplete: false };
+    return { ...target, deliveryMode: 'gitops', gitRepository: GITOPS_REPOSITORY, gitPath: c.gitPath, fluxConfiguration: c.fluxConfiguration, reconcileTimeout: 120, ...change };
+  };
 
   await step('Defender scan check', 'defender-scan-check', { image: sourceImage, failOnSeverity: 'High', waitForScan: 60 });
-  await step('Deploy to staging', 'deploy-to-aks', { ...cluster('staging'), manifests: manifestFile, namespace: 'shop', images: `${nonprod.registry.loginServer}/${REPOSITORY}@${builtDigest}`, rolloutTimeout: 120, rollbackOnFailure: true });
+  await step('Deploy to staging', 'deploy-to-aks', { ...cluster('staging'), manifests: manifestFile, namespace: 'shop', images: `${nonprod.registry.loginServer}/${REPOSITORY}@${builtDigest}` });
   await step('Acceptance gate', 'acceptance-gate', { gateFile });
   const promoted = await step('Promote image', 'promote-image', { sourceImage, targetRegistry: prod.registry.loginServer, method: 'auto' });
-  await step('Deploy to production', 'deploy-to-aks', { ...cluster('production'), manifests: manifestFile, namespace: 'shop', images: promoted.outputs.promotedImage, rolloutTimeout: 120 });
+  await step('Deploy to production', 'deploy-to-aks', { ...cluster('production'), manifests: manifestFile, namespace: 'shop', images: promoted.outputs.promotedImage });
 
   const productionDigest = await skopeoDigest(prodTarget, `${REPOSITORY}:${buildId}`);
   log(`production holds ${prod.registry.loginServer}/${REPOSITORY}:${buildId} at ${productionDigest}`);

@@ -6,7 +6,8 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { startEnvironment, type Environment } from '../env';
 import { ROOT } from '../helpers/agent';
-import { EXIT, SCENARIOS, deployedImage, runScenario, type ScenarioReport } from './scenarios';
+import { runDeliveryFlow, type FlowResult } from './flow';
+import { EXIT, SCENARIOS, deployedImage, runScenario, waitsForInput, type ScenarioReport } from './scenarios';
 
 const run = promisify(execFile);
 /** Scenarios that run in-process, each in its own environment; the demo's command line runs one more. */
@@ -37,20 +38,38 @@ describe('the demo: each scenario is stopped by the step whose job that is, and 
   this.timeout(600_000);
   const outcomes = new Map<string, Outcome>();
   let cli: { code: number; stdout: string };
+  const gitopsWaits = waitsForInput('deploy-to-aks', 'deliveryMode', 'GitOps delivery');
+  let gitops: { flow: FlowResult; env: Environment } | undefined;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'demo-scenarios-'));
 
   before(async () => {
     const demo = run(process.execPath, ['--import', 'tsx', path.join(ROOT, 'test/e2e/demo.ts'), '--scenario', 'vulnerable-image'], { cwd: ROOT, maxBuffer: 32 << 20 })
       .then(({ stdout }) => ({ code: 0, stdout }), (err: { code: number; stdout: string }) => ({ code: err.code, stdout: err.stdout }));
-    await inParallel(IN_PROCESS, PARALLEL - 1, async (s) => {
+    const happyGitops = async () => {
+      const env = await startEnvironment();
+      gitops = { env, flow: await runDeliveryFlow(env, path.join(dir, 'gitops'), () => undefined, { delivery: 'gitops' }) };
+    };
+    const work = [...IN_PROCESS.map((s) => async () => {
       const env = await startEnvironment();
       outcomes.set(s.name, { env, report: await runScenario(env, s, path.join(dir, s.name)) });
-    });
+    }), ...(gitopsWaits ? [] : [happyGitops])];
+    await inParallel(work, PARALLEL - 1, (run) => run());
     cli = await demo;
   });
   after(async () => {
-    await Promise.all([...outcomes.values()].map((o) => o.env.stop()));
+    await Promise.all([...outcomes.values(), ...(gitops ? [gitops] : [])].map((o) => o.env.stop()));
     fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('the happy path by GitOps (--gitops): staging by a direct commit, production by a pull request, each applied by Flux', function () {
+    if (gitopsWaits) this.skip();
+    const { flow, env } = gitops!;
+    assert.deepEqual(flow.steps.map((s) => s.run.result?.status), ['Succeeded', 'Succeeded', 'Succeeded', 'Succeeded', 'Succeeded']);
+    const [, staging, , , production] = flow.steps.map((s) => s.run);
+    assert.match(staging.outputs.gitCommit, /^[0-9a-f]{40}$/);
+    assert.match(production.outputs.pullRequestId, /^\d+$/, 'production went through a pull request');
+    assert.equal(flow.productionDigest, flow.builtDigest);
+    assert.equal(deployedImage(env, 'production')?.split('@')[1], flow.builtDigest, "Flux deployed the promoted digest");
   });
 
   it('lists every scenario with one line each, naming those that wait for a piece of the environment', async () => {

@@ -21,6 +21,15 @@ export interface ScopeItem {
   actions: string[];
 }
 
+/** One request the front passed on, with the moments it started and finished on one counter shared by all. */
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  started: number;
+  finished?: number;
+  status?: number;
+}
+
 /**
  * A real OCI registry (Debian's `docker-registry`, the CNCF distribution registry) on loopback behind an HTTPS
  * front. The registry itself uses token authentication; the front is its token server (`/oauth2/token`, with basic
@@ -38,6 +47,8 @@ export class Registry {
   private process?: ManagedProcess;
   private backendPort = 0;
   private readonly issuer = 'registry-token-issuer';
+  private recording?: RecordedRequest[];
+  private clock = 0;
 
   private constructor(readonly name: string, private readonly dir: string, private readonly tokenCert: IssuedCertificate) {}
 
@@ -140,7 +151,27 @@ export class Registry {
     this.router.add('POST', '/oauth2/token', token);
   }
 
+  /**
+   * Records the requests the front passes on (after injected faults) until `stop`, which returns them in the order
+   * they started: tests assert the order in which a client wrote to the registry.
+   */
+  recordRequests(): { stop(): RecordedRequest[] } {
+    const requests: RecordedRequest[] = [];
+    this.recording = requests;
+    return {
+      stop: () => {
+        if (this.recording === requests) this.recording = undefined;
+        return requests;
+      },
+    };
+  }
+
   private async handle(x: Exchange): Promise<void> {
+    if (this.recording) {
+      const request: RecordedRequest = { method: x.method, path: x.path, started: ++this.clock };
+      this.recording.push(request);
+      x.res.once('finish', () => Object.assign(request, { finished: ++this.clock, status: x.res.statusCode }));
+    }
     if (await this.router.handle(x)) return;
     if (!x.path.startsWith('/v2')) return x.sendJson(404, { errors: [{ code: 'NOT_FOUND', message: `no route for ${x.path}` }] });
     await this.forward(x);

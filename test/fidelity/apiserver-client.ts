@@ -30,7 +30,7 @@ export function raw(c: FidelityContext, method: string, urlPath: string, body?: 
       ca: Buffer.from(cluster['certificate-authority-data'], 'base64'),
       cert: Buffer.from(user['client-certificate-data'], 'base64'),
       key: Buffer.from(user['client-key-data'], 'base64'),
-      headers: { accept: 'application/json', ...(payload !== undefined ? { 'content-type': contentType } : {}) },
+      headers: { accept: 'application/json', ...(payload !== undefined ? { 'content-type': contentType, 'content-length': Buffer.byteLength(payload) } : {}) },
     }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (d: Buffer) => chunks.push(d));

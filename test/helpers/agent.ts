@@ -107,7 +107,8 @@ async function runAsAgent(args: string[], options: RunOptions): Promise<TaskRun>
   });
 }
 
-function agentEnvironment(options: RunOptions, work: string): NodeJS.ProcessEnv {
+/** The process environment the agent gives a task: inputs, service connections and variables. */
+export function agentEnvironment(options: RunOptions, work: string): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     HOME: process.env.HOME,

@@ -2,24 +2,16 @@ import { strict as assert } from 'node:assert';
 import { randomUUID } from 'node:crypto';
 import * as path from 'node:path';
 import { runScriptAsAgent, type Endpoint, type RunOptions, type TaskRun } from '../helpers/agent';
+import { handedSecrets, watchServedTokens } from '../helpers/credentials';
 import { azureRmConnection, mergeRunOptions, registryConnection, type AzureCredentialKind } from '../helpers/connections';
 import { type DeployFixture, describeRun, freshNamespace, runDeploy, useDeployFixture, writeManifest } from './deploy-to-aks-fixture';
 
 const AZURE_PROBE = path.join(__dirname, '../probes/azure-token.ts');
 const REGISTRY_PROBE = path.join(__dirname, '../probes/registry-resolve.ts');
 
-/** Authorization parameters the agent hands a task that are secrets (the names of the service connection types). */
-const SECRET_PARAMETERS = ['serviceprincipalkey', 'servicePrincipalCertificate', 'password', 'apiToken', 'kubeconfig'];
-
 /** What the agent must mask: each line of a value (the agent masks line by line), PEM armour lines aside. */
 function maskedLines(values: string[]): string[] {
   return values.flatMap((v) => v.split(/\r?\n/)).filter((l) => l.trim() && !l.startsWith('-----'));
-}
-
-/** Every secret the run was handed: secret endpoint parameters and the job's access token. */
-function handedSecrets(options: RunOptions): string[] {
-  const parameters = Object.values(options.endpoints ?? {}).flatMap((e: Endpoint) => Object.entries(e.parameters));
-  return [...parameters.filter(([k]) => SECRET_PARAMETERS.includes(k)).map(([, v]) => v), ...(options.systemAccessToken ? [options.systemAccessToken] : [])];
 }
 
 /** Asserts that each secret is among the values the run registered with ##vso[task.setsecret]. */
@@ -37,11 +29,9 @@ describe('every secret a task is handed or mints is registered with the agent', 
 
   /** Runs `start` and returns its run with the tokens the emulators served meanwhile. */
   async function minting(start: () => Promise<TaskRun>): Promise<{ run: TaskRun; minted: string[] }> {
-    const { entra, devops, registries } = f.env;
-    const lists = [entra.servedTokens, devops.servedOidcTokens, registries.nonprod.registry.servedTokens, registries.prod.registry.servedTokens];
-    const before = lists.map((l) => l.length);
+    const served = watchServedTokens(f.env);
     const run = await start();
-    return { run, minted: lists.flatMap((l, i) => l.slice(before[i])) };
+    return { run, minted: served() };
   }
 
   const kinds: [AzureCredentialKind, string, number][] = [

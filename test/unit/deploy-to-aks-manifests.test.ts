@@ -5,7 +5,6 @@ import * as path from 'node:path';
 import { parseImageReference } from '../../tasks/common/imageReference';
 import type { KObj } from '../../tasks/deploy-to-aks/kubeClient';
 import { addImagePullSecrets, expandGlobs, orderForApply, parseManifests, substituteImages } from '../../tasks/deploy-to-aks/manifests';
-import { evaluate, findPodProblem } from '../../tasks/deploy-to-aks/rollout';
 
 function deployment(images: string[], init: string[] = []): KObj {
   return {
@@ -71,47 +70,5 @@ describe('deploy-to-aks manifests', () => {
     assert.throws(() => parseManifests(files, dir), /k8s\/b\.yaml:1: ConfigMap 'a' is also defined at k8s\/a\.yaml:3 \(item 1\)/);
     assert.equal(parseManifests(files.slice(0, 1), dir).length, 1);
     assert.throws(() => expandGlobs(['missing/*.yaml'], dir), /'missing\/\*\.yaml' matches no file/);
-  });
-});
-
-describe('deploy-to-aks rollout rules (kubectl rollout status)', () => {
-  const deploymentAt = (spec: object, status: object, generation = 2): KObj => ({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web', generation }, spec: { replicas: 3, ...spec }, status: { observedGeneration: 2, ...status } });
-
-  it('follows the Deployment rules in order', () => {
-    assert.match(evaluate(deploymentAt({}, { observedGeneration: 1 })).message, /spec update to be observed/);
-    const deadline = evaluate(deploymentAt({}, { conditions: [{ type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded', message: 'ReplicaSet "web-1" has timed out progressing.' }] }));
-    assert.equal(deadline.failed, 'progressDeadline');
-    assert.match(evaluate(deploymentAt({}, { updatedReplicas: 1 })).message, /1 out of 3 new replicas have been updated/);
-    assert.match(evaluate(deploymentAt({}, { updatedReplicas: 3, replicas: 4 })).message, /1 old replicas are pending termination/);
-    assert.match(evaluate(deploymentAt({}, { updatedReplicas: 3, replicas: 3, availableReplicas: 2 })).message, /2 of 3 updated replicas are available/);
-    assert.equal(evaluate(deploymentAt({}, { updatedReplicas: 3, replicas: 3, availableReplicas: 3 })).done, true);
-  });
-
-  it('follows the StatefulSet rules, partitions included', () => {
-    const sts = (spec: object, status: object): KObj => ({ apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: 'db', generation: 1 }, spec: { replicas: 3, ...spec }, status: { observedGeneration: 1, ...status } });
-    assert.equal(evaluate(sts({ updateStrategy: { type: 'RollingUpdate', rollingUpdate: { partition: 2 } } }, { readyReplicas: 3, updatedReplicas: 1 })).done, true);
-    assert.equal(evaluate(sts({ updateStrategy: { type: 'RollingUpdate', rollingUpdate: { partition: 1 } } }, { readyReplicas: 3, updatedReplicas: 1 })).done, false);
-    assert.equal(evaluate(sts({ updateStrategy: { type: 'RollingUpdate', rollingUpdate: { partition: 0 } } }, { readyReplicas: 3, updatedReplicas: 3, currentRevision: 'a', updateRevision: 'b' })).done, false);
-    assert.equal(evaluate(sts({ updateStrategy: { type: 'RollingUpdate', rollingUpdate: { partition: 0 } } }, { readyReplicas: 3, updatedReplicas: 3, currentRevision: 'b', updateRevision: 'b' })).done, true);
-    assert.equal(evaluate(sts({ updateStrategy: { type: 'OnDelete' } }, { readyReplicas: 3, updatedReplicas: 0 })).done, true);
-    assert.equal(evaluate(sts({}, { observedGeneration: 0 })).done, false);
-  });
-
-  it('follows the DaemonSet rules and Job conditions', () => {
-    const ds: KObj = { apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: 'a', generation: 1 }, spec: {}, status: { observedGeneration: 1, desiredNumberScheduled: 2, updatedNumberScheduled: 2, numberAvailable: 1 } };
-    assert.match(evaluate(ds).message, /1 of 2 updated pods are available/);
-    const job: KObj = { apiVersion: 'batch/v1', kind: 'Job', metadata: { name: 'j' }, spec: {}, status: { conditions: [{ type: 'Failed', status: 'True', reason: 'BackoffLimitExceeded', message: 'Job has reached the specified backoff limit' }] } };
-    assert.equal(evaluate(job).failed, 'failed');
-  });
-
-  it('finds the pod problems that never fix themselves', () => {
-    const pod = (status: object): KObj => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p' }, status });
-    assert.equal(findPodProblem([pod({ containerStatuses: [{ name: 'c', state: { waiting: { reason: 'ContainerCreating' } } }] })]), undefined);
-    const crash = findPodProblem([pod({ containerStatuses: [{ name: 'c', restartCount: 2, state: { waiting: { reason: 'CrashLoopBackOff', message: 'back-off' } }, lastState: { terminated: { exitCode: 137, reason: 'OOMKilled' } } }] })]);
-    assert.match(crash!.summary, /container 'c' is in CrashLoopBackOff: back-off; last exit code 137 \(OOMKilled\); restarted 2 times/);
-    const unschedulable = findPodProblem([pod({ conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: '0/3 nodes are available' }] })]);
-    assert.equal(unschedulable?.reason, 'Unschedulable');
-    const init = findPodProblem([pod({ initContainerStatuses: [{ name: 'migrate', state: { waiting: { reason: 'ErrImagePull' } } }] })]);
-    assert.equal(init?.container, 'migrate');
   });
 });

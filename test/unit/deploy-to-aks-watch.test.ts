@@ -108,7 +108,7 @@ describe('deploy-to-aks list-and-watch', function () {
     kube.faults.setRates({ rate500: 1, match: new RegExp(`^GET /apis/apps/v1/namespaces/${ns}/deployments`) });
     const workload = { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'unlisted', namespace: ns } };
     const started = Date.now();
-    const [result] = await waitForRollouts(client, [workload], log, { timeoutSeconds: 1 });
+    const [result] = await waitForRollouts(client, [{ applied: workload, manifest: workload }], log, { timeoutSeconds: 1 });
     assert.equal(result.status, 'timeout');
     assert.match(result.message, /rolloutTimeout \(1 s\)/);
     assert.ok(kube.faults.served['500'] > 0, 'the list requests failed');

@@ -200,6 +200,19 @@ describe('documentation and samples', () => {
     assert.deepEqual(stalePages(), [], 'run npm run docs to regenerate the tables from task.json');
   });
 
+  it("the marketplace page shows pictures that npm run pictures made: each a PNG of the script's width", () => {
+    const overview = fs.readFileSync(path.join(ROOT, 'overview.md'), 'utf8');
+    const pictures = [...overview.matchAll(/!\[[^\]]*\]\((images\/[^)]+\.png)\)/g)].map((m) => m[1]);
+    assert.ok(pictures.length >= 6, `${pictures.length} pictures`);
+    const script = fs.readFileSync(path.join(ROOT, 'scripts/pictures.mjs'), 'utf8');
+    const width = Number(/const WIDTH = (\d+)/.exec(script)?.[1]);
+    for (const picture of pictures) {
+      const png = fs.readFileSync(path.join(ROOT, picture));
+      assert.equal(png.subarray(1, 4).toString('latin1'), 'PNG', picture);
+      assert.equal(png.readUInt32BE(16), width, `${picture} is ${png.readUInt32BE(16)} pixels wide`);
+    }
+  });
+
   it('relative links between the pages resolve, to a heading where they name one', () => {
     const broken: string[] = [];
     for (const page of PAGES) {

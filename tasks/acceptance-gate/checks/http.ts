@@ -1,4 +1,5 @@
 import { isScalar, isSeq, type Node as YamlNode } from 'yaml';
+import { send } from '../../common/http';
 import type { CheckBase, Reader } from '../config';
 import type { Value } from '../expression';
 import { formatValue } from '../judge';
@@ -102,15 +103,11 @@ export async function measureHttp(check: HttpCheck, ctx: CheckContext): Promise<
   let status: number;
   let text: string;
   try {
-    const res = await fetch(check.url, {
-      method: check.method,
-      headers: check.headers,
-      body: check.body,
-      redirect: 'manual',
-      signal: signalFor(check.timeoutSeconds, ctx.signal),
-    });
+    // Redirects are not followed: a check judges the answer of the URL it names.
+    const res = await send(check.url, { method: check.method, headers: check.headers, body: check.body, signal: signalFor(check.timeoutSeconds, ctx.signal) });
     status = res.status;
     text = check.method === 'HEAD' ? '' : await res.text();
+    if (check.method === 'HEAD') await res.discard();
   } catch (err) {
     return { kind: 'error', message: describeRequestFailure(err, check.url, check.timeoutSeconds, ctx.signal), durationMs: elapsed(started) };
   }

@@ -1,6 +1,7 @@
 import type { Node as YamlNode } from 'yaml';
 import { errorMessage } from '../../common/errors';
-import { isDroppedConnection, isTransientStatus, parseRetryAfter, retry } from '../../common/retry';
+import { HttpError, httpRetryVerdict, send } from '../../common/http';
+import { isTransientStatus, retry } from '../../common/retry';
 import type { CheckBase, Reader } from '../config';
 import type { Value } from '../expression';
 import { formatValue } from '../judge';
@@ -77,11 +78,6 @@ function sampleValue(raw: unknown): number {
   return typeof text === 'string' ? Number(text === '+Inf' ? Infinity : text === '-Inf' ? -Infinity : text) : NaN;
 }
 
-class TransientAnswer extends Error {
-  constructor(readonly res: Response, readonly text: string) {
-    super(`answered ${res.status}`);
-  }
-}
 
 /** Runs one instant query against the server, retrying a throttled or briefly failing one within its timeout. */
 export async function queryPrometheus(server: PrometheusServer, query: string, ctx: CheckContext): Promise<QueryResult> {
@@ -98,7 +94,7 @@ export async function queryPrometheus(server: PrometheusServer, query: string, c
       return { ok: false, fatal: true, message: errorMessage(err) };
     }
   }
-  let res: Response;
+  let res: { status: number; ok: boolean };
   let text: string;
   const signal = signalFor(server.timeoutSeconds, ctx.signal);
   let retries = 0;
@@ -107,7 +103,7 @@ export async function queryPrometheus(server: PrometheusServer, query: string, c
     // counted as an error of the evaluation; the last answer is judged when retries run out.
     ({ res, text } = await retry(async (attempt) => {
       retries = attempt - 1;
-      const r = await fetch(endpoint, {
+      const r = await send(endpoint, {
         method: 'POST',
         headers,
         // Plain seconds: Prometheus reads a float there, but its unit form takes whole numbers only ('2.5s' is bad_data).
@@ -115,14 +111,12 @@ export async function queryPrometheus(server: PrometheusServer, query: string, c
         signal,
       });
       const t = await r.text();
-      if (isTransientStatus(r.status)) throw new TransientAnswer(r, t);
-      return { res: r, text: t };
-    }, (err) => ({
-      transient: !signal.aborted && (err instanceof TransientAnswer || isDroppedConnection(err)),
-      retryAfterMs: err instanceof TransientAnswer ? parseRetryAfter(err.res.headers.get('retry-after')) : undefined,
-    }), { attempts: 3, baseDelayMs: 100, maxDelayMs: 1000, signal }));
+      if (isTransientStatus(r.status)) throw new HttpError(r.status, `Prometheus at ${hostOf(endpoint)}`, { retryAfter: r.header('retry-after'), body: t });
+      return { res: { status: r.status, ok: r.status < 300 }, text: t };
+    }, (err) => ({ ...httpRetryVerdict(err), transient: !signal.aborted && httpRetryVerdict(err).transient }), { attempts: 3, baseDelayMs: 100, maxDelayMs: 1000, signal }));
   } catch (err) {
-    if (err instanceof TransientAnswer) ({ res, text } = err);
+    // The last answer of a service that kept failing is judged as it came (its body's start is kept).
+    if (err instanceof HttpError) ({ res, text } = { res: { status: err.status, ok: false }, text: err.body });
     else return { ok: false, message: describeRequestFailure(err, endpoint, server.timeoutSeconds, ctx.signal) };
   }
   let answer: PrometheusAnswer = {};

@@ -1,24 +1,14 @@
-import { errorMessage } from '../../common/errors';
+import { NetworkError, describeNetworkFailure } from '../../common/http';
 
-const TLS_CODES = /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ERR_TLS|SSL|EPROTO/;
-
-/** Says what a failed request met, in words a pipeline author can act on. */
+/**
+ * Says what a failed request met, in words a pipeline author can act on: the gate's own reasons (its timeout, the
+ * check's), then the HTTP layer's description of the network failure (which names the proxy or the CA setting).
+ */
 export function describeRequestFailure(err: unknown, url: string, timeoutSeconds: number, gateSignal: AbortSignal): string {
-  const name = (err as { name?: string }).name;
   if (gateSignal.aborted) return 'stopped: the gate timed out';
-  if (name === 'TimeoutError' || name === 'AbortError') return `no answer from ${hostOf(url)} within ${timeoutSeconds} s (the check's timeout)`;
-  let cause: unknown = err;
-  for (let i = 0; i < 4 && cause; i++) {
-    const code = (cause as { code?: string }).code;
-    if (code === 'ECONNREFUSED') return `cannot connect to ${hostOf(url)}: connection refused`;
-    if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return `cannot resolve the host ${new URL(url).hostname}`;
-    if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET') return `the connection to ${hostOf(url)} was dropped`;
-    if (code && TLS_CODES.test(code)) {
-      return `TLS failure with ${hostOf(url)}: ${(cause as Error).message} (${code}); the agent must trust the server's certificate authority (for a private CA, set NODE_EXTRA_CA_CERTS on the agent)`;
-    }
-    cause = (cause as { cause?: unknown }).cause;
-  }
-  return `request to ${hostOf(url)} failed: ${errorMessage((err as { cause?: unknown }).cause ?? err)}`;
+  const cause = err instanceof NetworkError ? err.cause : err;
+  if ((cause as { name?: string } | undefined)?.name === 'TimeoutError') return `no answer from ${hostOf(url)} within ${timeoutSeconds} s (the check's timeout)`;
+  return describeNetworkFailure(err, new URL(url));
 }
 
 export function hostOf(url: string): string {

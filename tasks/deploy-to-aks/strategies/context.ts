@@ -75,7 +75,9 @@ export async function createMissingSupport(ctx: StrategyContext, objects: Cluste
 export async function waitFor(ctx: StrategyContext, workloads: KObj[]): Promise<RolloutResult[]> {
   ctx.log.info(`Waiting for ${workloads.map((w) => w.metadata.name).join(', ')} (rolloutTimeout ${ctx.options.rolloutTimeoutSeconds} s)`);
   try {
-    return await waitForRollouts(ctx.client, workloads, ctx.log, { timeoutSeconds: ctx.options.rolloutTimeoutSeconds });
+    // The strategies build these objects themselves, so what they sent is what they ask for.
+    const targets = workloads.map((w) => ({ applied: w, manifest: w }));
+    return await waitForRollouts(ctx.client, targets, ctx.log, { timeoutSeconds: ctx.options.rolloutTimeoutSeconds });
   } catch (err) {
     throw waitError(err);
   }

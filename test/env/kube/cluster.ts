@@ -3,10 +3,13 @@ import type { CertificateAuthority, IssuedCertificate } from '../ca';
 import type { EntraEmulator, EntraIdentity } from '../entra';
 import { Faults } from '../faults';
 import type { Exchange, TlsMaterial } from '../http';
+import { deleteObject, mayPurge, type DeleteOptions } from './apiserver/deletion';
 import { Handlers, type ApiContext } from './apiserver/handlers';
 import { ApiServer, type KubeUser } from './apiserver/server';
 import { Store, now } from './apiserver/store';
 import { Watches } from './apiserver/watch';
+import { collectGarbage } from './controllers/garbageCollector';
+import { finalizeNamespaces } from './controllers/namespace';
 import { KubeStatus, type KObj, type ResourceType } from './types';
 
 export { AKS_SERVER_APP_ID, type KubeUser } from './apiserver/server';
@@ -30,9 +33,29 @@ export class KubeCluster implements ApiContext {
   readonly subresources = new Map<string, (x: Exchange, obj: KObj) => void | Promise<void>>();
   readonly watches = new Watches(this.store);
   private readonly server: ApiServer;
+  private readonly terminationHooks: ((pod: KObj) => void)[] = [];
+  private collecting = false;
 
   private constructor(readonly name: string, ca: CertificateAuthority, entra: EntraEmulator | undefined) {
     this.server = new ApiServer(name, ca, entra, this.store, new Handlers(this), this.faults);
+    // A served CRD that changes (new versions, subresources) is served as it now says.
+    this.store.subscribe((change) => {
+      if (change.type === 'MODIFIED' && change.obj.kind === 'CustomResourceDefinition' && this.store.types.some((t) => t.crd === change.obj.metadata.name)) {
+        this.establishCrd(change.obj);
+      }
+      this.scheduleCollection();
+    });
+  }
+
+  /** The garbage collector and the namespace controller, run once after each burst of changes. */
+  private scheduleCollection(): void {
+    if (this.collecting) return;
+    this.collecting = true;
+    setImmediate(() => {
+      this.collecting = false;
+      collectGarbage(this);
+      finalizeNamespaces(this);
+    });
   }
 
   static async start(name: string, tls: TlsMaterial, ca: CertificateAuthority, entra?: EntraEmulator): Promise<KubeCluster> {
@@ -144,10 +167,68 @@ export class KubeCluster implements ApiContext {
    * bumps the resource version only when something changed, and notifies watchers.
    */
   put(obj: KObj): KObj {
-    return this.store.put(obj);
+    const stored = this.store.put(obj);
+    if (mayPurge(stored)) this.store.delete(stored);
+    return stored;
   }
 
-  /** Deletes an object and, in the background, the objects it owns. */
+  /**
+   * DELETE as the API server does it (graceful for pods on a node, held by finalizers, Orphan / Foreground /
+   * Background propagation through the garbage collector), for the REST handler and for controllers.
+   */
+  deleteObject(obj: KObj, options: DeleteOptions): { code: number; body: unknown } {
+    const type = this.typeOf(obj.apiVersion, obj.kind);
+    const live = type && this.store.byKey(this.store.key(type, obj.metadata.namespace, obj.metadata.name));
+    if (!type || !live) return { code: 404, body: undefined };
+    return deleteObject({
+      put: (o) => this.put(o),
+      purge: (o) => this.purge(o),
+      podTerminating: (pod) => this.podTerminating(pod),
+    }, type, live, options);
+  }
+
+  /**
+   * The kubelet's side of graceful deletion: `hook` is called when a pod on a node gets a deletionTimestamp (it is
+   * Terminating: end its processes within `metadata.deletionGracePeriodSeconds`), and again if a shorter grace
+   * period is asked for. Once its processes have ended, the kubelet calls `podTerminated(pod)`. Without a hook, pods
+   * are taken as terminated at once.
+   */
+  onPodTerminating(hook: (pod: KObj) => void): void {
+    this.terminationHooks.push(hook);
+  }
+
+  /** The pod's processes have ended: it is removed (once no finalizers hold it). */
+  podTerminated(pod: KObj): void {
+    const live = this.get('v1', 'Pod', pod.metadata.namespace, pod.metadata.name);
+    if (!live?.metadata.deletionTimestamp) return;
+    this.put({ ...live, metadata: { ...live.metadata, deletionGracePeriodSeconds: 0 } });
+  }
+
+  private podTerminating(pod: KObj): void {
+    if (this.terminationHooks.length === 0) setImmediate(() => this.podTerminated(pod));
+    for (const hook of this.terminationHooks) hook(pod);
+  }
+
+  /** Sets an object's finalizers (the garbage collector removing `orphan` or `foregroundDeletion`). */
+  updateFinalizers(obj: KObj, finalizers: string[]): void {
+    this.put({ ...obj, metadata: { ...obj.metadata, finalizers: finalizers.length ? finalizers : undefined } });
+  }
+
+  /** The namespace controller's last step: the `kubernetes` finalizer of an emptied Terminating namespace goes. */
+  finalizeNamespace(ns: KObj): void {
+    this.put({ ...ns, spec: { ...ns.spec, finalizers: (ns.spec?.finalizers ?? []).filter((f: string) => f !== 'kubernetes') } });
+  }
+
+  /** Removes an object for good, with no cascade (its dependents are the garbage collector's). */
+  private purge(obj: KObj): void {
+    const existing = this.store.delete(obj);
+    if (existing?.kind === 'CustomResourceDefinition') this.unregisterCrd(existing);
+  }
+
+  /**
+   * Removes an object at once with everything it owns and, for a namespace, everything in it: a test's clean-up,
+   * or a controller that bypasses the API. `deleteObject` is the API's deletion.
+   */
   remove(obj: KObj): void {
     const existing = this.store.delete(obj);
     if (!existing) return;
@@ -185,13 +266,17 @@ export class KubeCluster implements ApiContext {
 
   /** Called by the controller when a CRD's names are accepted: its resources become served. */
   establishCrd(crd: KObj): void {
-    const spec = crd.spec as { group: string; names: { plural: string; kind: string; singular?: string; shortNames?: string[]; categories?: string[] }; scope: string; versions: { name: string; served: boolean }[] };
+    const spec = crd.spec as {
+      group: string; names: { plural: string; kind: string; singular?: string; shortNames?: string[]; categories?: string[] }; scope: string;
+      versions: { name: string; served: boolean; subresources?: Record<string, unknown> }[];
+    };
     this.unregisterCrd(crd);
     for (const v of spec.versions.filter((ver) => ver.served !== false)) {
       this.store.types.push({
         group: spec.group, version: v.name, resource: spec.names.plural, kind: spec.names.kind, singular: spec.names.singular ?? spec.names.kind.toLowerCase(),
         namespaced: spec.scope !== 'Cluster', shortNames: spec.names.shortNames, categories: spec.names.categories,
         verbs: ['delete', 'deletecollection', 'get', 'list', 'patch', 'create', 'update', 'watch'], crd: crd.metadata.name,
+        subresources: Object.keys(v.subresources ?? {}),
       });
     }
   }

@@ -30,6 +30,19 @@ export interface ResourceType {
   categories?: string[];
   /** For CRD types: the CRD's name. */
   crd?: string;
+  /** Subresources served besides the built-in kinds' (`status` and `scale` of a CRD version). */
+  subresources?: string[];
+}
+
+/** The subresources of the built-in kinds the emulator serves (`kubectl api-resources --subresource` lists them). */
+const BUILTIN_SUBRESOURCES: Record<string, string[]> = {
+  Deployment: ['status', 'scale'], ReplicaSet: ['status', 'scale'], StatefulSet: ['status', 'scale'], DaemonSet: ['status'],
+  Job: ['status'], CronJob: ['status'], Pod: ['status'], Namespace: ['status'], Node: ['status'], Service: ['status'],
+  CustomResourceDefinition: ['status'], ResourceQuota: ['status'], PersistentVolumeClaim: ['status'], HorizontalPodAutoscaler: ['status'],
+};
+
+export function subresourcesOf(type: ResourceType): string[] {
+  return type.crd ? (type.subresources ?? []) : (BUILTIN_SUBRESOURCES[type.kind] ?? []);
 }
 
 const ALL_VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
@@ -103,7 +116,7 @@ export class KubeStatus extends Error {
     super(message);
   }
   toJSON() {
-    return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: this.message, reason: this.reason, ...(this.details ? { details: this.details } : {}), code: this.code };
+    return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: this.message, ...(this.reason ? { reason: this.reason } : {}), ...(this.details ? { details: this.details } : {}), code: this.code };
   }
 }
 

@@ -106,6 +106,8 @@ export class AzureRepos {
   readonly pullRequests = new Map<number, PullRequestRecord>();
   /** The identity the job's access token stands for. */
   readonly buildIdentity: Identity;
+  /** Runs once when the next push arrives, before it is checked: how a test makes another client win the race. */
+  beforeNextPush?: (repo: RepositoryRecord) => Promise<void>;
   private nextPush = 1;
   private nextPullRequest = 1;
   private nextStatus = 1;
@@ -233,6 +235,9 @@ export class AzureRepos {
       throw new DevOpsError(400, 'InvalidArgumentValueException', 'The push must name one ref update with its oldObjectId and hold at least one commit.');
     }
     this.require(record, 'GenericContribute', 'repository');
+    const hook = this.beforeNextPush;
+    this.beforeNextPush = undefined;
+    await hook?.(record);
     const ref = update.name;
     const branch = ref.replace(/^refs\/heads\//, '');
     const tip = await record.git.resolve(ref);

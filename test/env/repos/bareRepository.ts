@@ -105,14 +105,18 @@ export class BareRepository {
     const env = { GIT_INDEX_FILE: index };
     try {
       if (parent) await this.git(['read-tree', parent], { env });
+      // --index-info takes "<mode> <sha>\t<path>" lines; mode 0 removes the entry. Unlike --force-remove it
+      // needs no work tree, which a bare repository has not.
+      const lines: string[] = [];
       for (const change of changes) {
         if (change.type === 'delete') {
-          await this.git(['update-index', '--force-remove', '--', change.path], { env });
+          lines.push(`0 ${ZERO_SHA}\t${change.path}`);
         } else {
           const blob = (await this.git(['hash-object', '-w', '--stdin'], { input: change.content })).trim();
-          await this.git(['update-index', '--add', '--cacheinfo', `100644,${blob},${change.path}`], { env });
+          lines.push(`100644 ${blob}\t${change.path}`);
         }
       }
+      if (lines.length) await this.git(['update-index', '--index-info'], { env, input: Buffer.from(`${lines.join('\n')}\n`) });
       const tree = (await this.git(['write-tree'], { env })).trim();
       return await this.commitTree(tree, [...(parent ? [parent] : []), ...extraParents], message, author);
     } finally {

@@ -1,7 +1,8 @@
 import { KubeStatus, clone, type KObj } from '../types';
 import {
-  changedMembers, fieldSetOf, fromFieldsV1, memberPath, mergeApplied, removeMember, rootNode, toFieldsV1, type FieldSet,
+  changedMembers, fieldSetOf, fromFieldsV1, memberPath, mergeApplied, removeMember, toFieldsV1, type FieldSet,
 } from './fieldset';
+import type { SchemaNode } from './schema';
 import { now } from './store';
 
 /** One `metadata.managedFields` entry, with its field set parsed. */
@@ -66,8 +67,7 @@ export type Normalise = (obj: KObj) => KObj;
  * the schema, refuses changes to fields other managers own unless forced (forcing takes them over), and removes
  * the fields this manager applied before and no longer applies, unless another manager owns them.
  */
-export function applyConfiguration(live: KObj | undefined, config: KObj, manager: string, force: boolean, normalise: Normalise, subresource?: string): KObj {
-  const root = rootNode(config.apiVersion, config.kind);
+export function applyConfiguration(live: KObj | undefined, config: KObj, manager: string, force: boolean, normalise: Normalise, root: SchemaNode, subresource?: string): KObj {
   const intent = clone(config);
   delete intent.metadata.managedFields;
   const configSet = fieldSetOf(intent, root);
@@ -100,8 +100,7 @@ export function applyConfiguration(live: KObj | undefined, config: KObj, manager
  * The ownership an Update (create, PUT, any other patch, a scale) gives its manager (`Updater.Update`): the fields
  * it changed become its own and no one else's; removed fields are no one's. Sets `next.metadata.managedFields`.
  */
-export function recordUpdate(live: KObj | undefined, next: KObj, manager: string, subresource?: string): void {
-  const root = rootNode(next.apiVersion, next.kind);
+export function recordUpdate(live: KObj | undefined, next: KObj, manager: string, root: SchemaNode, subresource?: string): void {
   const managers = managersOf(live);
   const before = live ? clone(live) : undefined;
   if (before) delete before.metadata.managedFields;

@@ -1,14 +1,11 @@
 import type { Exchange } from '../../http';
-import { KubeStatus, type ResourceType } from '../types';
+import { KubeStatus, subresourcesOf, type ResourceType } from '../types';
 
 /** What `/version` answers: the AKS 1.32 patch release the emulator stands for. */
 export const VERSION_INFO = {
   major: '1', minor: '32', gitVersion: 'v1.32.6', gitCommit: 'emulator', gitTreeState: 'clean', buildDate: '2026-01-01T00:00:00Z',
   goVersion: 'go1.23.10', compiler: 'gc', platform: 'linux/amd64',
 };
-
-/** Kinds served with a `/status` subresource. */
-const WITH_STATUS = ['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job', 'CronJob', 'Pod', 'Namespace', 'Node', 'Service', 'CustomResourceDefinition'];
 
 export function apiVersions(port: number) {
   return { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: `127.0.0.1:${port}` }] };
@@ -39,8 +36,12 @@ export function resourceList(types: ResourceType[], group: string, version: stri
       ...(t.shortNames ? { shortNames: t.shortNames } : {}), ...(t.categories ? { categories: t.categories } : {}),
       storageVersionHash: Buffer.from(`${group}/${version}/${t.kind}`).toString('base64').slice(0, 11),
     });
-    if (WITH_STATUS.includes(t.kind) || t.crd) {
-      resources.push({ name: `${t.resource}/status`, singularName: '', namespaced: t.namespaced, kind: t.kind, verbs: ['get', 'patch', 'update'] });
+    for (const sub of subresourcesOf(t)) {
+      const scale = sub === 'scale';
+      resources.push({
+        name: `${t.resource}/${sub}`, singularName: '', namespaced: t.namespaced, kind: scale ? 'Scale' : t.kind, verbs: ['get', 'patch', 'update'],
+        ...(scale ? { group: 'autoscaling', version: 'v1' } : {}),
+      });
     }
   }
   return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: group ? `${group}/${version}` : version, resources };

@@ -1,5 +1,5 @@
 import { clone, deepEqual, isPlainObject } from '../types';
-import { fieldNode, listSemantics, modelOf, type ListSemantics, type SchemaNode } from './schema';
+import { fieldNode, listSemantics, modelOf, type JsonSchema, type ListSemantics, type SchemaNode } from './schema';
 
 /**
  * Field sets as structured-merge-diff keeps them: each member is a path of elements, `f:<field>` for a field of a
@@ -20,12 +20,34 @@ export function rootNode(apiVersion: string, kind: string): SchemaNode {
   return model ? { kind: 'object', model } : { kind: 'any' };
 }
 
-/** The node of a child: a declared field of a model, the values of a map, or anything below an untyped node. */
+/** The root node of a custom resource: its CRD's schema, with the standard metadata. */
+export function customRoot(schema: JsonSchema): SchemaNode {
+  const properties = { apiVersion: { type: 'string' }, kind: { type: 'string' }, ...schema.properties };
+  return { kind: 'json', schema: { ...schema, type: 'object', properties } };
+}
+
+/**
+ * The node of a child: a declared field of a model, the values of a map, a property of a structural schema, or
+ * anything below an untyped node or one that preserves unknown fields. Undefined: the field is not declared.
+ */
 export function childNode(node: SchemaNode | undefined, field: string): SchemaNode | undefined {
   if (!node || node.kind === 'any') return { kind: 'any' };
   if (node.kind === 'object') return fieldNode(node.model, field);
   if (node.kind === 'map') return node.of;
+  if (node.kind === 'json') {
+    if (node.schema.properties?.apiVersion && field === 'metadata') return { kind: 'object', model: 'V1ObjectMeta' };
+    const s = node.schema.properties?.[field] ?? (typeof node.schema.additionalProperties === 'object' ? node.schema.additionalProperties : undefined);
+    if (s) return { kind: 'json', schema: s };
+    return node.schema['x-kubernetes-preserve-unknown-fields'] || node.schema.additionalProperties === true ? { kind: 'any' } : undefined;
+  }
   return undefined;
+}
+
+/** The node of a list's elements. */
+export function itemNode(node: SchemaNode | undefined): SchemaNode | undefined {
+  if (node?.kind === 'list') return node.of;
+  if (node?.kind === 'json') return node.schema.items ? { kind: 'json', schema: node.schema.items } : { kind: 'any' };
+  return node?.kind === 'any' ? node : undefined;
 }
 
 function keyOf(item: Record<string, unknown>, list: ListSemantics): string {
@@ -56,7 +78,7 @@ export function fieldSetOf(obj: unknown, root: SchemaNode): FieldSet {
           if (!isPlainObject(item)) continue;
           const el = [...path, keyOf(item, sem)];
           out.add(el.join(SEP));
-          for (const [k, v] of Object.entries(item)) walk(v, childNode(node?.kind === 'list' ? node.of : undefined, k), [...el, `f:${k}`]);
+          for (const [k, v] of Object.entries(item)) walk(v, childNode(itemNode(node), k), [...el, `f:${k}`]);
         }
         return;
       }
@@ -86,7 +108,7 @@ function locate(obj: unknown, member: string, root: SchemaNode): { parent: unkno
       const i = elementOf(cur, el, listSemantics(node));
       if (i < 0) return undefined;
       cur = cur[i];
-      node = node?.kind === 'list' ? node.of : undefined;
+      node = itemNode(node);
     }
   }
   return { parent: cur, last: els[els.length - 1], node };
@@ -151,11 +173,10 @@ export function mergeApplied(live: unknown, config: unknown, node: SchemaNode | 
     const sem = listSemantics(node);
     if (sem.type === 'map') {
       const out = live.map((x) => clone(x));
-      const itemNode = node?.kind === 'list' ? node.of : undefined;
       for (const item of config) {
         if (!isPlainObject(item)) continue;
         const i = out.findIndex((x) => isPlainObject(x) && keyOf(x, sem) === keyOf(item, sem));
-        if (i >= 0) out[i] = mergeApplied(out[i], item, itemNode);
+        if (i >= 0) out[i] = mergeApplied(out[i], item, itemNode(node));
         else out.push(clone(item));
       }
       return out;

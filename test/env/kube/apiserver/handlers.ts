@@ -2,10 +2,13 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { Exchange } from '../../http';
 import { applyDefaults, validate, type ObjectLookup } from '../defaults';
 import {
-  KubeStatus, clone, deepEqual, groupVersion, matchesFieldSelector, matchesLabelSelector, notFound, type KObj, type ResourceType,
+  KubeStatus, clone, deepEqual, groupVersion, matchesFieldSelector, matchesLabelSelector, notFound, subresourcesOf, type KObj, type ResourceType,
 } from '../types';
 import { applyConfiguration, recordUpdate } from './apply';
-import { rootNode } from './fieldset';
+import { decode, typedPatch, type FieldValidation } from './decode';
+import { deleteOptionsOf, qualified, staleError, type DeleteOptions } from './deletion';
+import { customRoot, rootNode } from './fieldset';
+import type { JsonSchema, SchemaNode } from './schema';
 import { jsonPatch, mergePatch, strategicMerge } from './patch';
 import { now, stripVolatile, type Store } from './store';
 import { toTable, wantsTable } from './tables';
@@ -18,7 +21,9 @@ export interface ApiContext extends ObjectLookup {
   readonly subresources: Map<string, (x: Exchange, obj: KObj) => void | Promise<void>>;
   readonly watches: Watches;
   admit(obj: KObj, operation: 'CREATE' | 'UPDATE', dryRun: boolean): void;
-  remove(obj: KObj): void;
+  deleteObject(obj: KObj, options: DeleteOptions): { code: number; body: unknown };
+  /** Stores an object (and removes it when it was marked for deletion and nothing holds it any more). */
+  put(obj: KObj): KObj;
 }
 
 /** One resource request once routed: its type, namespace, name and subresource. */
@@ -75,11 +80,20 @@ export class Handlers {
     const dryRun = dryRunOf(x);
     const body = await bodyOf(x);
     checkBody(type, body, namespace, undefined);
+    const warnings = decode(body, this.rootFor(type), fieldValidationOf(x));
+    const ns = namespace && this.api.get('v1', 'Namespace', undefined, namespace);
+    if (ns && ns.metadata.deletionTimestamp) {
+      throw new KubeStatus(403, 'Forbidden', `${qualified(type)} "${body.metadata.name}" is forbidden: unable to create new content in namespace ${namespace} because it is being terminated`, {
+        name: body.metadata.name, group: type.group || undefined, kind: type.resource,
+        causes: [{ reason: 'NamespaceTerminating', message: `namespace ${namespace} is being terminated`, field: 'metadata.namespace' }],
+      });
+    }
     const key = this.api.store.key(type, namespace, body.metadata.name);
     if (this.api.store.has(key)) {
       throw new KubeStatus(409, 'AlreadyExists', `${type.group ? `${type.resource}.${type.group}` : type.resource} "${body.metadata.name}" already exists`, { name: body.metadata.name, group: type.group || undefined, kind: type.resource });
     }
-    x.sendJson(201, this.write(type, undefined, body, x.query('fieldManager') ?? 'kubectl-create', 'Update', dryRun));
+    const created = this.write(type, undefined, body, x.query('fieldManager') ?? 'kubectl-create', 'Update', dryRun);
+    sendWithWarnings(x, 201, created, warnings);
   }
 
   async update(x: Exchange, t: Target): Promise<void> {
@@ -88,23 +102,25 @@ export class Handlers {
     const dryRun = dryRunOf(x);
     const body = await bodyOf(x);
     checkBody(type, body, namespace, name);
+    const warnings = decode(body, this.rootFor(type), fieldValidationOf(x));
     const key = this.api.store.key(type, namespace, name);
     const live = this.api.store.byKey(key);
     if (!live) throw notFound(type, name);
-    if (body.metadata.resourceVersion && body.metadata.resourceVersion !== live.metadata.resourceVersion) {
-      throw new KubeStatus(409, 'Conflict', `Operation cannot be fulfilled on ${type.resource} "${name}": the object has been modified; please apply your changes to the latest version and try again`);
-    }
-    x.sendJson(200, this.write(type, live, body, x.query('fieldManager') ?? 'kubectl-replace', 'Update', dryRun));
+    if (body.metadata.resourceVersion && body.metadata.resourceVersion !== live.metadata.resourceVersion) throw staleError(type, name);
+    sendWithWarnings(x, 200, this.write(type, live, body, x.query('fieldManager') ?? 'kubectl-replace', 'Update', dryRun, t.subresource), warnings);
   }
 
-  delete(x: Exchange, t: Target): void {
+  async delete(x: Exchange, t: Target): Promise<void> {
     const { type, namespace, name } = t;
     if (!name) throw new KubeStatus(405, 'MethodNotAllowed', 'deletecollection is not supported by this server');
-    const dryRun = dryRunOf(x);
+    dryRunOf(x);
+    const text = await x.text();
+    let body: unknown;
+    try { body = text ? JSON.parse(text) : undefined; } catch { throw new KubeStatus(400, 'BadRequest', 'the body of the request was in an unknown format - accepted media types include: application/json, application/yaml'); }
     const obj = this.api.store.byKey(this.api.store.key(type, namespace, name));
     if (!obj) throw notFound(type, name);
-    if (!dryRun) this.api.remove(obj);
-    x.sendJson(200, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details: { name, group: type.group || undefined, kind: type.resource, uid: obj.metadata.uid } });
+    const { code, body: answer } = this.api.deleteObject(obj, deleteOptionsOf((n) => x.query(n), body));
+    x.sendJson(code, answer);
   }
 
   async patch(x: Exchange, t: Target): Promise<void> {
@@ -120,11 +136,15 @@ export class Handlers {
       const force = x.query('force') === 'true';
       const body = await bodyOf(x);
       checkBody(type, body, namespace, name);
-      const next = applyConfiguration(live, body, manager, force, this.normalise, subresource);
+      const root = this.rootFor(type);
+      typedPatch(type, body, root);
+      if (live && body.metadata.resourceVersion && body.metadata.resourceVersion !== live.metadata.resourceVersion) throw staleError(type, name);
+      const next = applyConfiguration(live, body, manager, force, this.normalise, root, subresource);
       return x.sendJson(live ? 200 : 201, this.write(type, live, next, manager, 'Apply', dryRun, subresource));
     }
     if (x.query('force') !== undefined) throw new KubeStatus(422, 'Invalid', 'PatchOptions.meta.k8s.io "" is invalid: force: Forbidden: may not be specified for non-apply patch');
-    if (!['application/merge-patch+json', 'application/strategic-merge-patch+json', 'application/json-patch+json'].includes(contentType)) {
+    const patchTypes = ['application/merge-patch+json', 'application/json-patch+json', ...(type.crd ? [] : ['application/strategic-merge-patch+json'])];
+    if (!patchTypes.includes(contentType)) {
       throw new KubeStatus(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml`);
     }
     if (!live) throw notFound(type, name);
@@ -134,10 +154,12 @@ export class Handlers {
       merged = jsonPatch(clone(live), ops) as KObj;
     } else {
       const patch = await bodyOf(x);
-      merged = (contentType === 'application/strategic-merge-patch+json' ? strategicMerge(clone(live), patch, rootNode(live.apiVersion, live.kind)) : mergePatch(clone(live), patch)) as KObj;
+      merged = (contentType === 'application/strategic-merge-patch+json' ? strategicMerge(clone(live), patch, this.rootFor(type)) : mergePatch(clone(live), patch)) as KObj;
     }
     merged.metadata.name = name;
-    x.sendJson(200, this.write(type, live, merged, x.query('fieldManager') ?? 'kubectl-patch', 'Update', dryRun, subresource));
+    if (merged.metadata.resourceVersion && merged.metadata.resourceVersion !== live.metadata.resourceVersion) throw staleError(type, name);
+    const warnings = decode(merged, this.rootFor(type), fieldValidationOf(x));
+    sendWithWarnings(x, 200, this.write(type, live, merged, x.query('fieldManager') ?? 'kubectl-patch', 'Update', dryRun, subresource), warnings);
   }
 
   /**
@@ -147,18 +169,22 @@ export class Handlers {
   private write(type: ResourceType, live: KObj | undefined, next: KObj, manager: string, operation: 'Apply' | 'Update', dryRun: boolean, subresource?: string): KObj {
     let obj = clone(next);
     if (subresource === 'status' && live) obj = { ...clone(live), status: obj.status, metadata: { ...clone(live.metadata), managedFields: obj.metadata.managedFields } };
-    else if (live?.status !== undefined) obj.status = clone(live.status);
+    else if (subresourcesOf(type).includes('status')) {
+      // With a status subresource, writes to the main resource leave the status as it is (and a create starts without one).
+      if (live?.status !== undefined) obj.status = clone(live.status);
+      else delete obj.status;
+    }
     for (const f of ['uid', 'creationTimestamp', 'generation', 'resourceVersion'] as const) {
       if (live) obj.metadata[f] = live.metadata[f];
       else delete obj.metadata[f];
     }
     if (obj.metadata.generateName && !obj.metadata.name) obj.metadata.name = `${obj.metadata.generateName}${randomBytes(3).toString('hex').slice(0, 5)}`;
     this.normalise(obj);
-    validate(type, obj, this.api);
+    validate(type, obj, this.api, live);
     this.api.admit(obj, live ? 'UPDATE' : 'CREATE', dryRun);
     const specChanged = !live || !deepEqual(withoutMeta(live), withoutMeta(obj));
     if (live && specChanged && !NO_GENERATION.includes(obj.kind)) obj.metadata.generation = (live.metadata.generation ?? 1) + 1;
-    if (operation === 'Update') recordUpdate(live, obj, manager, subresource);
+    if (operation === 'Update') recordUpdate(live, obj, manager, this.rootFor(type), subresource);
     if (live && deepEqual(stripVolatile(live), stripVolatile(obj))) return live;
     if (dryRun) {
       obj.metadata.uid ??= randomUUID();
@@ -170,7 +196,16 @@ export class Handlers {
       obj.status ??= { conditions: [], acceptedNames: { kind: '', plural: '' }, storedVersions: [] };
     }
     if (type.kind === 'Namespace') obj.status ??= { phase: 'Active' };
-    return this.api.store.put(obj);
+    return this.api.put(obj);
+  }
+
+  /** The schema of a type: the generated model of a built-in kind, or the structural schema of a custom resource. */
+  private rootFor(type: ResourceType): SchemaNode {
+    if (!type.crd) return rootNode(groupVersion(type), type.kind);
+    const crd = this.api.get('apiextensions.k8s.io/v1', 'CustomResourceDefinition', undefined, type.crd);
+    const version = (crd?.spec?.versions ?? []).find((v: { name: string }) => v.name === type.version);
+    const schema = version?.schema?.openAPIV3Schema as JsonSchema | undefined;
+    return schema ? customRoot(schema) : { kind: 'any' };
   }
 
   private sendObjects(x: Exchange, type: ResourceType, items: KObj[], single?: KObj, listRv?: string): void {
@@ -217,6 +252,19 @@ function checkBody(type: ResourceType, obj: KObj, namespace: string | undefined,
     }
     obj.metadata.namespace = namespace;
   }
+}
+
+/** `fieldValidation`: Strict, Warn (the default when unset) or Ignore. */
+function fieldValidationOf(x: Exchange): FieldValidation {
+  const v = x.query('fieldValidation') ?? 'Warn';
+  if (!['Strict', 'Warn', 'Ignore'].includes(v)) throw new KubeStatus(400, 'BadRequest', `fieldValidation parameter unsupported: ${v}`);
+  return v as FieldValidation;
+}
+
+/** Warnings go in `Warning` headers (`299 - "<text>"`, RFC 7234), which kubectl prints as `Warning: <text>`. */
+function sendWithWarnings(x: Exchange, status: number, body: unknown, warnings: string[]): void {
+  if (warnings.length) x.res.setHeader('Warning', warnings.map((w) => `299 - ${JSON.stringify(w)}`));
+  x.sendJson(status, body);
 }
 
 function dryRunOf(x: Exchange): boolean {

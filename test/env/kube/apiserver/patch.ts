@@ -1,5 +1,5 @@
 import { KubeStatus, clone, deepEqual, isPlainObject } from '../types';
-import { childNode } from './fieldset';
+import { childNode, itemNode } from './fieldset';
 import { listSemantics, type SchemaNode } from './schema';
 
 /** RFC 7386 JSON merge patch: maps merge, `null` deletes, everything else (lists included) is replaced. */
@@ -57,7 +57,6 @@ function mergeList(target: unknown, patch: unknown[], node: SchemaNode | undefin
   if (sem.mergeScalars) return [...live, ...patch.filter((p) => !live.some((l) => deepEqual(l, p)))];
   const key = sem.mergeKey;
   if (!key) return clone(patch);
-  const itemNode = node?.kind === 'list' ? node.of : undefined;
   for (const item of patch) {
     if (!isPlainObject(item)) continue;
     const i = live.findIndex((t) => isPlainObject(t) && deepEqual(t[key], item[key]));
@@ -65,8 +64,8 @@ function mergeList(target: unknown, patch: unknown[], node: SchemaNode | undefin
       if (i >= 0) live.splice(i, 1);
       continue;
     }
-    if (i >= 0) live[i] = strategicMerge(live[i], item, itemNode);
-    else live.push(strategicMerge(undefined, item, itemNode));
+    if (i >= 0) live[i] = strategicMerge(live[i], item, itemNode(node));
+    else live.push(strategicMerge(undefined, item, itemNode(node)));
   }
   return live;
 }

@@ -11,7 +11,24 @@ export type SchemaNode =
   | { kind: 'map'; of: SchemaNode }
   | { kind: 'list'; of: SchemaNode; owner?: string; field?: string }
   | { kind: 'scalar'; type: 'string' | 'number' | 'boolean' | 'date' | 'int-or-string'; format?: string }
+  | { kind: 'json'; schema: JsonSchema }
   | { kind: 'any' };
+
+/** A CRD's structural schema (`openAPIV3Schema`), as far as the emulator enforces it. */
+export interface JsonSchema {
+  type?: string;
+  properties?: Record<string, JsonSchema>;
+  additionalProperties?: JsonSchema | boolean;
+  items?: JsonSchema;
+  required?: string[];
+  enum?: unknown[];
+  format?: string;
+  'x-kubernetes-preserve-unknown-fields'?: boolean;
+  'x-kubernetes-int-or-string'?: boolean;
+  'x-kubernetes-list-type'?: string;
+  'x-kubernetes-list-map-keys'?: string[];
+  'x-kubernetes-embedded-resource'?: boolean;
+}
 
 interface Attribute {
   name: string;
@@ -107,6 +124,11 @@ const LISTS: Record<string, ListSemantics> = {
 };
 
 export function listSemantics(node: SchemaNode | undefined): ListSemantics {
+  if (node?.kind === 'json') {
+    const t = node.schema['x-kubernetes-list-type'];
+    if (t === 'map') return { type: 'map', keys: node.schema['x-kubernetes-list-map-keys'] ?? [] };
+    return { type: t === 'set' ? 'set' : 'atomic' };
+  }
   if (node?.kind === 'list' && node.owner && node.field) {
     const known = LISTS[`${node.owner}.${node.field}`];
     if (known) return known;
@@ -125,7 +147,7 @@ export function goType(node: SchemaNode): string {
     case 'object': return `v1.${goName(node.model)}`;
     case 'map': return `map[string]${goType(node.of)}`;
     case 'list': return `[]${goType(node.of)}`;
-    case 'any': return 'interface {}';
+    case 'any': case 'json': return 'interface {}';
     case 'scalar':
       if (node.type === 'number') return node.format || 'float64';
       if (node.type === 'boolean') return 'bool';

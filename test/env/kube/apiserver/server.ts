@@ -6,7 +6,7 @@ import type { CertificateAuthority, IssuedCertificate } from '../../ca';
 import type { EntraEmulator, EntraIdentity } from '../../entra';
 import type { Faults } from '../../faults';
 import { Exchange, type TlsMaterial } from '../../http';
-import { KubeStatus, type ResourceType } from '../types';
+import { KubeStatus, subresourcesOf, type ResourceType } from '../types';
 import { VERSION_INFO, apiVersions, groupList, resourceList, serveOpenapi } from './discovery';
 import type { Handlers, Target } from './handlers';
 import type { Store } from './store';
@@ -166,7 +166,8 @@ export class ApiServer {
     const type = gvTypes.find((t) => t.resource === segs[0]);
     if (!type || segs.length > 3 || (namespace !== undefined && !type.namespaced)) throw new KubeStatus(404, 'NotFound', NOT_FOUND);
     const target: Target = { type, namespace, name: segs[1], subresource: segs[2] };
-    if (target.subresource && target.subresource !== 'status') {
+    if (target.subresource && !subresourcesOf(type).includes(target.subresource)) {
+      // A subresource a component serves (the kubelet's pods/log) rather than the API server's own (status, scale).
       if (x.method === 'GET') {
         this.authorize(user, 'get', type, namespace, target.name);
         if (await this.handlers.subresource(x, target)) return;

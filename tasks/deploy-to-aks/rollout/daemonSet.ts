@@ -1,0 +1,41 @@
+import type { V1DaemonSet } from '@kubernetes/client-node';
+import type { KObj } from '../kubeClient';
+import { collectionPath, observed, ownedBy, waitingForObservation, type WorkloadKind } from './kind';
+
+/**
+ * DaemonSets: kubectl's DaemonSetStatusViewer. A pod is of the new revision as the controller's IsPodUpdated
+ * decides: its `pod-template-generation` is the DaemonSet's generation, or its `controller-revision-hash` is that
+ * of such a pod (the hash is the revision's own name, so a generation bumped by a change outside the template still
+ * counts the pods of the same template as updated).
+ */
+export const daemonSet: WorkloadKind = {
+  kind: 'DaemonSet',
+  apiVersion: 'apps/v1',
+  collection: (namespace) => collectionPath('apps/v1', namespace, 'daemonsets'),
+
+  evaluate(obj) {
+    const ds = obj as unknown as V1DaemonSet;
+    const status = ds.status ?? { currentNumberScheduled: 0, desiredNumberScheduled: 0, numberMisscheduled: 0, numberReady: 0 };
+    if (!observed(obj)) return waitingForObservation(obj);
+    const desired = status.desiredNumberScheduled ?? 0;
+    const updated = status.updatedNumberScheduled ?? 0;
+    const onDelete = ds.spec?.updateStrategy?.type === 'OnDelete';
+    if (!onDelete && updated < desired) return { state: 'waiting', message: `${updated} out of ${desired} new pods have been updated` };
+    if ((status.numberAvailable ?? 0) < desired) return { state: 'waiting', message: `${status.numberAvailable ?? 0} of ${desired} updated pods are available` };
+    return {
+      state: 'ready',
+      message: onDelete
+        ? `all ${desired} pods are available; updateStrategy OnDelete: ${updated} of ${desired} run the new template (the others change when deleted)`
+        : `successfully rolled out (${desired} of ${desired} pods available)`,
+    };
+  },
+
+  revisionPods(obj, view) {
+    if (!observed(obj)) return undefined;
+    const pods = ownedBy(obj, view.pods);
+    const generation = String(obj.metadata.generation ?? '');
+    const hashes = new Set(pods.filter((p) => p.metadata.labels?.['pod-template-generation'] === generation).map((p) => p.metadata.labels?.['controller-revision-hash']));
+    const isNew = (p: KObj) => p.metadata.labels?.['pod-template-generation'] === generation || hashes.has(p.metadata.labels?.['controller-revision-hash']);
+    return { current: pods.filter(isNew), previous: pods.filter((p) => !isNew(p)) };
+  },
+};

@@ -1,0 +1,55 @@
+import { strict as assert } from 'node:assert';
+import { deployment } from '../../../tasks/deploy-to-aks/rollout/deployment';
+import { crashing, deploymentAt, pod, pulling, replicaSet } from './rolloutObjects';
+
+describe('deploy-to-aks rollout: Deployments', () => {
+  it('follows kubectl\'s Deployment rules in order', () => {
+    assert.match(deployment.evaluate(deploymentAt({}, { observedGeneration: 1 })).message, /spec update to be observed/);
+    const deadline = deployment.evaluate(deploymentAt({}, { conditions: [{ type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded', message: 'ReplicaSet "web-1" has timed out progressing.' }] }));
+    assert.deepEqual(deadline, { state: 'failed', progressDeadline: true, message: 'ReplicaSet "web-1" has timed out progressing.' });
+    assert.match(deployment.evaluate(deploymentAt({}, { updatedReplicas: 1 })).message, /1 out of 3 new replicas have been updated/);
+    assert.match(deployment.evaluate(deploymentAt({}, { updatedReplicas: 3, replicas: 4 })).message, /1 old replicas are pending termination/);
+    assert.match(deployment.evaluate(deploymentAt({}, { updatedReplicas: 3, replicas: 3, availableReplicas: 2 })).message, /2 of 3 updated replicas are available/);
+    assert.equal(deployment.evaluate(deploymentAt({}, { updatedReplicas: 3, replicas: 3, availableReplicas: 3 })).state, 'ready');
+  });
+
+  it('says paused once the pause is observed, before any replica count', () => {
+    assert.equal(deployment.evaluate(deploymentAt({ paused: true }, { updatedReplicas: 0 })).state, 'paused');
+    assert.equal(deployment.evaluate(deploymentAt({ paused: true }, { observedGeneration: 1 })).state, 'waiting');
+  });
+
+  it('finds the new ReplicaSet by the applied template, not by the revision annotation, and only once observed', () => {
+    const old = { ...replicaSet('web-old', 'web:1'), metadata: { ...replicaSet('web-old', 'web:1').metadata, annotations: { 'deployment.kubernetes.io/revision': '1' } } };
+    const d = deploymentAt({}, {});
+    d.metadata.annotations = { 'deployment.kubernetes.io/revision': '1' };
+    const pods = [pod('web-old-a', 'rs-web-old', pulling), pod('web-new-a', 'rs-web-new', crashing)];
+    assert.equal(deployment.revisionPods(d, { pods, replicaSets: [old] }), undefined, 'the new ReplicaSet does not exist yet: nothing to judge');
+    const split = deployment.revisionPods(d, { pods, replicaSets: [old, replicaSet('web-new', 'web:2')] })!;
+    assert.deepEqual(split.current.map((p) => p.metadata.name), ['web-new-a']);
+    assert.deepEqual(split.previous.map((p) => p.metadata.name), ['web-old-a']);
+    const unobserved = deploymentAt({}, { observedGeneration: 1 });
+    assert.equal(deployment.revisionPods(unobserved, { pods, replicaSets: [old, replicaSet('web-new', 'web:2')] }), undefined);
+  });
+
+  it('matches templates semantically: nulls, empty maps and the hash label do not count', () => {
+    const rs = replicaSet('web-new', 'web:2');
+    rs.spec.template.metadata.creationTimestamp = null;
+    rs.spec.template.spec.containers[0].resources = {};
+    const split = deployment.revisionPods(deploymentAt({}, {}), { pods: [pod('a', 'rs-web-new')], replicaSets: [rs] });
+    assert.equal(split?.current.length, 1);
+  });
+
+  it('reads ReplicaFailure off the new ReplicaSet only', () => {
+    const failure = { conditions: [{ type: 'ReplicaFailure', status: 'True', reason: 'FailedCreate', message: 'pods "web-new-" is forbidden: exceeded quota' }] };
+    const old = { ...replicaSet('web-old', 'web:1'), status: failure };
+    const fresh = replicaSet('web-new', 'web:2');
+    assert.equal(deployment.replicaFailure!(deploymentAt({}, {}), { pods: [], replicaSets: [old, fresh] }), undefined);
+    const refused = deployment.replicaFailure!(deploymentAt({}, {}), { pods: [], replicaSets: [old, { ...fresh, status: failure }] });
+    assert.equal(refused, 'FailedCreate: pods "web-new-" is forbidden: exceeded quota');
+  });
+
+  it('lists the ReplicaSets and the namespace\'s pods as its collections', () => {
+    assert.equal(deployment.collection('a b'), '/apis/apps/v1/namespaces/a%20b/deployments');
+    assert.equal(deployment.readsReplicaSets, true);
+  });
+});
