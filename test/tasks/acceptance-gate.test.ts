@@ -456,7 +456,7 @@ checks:
       const before = env.monitoring.app.healthRequests;
       const run = await gate(`timeout: 30\nintreval: 5\nchecks:\n  - name: x\n    http: { url: ${env.info.app}/healthz }\n`);
       assert.equal(run.result?.status, 'Failed');
-      assert.equal(run.result?.message, "The gate (input 'gate') line 2: unknown key 'intreval' in the gate. Did you mean 'interval'? Allowed keys: timeout, initialDelay, interval, requiredSuccesses, failureLimit, inconclusiveLimit, consecutiveErrorLimit, onInconclusive, checks.");
+      assert.equal(run.result?.message, "The gate (input 'gate') line 2: unknown key 'intreval' in the gate. Did you mean 'interval'? Allowed keys: timeout, initialDelay, interval, requiredSuccesses, failureLimit, inconclusiveLimit, consecutiveErrorLimit, onInconclusive, score, checks.");
       assert.equal(env.monitoring.app.healthRequests, before);
     });
 
