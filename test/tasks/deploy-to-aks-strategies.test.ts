@@ -55,7 +55,8 @@ describe('DeployToAks@1: canary and blue-green strategies', function () {
     assert.deepEqual(await kubectl(ns, 'deployments'), ['deployment.apps/web', 'deployment.apps/web-baseline', 'deployment.apps/web-canary']);
   });
 
-  it('rejects twice in a row: traffic back to stable, canary and baseline gone, stable untouched; the second is a quiet success', async () => {
+  it('rejects twice in a row: traffic back to stable, canary and baseline gone, stable untouched; the second is a quiet success', async function () {
+    this.timeout(240_000);
     const ns = freshNamespace(f);
     assert.equal((await runDeploy(f, { manifests: manifests(`${f.image}:1.0`), namespace: ns })).result?.status, 'Succeeded');
     const stableBefore = get(f, 'apps/v1', 'Deployment', ns, 'web')!;
@@ -74,7 +75,8 @@ describe('DeployToAks@1: canary and blue-green strategies', function () {
     assert.deepEqual([stableAfter.metadata.generation, stableAfter.spec.template.spec.containers[0].image], [stableBefore.metadata.generation, `${f.image}:1.0`]);
   });
 
-  it('promotes: the new version rolls out as stable, canary and baseline removed; a second promote says there is nothing to promote', async () => {
+  it('promotes: the new version rolls out as stable, canary and baseline removed; a second promote says there is nothing to promote', async function () {
+    this.timeout(240_000);
     const ns = freshNamespace(f);
     assert.equal((await runDeploy(f, { manifests: manifests(`${f.image}:1.0`), namespace: ns })).result?.status, 'Succeeded');
     assert.equal((await canary(ns, `${f.image}:2.0`)).result?.status, 'Succeeded');
