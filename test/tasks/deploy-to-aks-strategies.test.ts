@@ -1,6 +1,12 @@
 import { strict as assert } from 'node:assert';
 import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { promisify } from 'node:util';
+import { ManagedProcess, freePort } from '../env/processes';
+import { runTask } from '../helpers/agent';
 import { type DeployFixture, describeRun, freshNamespace, get, runDeploy, useDeployFixture, workload, writeManifest } from './deploy-to-aks-fixture';
 
 const exec = promisify(execFile);
@@ -17,7 +23,7 @@ describe('DeployToAks@1: canary and blue-green strategies', function () {
     const { stdout } = await exec('kubectl', ['--kubeconfig', f.adminKubeconfigPath, 'get', kind, '-n', ns, '-o', 'name']);
     return stdout.split('\n').filter(Boolean).sort();
   };
-  const manifests = (image: string, replicas = 4) => writeManifest(f, workload({ image, replicas }), service);
+  const manifests = (image: string, replicas = 4) => writeManifest(f, workload({ image, replicas, readinessProbe: true }), service);
   const canary = (ns: string, image: string, inputs: Record<string, string> = {}) =>
     runDeploy(f, { manifests: manifests(image), namespace: ns, strategy: 'canary', ...inputs });
 
@@ -49,7 +55,8 @@ describe('DeployToAks@1: canary and blue-green strategies', function () {
     assert.deepEqual(await kubectl(ns, 'deployments'), ['deployment.apps/web', 'deployment.apps/web-baseline', 'deployment.apps/web-canary']);
   });
 
-  it('rejects twice in a row: traffic back to stable, canary and baseline gone, stable untouched; the second is a quiet success', async () => {
+  it('rejects twice in a row: traffic back to stable, canary and baseline gone, stable untouched; the second is a quiet success', async function () {
+    this.timeout(240_000);
     const ns = freshNamespace(f);
     assert.equal((await runDeploy(f, { manifests: manifests(`${f.image}:1.0`), namespace: ns })).result?.status, 'Succeeded');
     const stableBefore = get(f, 'apps/v1', 'Deployment', ns, 'web')!;
@@ -68,7 +75,8 @@ describe('DeployToAks@1: canary and blue-green strategies', function () {
     assert.deepEqual([stableAfter.metadata.generation, stableAfter.spec.template.spec.containers[0].image], [stableBefore.metadata.generation, `${f.image}:1.0`]);
   });
 
-  it('promotes: the new version rolls out as stable, canary and baseline removed; a second promote says there is nothing to promote', async () => {
+  it('promotes: the new version rolls out as stable, canary and baseline removed; a second promote says there is nothing to promote', async function () {
+    this.timeout(240_000);
     const ns = freshNamespace(f);
     assert.equal((await runDeploy(f, { manifests: manifests(`${f.image}:1.0`), namespace: ns })).result?.status, 'Succeeded');
     assert.equal((await canary(ns, `${f.image}:2.0`)).result?.status, 'Succeeded');
@@ -117,9 +125,36 @@ describe('DeployToAks@1: canary and blue-green strategies', function () {
     assert.deepEqual(await kubectl(ns, 'deployments'), []);
   });
 
-  it('blue-green: deploy behind the preview Service, promote switches the live Service, reject leaves the live colour; each twice', async () => {
+  it('blue-green: deploy behind the preview Service, promote switches the live Service, reject leaves the live colour; each twice', async function () {
+    this.timeout(300_000);
     const ns = freshNamespace(f);
-    const bg = (image: string, action: string) => runDeploy(f, { manifests: manifests(image, 2), namespace: ns, strategy: 'blueGreen', action, scaleDownDelaySeconds: '0' });
+    const bg = (image: string, action: string, delay = '0') => runDeploy(f, { manifests: manifests(image, 2), namespace: ns, strategy: 'blueGreen', action, scaleDownDelaySeconds: delay });
+    /** Requests to the live Service's clusterIP, one after another, while `step` runs: what failed, and how many were sent. */
+    const underTraffic = async <T>(step: () => Promise<T>): Promise<{ result: T; sent: number; failures: string[] }> => {
+      const ip = get(f, 'v1', 'Service', ns, 'web')!.spec.clusterIP;
+      let stop = false;
+      let sent = 0;
+      const failures: string[] = [];
+      const traffic = (async () => {
+        while (!stop) {
+          sent++;
+          try {
+            const res = await fetch(`http://${ip}/api/x`);
+            await res.arrayBuffer();
+            if (res.status !== 200) failures.push(`status ${res.status}`);
+          } catch (err) {
+            failures.push(String((err as Error).cause ?? err));
+          }
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      })();
+      try {
+        return { result: await step(), sent, failures };
+      } finally {
+        stop = true;
+        await traffic;
+      }
+    };
     const first = await bg(`${f.image}:1.0`, 'deploy');
     assert.equal(first.result?.status, 'Succeeded', describeRun(first));
     assert.match(first.result!.message, /blue is up behind Service web-preview; nothing is live yet/);
@@ -141,7 +176,8 @@ describe('DeployToAks@1: canary and blue-green strategies', function () {
     assert.deepEqual(await kubectl(ns, 'deployments'), ['deployment.apps/web-blue', 'deployment.apps/web-green']);
     assert.equal(get(f, 'v1', 'Service', ns, 'web')!.spec.selector[COLOUR], 'blue', 'deploy does not touch the live Service');
     for (const expected of [/Rejected green: removed; blue stays live/, /Nothing to reject/]) {
-      const reject = await bg(`${f.image}:2.0`, 'reject');
+      const { result: reject, failures } = await underTraffic(() => bg(`${f.image}:2.0`, 'reject'));
+      assert.deepEqual(failures, [], 'no request to the live colour fails during reject');
       assert.equal(reject.result?.status, 'Succeeded', describeRun(reject));
       assert.match(reject.result!.message, expected);
       assert.deepEqual(await kubectl(ns, 'deployments'), ['deployment.apps/web-blue']);
@@ -149,9 +185,11 @@ describe('DeployToAks@1: canary and blue-green strategies', function () {
     }
     const next = await bg(`${f.image}:2.0`, 'deploy');
     assert.equal(next.result?.status, 'Succeeded', describeRun(next));
-    const switched = await bg(`${f.image}:2.0`, 'promote');
+    const { result: switched, sent, failures } = await underTraffic(() => bg(`${f.image}:2.0`, 'promote', '2'));
     assert.equal(switched.result?.status, 'Succeeded', describeRun(switched));
-    assert.match(switched.result!.message, /Promoted green: Service web sends all traffic to it; blue removed after 0 s/);
+    assert.match(switched.result!.message, /Promoted green: Service web sends all traffic to it; blue removed after 2 s/);
+    assert.deepEqual(failures, [], `no request fails during the switch (${sent} sent)`);
+    assert.ok(sent > 20, `${sent} requests sent during the switch`);
     assert.deepEqual(await kubectl(ns, 'deployments'), ['deployment.apps/web-green']);
     assert.match(switched.summaries[0]?.content ?? '', /Live colour: green\./);
   });
@@ -161,20 +199,32 @@ describe('DeployToAks@1: canary with Gateway API weights', function () {
   let f: DeployFixture;
   useDeployFixture((fixture) => { f = fixture; });
 
-  // The HTTPRoute kind as the Gateway API's standard CRD serves it (schema left open here).
-  const crd = [
-    'apiVersion: apiextensions.k8s.io/v1', 'kind: CustomResourceDefinition', 'metadata: { name: httproutes.gateway.networking.k8s.io }',
-    'spec:', '  group: gateway.networking.k8s.io', '  scope: Namespaced',
-    '  names: { plural: httproutes, singular: httproute, kind: HTTPRoute, listKind: HTTPRouteList }',
-    '  versions:', '  - name: v1', '    served: true', '    storage: true',
-    '    schema: { openAPIV3Schema: { type: object, x-kubernetes-preserve-unknown-fields: true } }',
-  ].join('\n');
-  const route = (backend: string) => `apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: { name: shop }\nspec:\n  parentRefs: [{ name: gateway }]\n  rules:\n  - backendRefs: [{ name: ${backend}, port: 80 }]`;
+  // The cluster's shared Gateway (AKS app routing's Gateway API mode) honours the route's weights.
+  const route = (backend: string, host: string) => `apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: { name: shop }\nspec:\n  parentRefs: [{ name: gateway, namespace: gateway-system }]\n  hostnames: [${host}]\n  rules:\n  - backendRefs: [{ name: ${backend}, port: 80 }]`;
+  /** Sends requests through the gateway and counts the answering pods by their Deployment. */
+  const through = async (host: string, n: number): Promise<Record<string, number>> => {
+    const counts: Record<string, number> = {};
+    for (let i = 0; i < n; i++) {
+      // fetch does not send a Host header of its own choosing; node:http does.
+      const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+        http.get(`${f.cluster.gateway.sharedGatewayUrl()}/api/x`, { headers: { host }, agent: false }, (res) => {
+          let text = '';
+          res.on('data', (d: Buffer) => { text += d.toString(); });
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+        }).on('error', reject);
+      });
+      const pod = status === 200 ? (JSON.parse(text) as { pod?: string }).pod : undefined;
+      const workload = (pod ?? `status ${status}`).replace(/-[a-z0-9]+-[a-z0-9]+$/, '');
+      counts[workload] = (counts[workload] ?? 0) + 1;
+    }
+    return counts;
+  };
   const service = 'apiVersion: v1\nkind: Service\nmetadata: { name: web }\nspec: { selector: { app: web }, ports: [{ port: 80, targetPort: 8080 }] }';
 
   it('weights the HTTPRoute to stable, baseline and canary Services it creates, and restores it on reject', async () => {
     const ns = freshNamespace(f);
-    const first = await runDeploy(f, { manifests: writeManifest(f, crd, route('web'), service, workload({ image: `${f.image}:1.0`, replicas: 4 })), namespace: ns });
+    const host = `${ns}.shop.example`;
+    const first = await runDeploy(f, { manifests: writeManifest(f, route('web', host), service, workload({ image: `${f.image}:1.0`, replicas: 4 })), namespace: ns });
     assert.equal(first.result?.status, 'Succeeded', describeRun(first));
     const manifests = writeManifest(f, service, workload({ image: `${f.image}:2.0`, replicas: 4 }));
     const inputs = { manifests, namespace: ns, strategy: 'canary', trafficSplit: 'gatewayApi', httpRoute: 'shop', percentage: '10' };
@@ -189,6 +239,11 @@ describe('DeployToAks@1: canary with Gateway API weights', function () {
     assert.equal(get(f, 'apps/v1', 'Deployment', ns, 'web')!.spec.template.metadata.labels[TRACK], 'stable', 'stable pods are labelled for their Service');
     assert.match(run.summaries[0]?.content ?? '', /HTTPRoute shop sends 10 % of requests to the canary \(weight 10 of 100\)/);
     assert.match(run.summaries[0]?.content ?? '', /\| web-canary \| 1 \| 10 \| 10 % \|/);
+    // Measured through the gateway: weight 10 of 100 is 10 % of requests (400 requests: σ = 1.5 %).
+    const counts = await through(host, 400);
+    const share = (counts['web-canary'] ?? 0) / 400;
+    assert.ok(share > 0.05 && share < 0.16, `canary share ${share}: ${JSON.stringify(counts)}`);
+    assert.ok((counts['web-baseline'] ?? 0) > 20 && (counts.web ?? 0) > 240, JSON.stringify(counts));
 
     const reject = await runDeploy(f, { ...inputs, action: 'reject' });
     assert.equal(reject.result?.status, 'Succeeded', describeRun(reject));
@@ -200,10 +255,77 @@ describe('DeployToAks@1: canary with Gateway API weights', function () {
 
   it('refuses an HTTPRoute whose backends are not the app\'s Services, before any change', async () => {
     const ns = freshNamespace(f);
-    assert.equal((await runDeploy(f, { manifests: writeManifest(f, crd, route('other'), service, workload({ image: `${f.image}:1.0` })), namespace: ns })).result?.status, 'Succeeded');
+    assert.equal((await runDeploy(f, { manifests: writeManifest(f, route('other', `${ns}.shop.example`), service, workload({ image: `${f.image}:1.0` })), namespace: ns })).result?.status, 'Succeeded');
     const run = await runDeploy(f, { manifests: writeManifest(f, service, workload({ image: `${f.image}:2.0` })), namespace: ns, strategy: 'canary', trafficSplit: 'gatewayApi', httpRoute: 'shop' });
     assert.equal(run.result?.status, 'Failed');
     assert.match(run.result!.message, /Input 'httpRoute': HTTPRoute .*\/shop routes to Service other, not to the app's Service 'web'\. Point its backendRefs at Service 'web'/);
     assert.equal(get(f, 'apps/v1', 'Deployment', ns, 'web-canary'), undefined);
+  });
+});
+
+describe('DeployToAks@1 with AcceptanceGate@1: the canary judged against its baseline on real pods', function () {
+  let f: DeployFixture;
+  useDeployFixture((fixture) => { f = fixture; });
+  const LABEL = 'aks_secure_delivery_dev_track';
+  const service = 'apiVersion: v1\nkind: Service\nmetadata: { name: web }\nspec: { selector: { app: web }, ports: [{ port: 80, targetPort: 8080 }] }';
+
+  /**
+   * Prometheus scraping the namespace's pods on their loopback IPs, with the track label as a target label (what a
+   * pod-scraping Prometheus keeps through a labelmap), and traffic through the app's Service while the gate runs.
+   */
+  async function judge(ns: string): Promise<{ status?: string; message?: string }> {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'canary-gate-'));
+    const pods = f.cluster.kube.list('v1', 'Pod', ns).filter((p) => p.status?.podIP && p.metadata.labels?.[TRACK]);
+    fs.writeFileSync(path.join(dir, 'pods.json'), JSON.stringify(pods.map((p) => ({ targets: [`${p.status.podIP}:8080`], labels: { [LABEL]: p.metadata.labels![TRACK], pod: p.metadata.name } }))));
+    fs.writeFileSync(path.join(dir, 'prometheus.yml'), `global: { scrape_interval: 1s, scrape_timeout: 1s }\nscrape_configs:\n  - job_name: pods\n    file_sd_configs: [{ files: ['${dir}/pods.json'] }]\n`);
+    const port = await freePort();
+    const prometheus = ManagedProcess.start('prometheus', 'prometheus', [`--config.file=${dir}/prometheus.yml`, `--storage.tsdb.path=${dir}/data`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'], path.join(dir, 'prometheus.log'));
+    const ip = get(f, 'v1', 'Service', ns, 'web')!.spec.clusterIP;
+    let stop = false;
+    const traffic = (async () => {
+      while (!stop) {
+        await Promise.all(Array.from({ length: 6 }, () => fetch(`http://${ip}/api/x`).then((r) => r.arrayBuffer()).catch(() => undefined)));
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    })();
+    try {
+      await prometheus.waitUntil(async () => (await fetch(`http://127.0.0.1:${port}/-/ready`)).ok, 30_000);
+      const ratio = `sum(rate(http_requests_total{code="500",${LABEL}="{{version}}"}[3s]) or rate(http_requests_total{${LABEL}="{{version}}"}[3s]) * 0) / sum(rate(http_requests_total{${LABEL}="{{version}}"}[3s]))`;
+      const gate = `initialDelay: 4\ninterval: 1\nrequiredSuccesses: 3\ntimeout: 60\nchecks:\n  - name: error ratio\n    compare: { url: "http://127.0.0.1:${port}", query: '${ratio}', direction: increase, minSamples: 5 }\n`;
+      const run = await runTask('acceptance-gate', { inputs: { gate }, timeoutMs: 90_000 });
+      return { status: run.result?.status, message: run.result?.message };
+    } finally {
+      stop = true;
+      await traffic;
+      await prometheus.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  const deploy = (ns: string, env: Record<string, string>, inputs: Record<string, string> = {}) =>
+    runDeploy(f, { manifests: writeManifest(f, workload({ image: `${f.image}:2.0`, replicas: 2, readinessProbe: true, env }), service), namespace: ns, strategy: 'canary', percentage: '25', ...inputs });
+
+  it('passes a good canary, which is then promoted; fails a canary with a higher error ratio, which is rejected with stable untouched', async function () {
+    this.timeout(400_000);
+    const ns = freshNamespace(f);
+    const stable = await runDeploy(f, { manifests: writeManifest(f, workload({ image: `${f.image}:1.0`, replicas: 2, readinessProbe: true }), service), namespace: ns });
+    assert.equal(stable.result?.status, 'Succeeded', describeRun(stable));
+    const stablePods = () => f.cluster.kube.list('v1', 'Pod', ns).filter((p) => !p.metadata.labels?.[TRACK] || p.metadata.labels[TRACK] === 'stable').map((p) => p.metadata.uid).sort();
+    const before = stablePods();
+
+    assert.equal((await deploy(ns, { ERROR_RATIO: '0.4' })).result?.status, 'Succeeded');
+    const bad = await judge(ns);
+    assert.equal(bad.status, 'Failed', bad.message);
+    assert.match(bad.message!, /'error ratio' High: canary median 0\.\d+, baseline median 0: shift/);
+    const reject = await deploy(ns, { ERROR_RATIO: '0.4' }, { action: 'reject' });
+    assert.equal(reject.result?.status, 'Succeeded', describeRun(reject));
+    assert.deepEqual(stablePods(), before, 'the stable pods never changed');
+
+    assert.equal((await deploy(ns, {})).result?.status, 'Succeeded');
+    const good = await judge(ns);
+    assert.equal(good.status, 'Succeeded', good.message);
+    const promote = await deploy(ns, {}, { action: 'promote' });
+    assert.equal(promote.result?.status, 'Succeeded', describeRun(promote));
+    assert.equal(get(f, 'apps/v1', 'Deployment', ns, 'web')!.spec.template.spec.containers[0].image, `${f.image}:2.0`);
   });
 });

@@ -48,12 +48,14 @@ export async function runBlueGreen(ctx: StrategyContext, strategy: BlueGreen): P
     const workloads = deployments.map((d) => deploymentCopy(d.obj, colourName(d.obj.metadata.name, colour), coloured(colour), undefined, d.obj.metadata.name));
     const services = [serviceCopy(service, previewName(service.metadata.name), coloured(colour), service.metadata.name)];
     if (strategy.traffic === 'gatewayApi') services.push(serviceCopy(service, colourName(service.metadata.name, colour), coloured(colour), service.metadata.name));
+    const applied: KObj[] = [];
     for (const obj of [...workloads, ...services]) {
       const outcome = await objects.apply(obj);
       ctx.log.info(`${obj.kind} ${obj.metadata.name} ${outcome.action} (${colour})`);
       reports.push(reportOf(obj, outcome.action, colour));
+      if (obj.kind === 'Deployment') applied.push({ ...outcome.live, apiVersion: obj.apiVersion, kind: obj.kind });
     }
-    const rollouts = await waitFor(ctx, workloads);
+    const rollouts = await waitFor(ctx, applied);
     const failed = rollouts.find((r) => r.status !== 'ready');
     const traffic = serviceReport(app, live, `preview ${previewName(service.metadata.name)} → ${colour}`);
     const result = { ...base, rollouts, objects: reports, strategy: { activeColour: live ?? '', traffic } };
@@ -145,8 +147,9 @@ async function colourTheLiveVersion(ctx: StrategyContext, objects: ClusterObject
   const running = (await Promise.all(app.deployments.map((d) => objects.get('apps/v1', 'Deployment', app.namespace, d.obj.metadata.name)))).filter((d): d is KObj => !!d);
   if (!liveService || running.length === 0) return undefined;
   ctx.log.info(`Service ${app.service.metadata.name} selects the running version without a colour; it becomes green first (its pods get ${COLOUR_LABEL}=green, one rolling restart), so that the new version can come up apart from it.`);
-  for (const d of running) await objects.merge(d, { spec: { template: { metadata: { labels: coloured('green') } } } });
-  const rolled = await waitFor(ctx, running);
+  const patched: KObj[] = [];
+  for (const d of running) patched.push(await objects.merge(d, { spec: { template: { metadata: { labels: coloured('green') } } } }));
+  const rolled = await waitFor(ctx, patched);
   const failed = rolled.find((r) => r.status !== 'ready');
   if (failed) throw new UserError(`The running version could not be given its colour: ${failed.message}`);
   await objects.merge(liveService, { spec: { selector: coloured('green') } });

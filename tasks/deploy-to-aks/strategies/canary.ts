@@ -104,7 +104,8 @@ async function deployCanary(ctx: StrategyContext, strategy: Canary, objects: Clu
       const outcome = await objects.apply(obj);
       ctx.log.info(`Deployment ${obj.metadata.name} ${outcome.action} (${obj.metadata.labels[TRACK_LABEL]}, ${p.split.canary} replica${p.split.canary > 1 ? 's' : ''})`);
       reports.push(reportOf(obj, outcome.action, `${obj.metadata.labels[TRACK_LABEL]} of ${p.deployment.obj.metadata.name}`));
-      list.push(obj);
+      // The rollout is judged on what the server holds (its generation and defaulted template), not on our body.
+      list.push({ ...outcome.live, apiVersion: obj.apiVersion, kind: obj.kind });
     }
   }
   const first = plans[0];

@@ -34,10 +34,11 @@ export class ClusterObjects {
   }
 
   /** A JSON merge patch (the HTTPRoute's rules, a Deployment's replicas). */
-  async merge(obj: KObj, patch: Record<string, unknown>): Promise<void> {
+  async merge(obj: KObj, patch: Record<string, unknown>): Promise<KObj> {
     const info = await this.info(obj.apiVersion, obj.kind);
     try {
-      await this.client.request('PATCH', objectPath(obj.apiVersion, info, obj.metadata.namespace, obj.metadata.name), { body: patch, contentType: 'application/merge-patch+json' });
+      const { body } = await this.client.request<KObj>('PATCH', objectPath(obj.apiVersion, info, obj.metadata.namespace, obj.metadata.name), { body: patch, contentType: 'application/merge-patch+json' });
+      return { ...body, apiVersion: obj.apiVersion, kind: obj.kind };
     } catch (err) {
       throw explainApiError(err, obj, 'strategy', 'patch');
     }
