@@ -110,7 +110,8 @@ export class ProcessTable {
   }
 
   private startWatchdog(): ChildProcess {
-    const script = `read _; for p in $(cat '${this.pidFile}'); do kill -KILL -- -$p 2>/dev/null; done`;
+    // `kill -9 -PGID`, not `kill -KILL -- -PGID`: Debian's sh (dash) refuses `--` as an illegal number and kills nothing.
+    const script = `read _; for p in $(cat '${this.pidFile}'); do kill -9 -$p 2>/dev/null; done`;
     const watchdog = spawn('sh', ['-c', script], { stdio: ['pipe', 'ignore', 'ignore'] });
     watchdog.once('error', () => undefined);
     // Neither the watchdog nor its pipe keeps this process alive.
