@@ -15,6 +15,7 @@ export type DevOpsClientClass<T extends ClientApiBase> = new (baseUrl: string, h
  * `keepAlive`, because the task polls for minutes and Node's default agent drops idle sockets after 5 s.
  */
 export function devopsClient<T extends ClientApiBase>(Client: DevOpsClientClass<T>, collectionUri: string, accessToken: string): T {
+  hideUrlParseDeprecation();
   return new Client(collectionUri, [new BearerCredentialHandler(accessToken, false)], {
     ...devopsRequestOptions(collectionUri), keepAlive: true, allowRetries: true, maxRetries: 3, socketTimeout: 60_000,
   });
@@ -37,4 +38,21 @@ export function devopsFailure(err: unknown): DevOpsFailure | undefined {
   if (!(err instanceof Error)) return undefined;
   const e = err as Error & { statusCode?: number; result?: { typeKey?: string; message?: string } };
   return e.statusCode === undefined ? undefined : { statusCode: e.statusCode, message: e.message, result: e.result };
+}
+
+let urlParseHidden = false;
+
+/**
+ * azure-devops-node-api resolves its URLs with `url.parse`, which Node 24 deprecates (DEP0169) with a warning on
+ * stderr: a line in every job log that the user can do nothing about. Only that warning is dropped.
+ */
+function hideUrlParseDeprecation(): void {
+  if (urlParseHidden) return;
+  urlParseHidden = true;
+  const emit = process.emitWarning.bind(process) as (warning: string | Error, ...rest: unknown[]) => void;
+  process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+    const code = typeof rest[0] === 'object' && rest[0] !== null ? (rest[0] as { code?: string }).code : rest[1];
+    if (code === 'DEP0169') return;
+    emit(warning, ...rest);
+  }) as typeof process.emitWarning;
 }

@@ -101,14 +101,16 @@ spec:
 /**
  * The acceptance gate of staging: the deployed Service answers at its clusterIP, and the deployed pods' own
  * metrics (scraped by Prometheus, labelled with their namespace and cluster) show few errors. No data is
- * inconclusive, so the gate waits for the pods' series rather than passing on their absence.
+ * inconclusive, so the gate waits for the pods' series rather than passing on their absence. One failed evaluation
+ * is tolerated, as a team tolerates a slow answer while the demo's scenarios share two cores; a build with errors
+ * fails every evaluation and so still fails the gate.
  */
 function gate(env: Environment, serviceUrl: string): string {
   const scope = 'namespace="shop",cluster="staging"';
   return `timeout: 60
 interval: 1
 requiredSuccesses: 3
-failureLimit: 0
+failureLimit: 1
 onInconclusive: fail
 checks:
   - name: health

@@ -36,7 +36,9 @@ describe('DeployToAks@1: manifests the API server refuses, and fields others own
     const changed = workload({ image: `${f.image}:1.0`, replicas: 1 }).replace('matchLabels: { app: web }', 'matchLabels: { app: web, track: blue }').replace('labels: { app: web }', 'labels: { app: web, track: blue }');
     const run = await runDeploy(f, { manifests: writeManifest(f, changed), namespace: ns });
     assert.equal(run.result?.status, 'Failed', describeRun(run));
-    assert.match(run.result!.message, /is invalid: Deployment\.apps "web" is invalid: spec\.selector: Invalid value: v1\.LabelSelector\{.*\}: field is immutable\. Fix the manifest\./);
+    // The server's 422, and what to do: the field cannot change in place, so delete and deploy again.
+    assert.match(run.result!.message, /the cluster refuses to change spec\.selector.*Deployment\.apps "web" is invalid: spec\.selector: Invalid value: v1\.LabelSelector\{.*\}: field is immutable/);
+    assert.match(run.result!.message, /delete the object and deploy again \(kubectl delete deployment web -n /);
     assert.equal(applies(f, ns, 'web') - before, 1);
   });
 
