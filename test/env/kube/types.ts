@@ -153,7 +153,8 @@ export function matchesLabelSelector(labels: Record<string, string> | undefined,
   return true;
 }
 
-function splitSelector(selector: string): string[] {
+/** A label selector's terms: split at the commas outside `in (…)` and `notin (…)` sets. */
+export function splitSelector(selector: string): string[] {
   const out: string[] = [];
   let depth = 0;
   let cur = '';

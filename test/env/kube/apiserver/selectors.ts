@@ -1,21 +1,8 @@
-import { KubeStatus, type ResourceType } from '../types';
+import { KubeStatus, splitSelector, type ResourceType } from '../types';
 
 const KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
 const VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 const OPERATORS = 'in, notin, =, ==, !=, gt, lt';
-
-function splitTerms(selector: string): string[] {
-  const out: string[] = [];
-  let depth = 0;
-  let cur = '';
-  for (const ch of selector) {
-    if (ch === '(') depth++;
-    if (ch === ')') depth--;
-    if (ch === ',' && depth === 0) { out.push(cur); cur = ''; } else cur += ch;
-  }
-  out.push(cur);
-  return out.map((t) => t.trim());
-}
 
 /**
  * A label selector as `labels.Parse` accepts it (`apimachinery/pkg/labels/selector.go`); a malformed one is a 400,
@@ -23,7 +10,7 @@ function splitTerms(selector: string): string[] {
  */
 export function checkLabelSelector(selector: string | undefined): void {
   if (!selector) return;
-  for (const term of splitTerms(selector)) {
+  for (const term of splitSelector(selector).map((t) => t.trim())) {
     let m: RegExpExecArray | null;
     let key: string;
     let values: string[] = [];
