@@ -103,11 +103,13 @@ spec:
  * metrics (scraped by Prometheus, labelled with their namespace and cluster) show few errors. No data is
  * inconclusive, so the gate waits for the pods' series rather than passing on their absence. One failed evaluation
  * is tolerated, as a team tolerates a slow answer while the demo's scenarios share two cores; a build with errors
- * fails every evaluation and so still fails the gate.
+ * fails every evaluation and so still fails the gate. The initial delay outlasts the 5 s rate window, so the first
+ * evaluation sees the new pods' own samples, not the previous release's last ones (which would pass a bad build).
  */
 function gate(env: Environment, serviceUrl: string): string {
   const scope = 'namespace="shop",cluster="staging"';
   return `timeout: 60
+initialDelay: 6
 interval: 1
 requiredSuccesses: 3
 failureLimit: 1
