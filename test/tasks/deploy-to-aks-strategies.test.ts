@@ -291,7 +291,9 @@ describe('DeployToAks@1 with AcceptanceGate@1: the canary judged against its bas
     try {
       await prometheus.waitUntil(async () => (await fetch(`http://127.0.0.1:${port}/-/ready`)).ok, 30_000);
       const ratio = `sum(rate(http_requests_total{code="500",${LABEL}="{{version}}"}[3s]) or rate(http_requests_total{${LABEL}="{{version}}"}[3s]) * 0) / sum(rate(http_requests_total{${LABEL}="{{version}}"}[3s]))`;
-      const gate = `initialDelay: 4\ninterval: 1\nrequiredSuccesses: 3\ntimeout: 60\nchecks:\n  - name: error ratio\n    compare: { url: "http://127.0.0.1:${port}", query: '${ratio}', direction: increase, minSamples: 5 }\n`;
+      // The initial delay outlasts the 3 s rate window and the first scrapes of the new pods, so no sample predates the
+      // canary's traffic (zeros from before it would pull the interval down to zero and pass a bad canary).
+      const gate = `initialDelay: 8\ninterval: 1\nrequiredSuccesses: 3\ntimeout: 60\nchecks:\n  - name: error ratio\n    compare: { url: "http://127.0.0.1:${port}", query: '${ratio}', direction: increase, minSamples: 5 }\n`;
       const run = await runTask('acceptance-gate', { inputs: { gate }, timeoutMs: 90_000 });
       return { status: run.result?.status, message: run.result?.message };
     } finally {
