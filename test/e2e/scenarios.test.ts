@@ -13,7 +13,6 @@ const run = promisify(execFile);
 /** Scenarios that run in-process, each in its own environment; the demo's command line runs one more. */
 const IN_PROCESS = SCENARIOS.filter((s) => !s.waitsFor && s.name !== 'vulnerable-image');
 /** The scenarios mostly wait (rollouts, gate intervals), so a few share two cores well. */
-const PARALLEL = Math.max(2, Math.min(4, os.availableParallelism()));
 
 interface Outcome {
   report?: ScenarioReport;
@@ -37,7 +36,7 @@ async function inParallel<T, R>(items: T[], limit: number, work: (item: T) => Pr
 }
 
 describe('the demo: each scenario is stopped by the step whose job that is, and production is left as it was', function () {
-  this.timeout(900_000);
+  this.timeout(1_800_000);
   const outcomes = new Map<string, Outcome>();
   let cli: { code: number; stdout: string };
   const gitopsWaits = waitsForInput('deploy-to-aks', 'deliveryMode', 'GitOps delivery');
@@ -63,7 +62,8 @@ describe('the demo: each scenario is stopped by the step whose job that is, and 
       const report = await runScenario(env, s, path.join(dir, s.name)).catch((err: Error) => err);
       outcomes.set(s.name, report instanceof Error ? { env, error: report } : { env, report });
     }), ...(gitopsWaits ? [] : [happyGitops])];
-    await inParallel(work, Math.max(2, PARALLEL - 1), (run) => run());
+    // One at a time: two environments at once on two cores push the health latency of the gate past its bound.
+    await inParallel(work, 1, (run) => run());
     cli = await demo;
   });
   after(async () => {
