@@ -51,7 +51,7 @@ describe('deploy-to-aks strategies: planning', () => {
   });
 
   it('copies a Service for one colour or track without its cluster address', () => {
-    const svc = { apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: 'shop' }, spec: { clusterIP: '10.0.0.9', selector: { app: 'web' }, ports: [{ port: 80 }] } };
+    const svc = { apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: 'shop' }, spec: { clusterIP: '127.32.0.9', selector: { app: 'web' }, ports: [{ port: 80 }] } };
     const preview = serviceCopy(svc, 'web-preview', { [COLOUR_LABEL]: 'green' }, 'web');
     assert.deepEqual(preview.spec, { selector: { app: 'web', [COLOUR_LABEL]: 'green' }, ports: [{ port: 80 }] });
     assert.ok(selects(svc, deploymentCopy(deployment('web:2.0'), 'web-green', { [COLOUR_LABEL]: 'green' }, undefined, 'web')));
