@@ -16,7 +16,8 @@ const pages = path.join(root, 'build/pictures');
 const images = path.join(root, 'images');
 const WIDTH = 980;
 /** The demo runs the pictures show; exit code 0 is the happy path delivered, 3 a scenario stopped as it should be. */
-const RUNS = [{ args: [], code: 0 }, ...['vulnerable-image', 'crashing-image', 'tag-conflict'].map((s) => ({ args: ['--scenario', s], code: 3 }))];
+const SCENARIOS = ['vulnerable-image', 'crashing-image', 'error-ratio', 'canary-regression', 'tag-conflict'];
+const RUNS = [{ args: [], code: 0 }, { args: ['--strategy', 'canary'], code: 0 }, ...SCENARIOS.map((s) => ({ args: ['--scenario', s], code: 3 }))];
 
 const md = new MarkdownIt({ html: false, linkify: true });
 
@@ -63,11 +64,11 @@ function seconds(ms) {
 }
 
 /** The flow's result: each step of the happy path with its result, time and one-line reason. */
-function flowPage(run) {
+function flowPage(run, command) {
   const rows = run.steps.map((s) => `<tr><td class="short">${escape(s.name)}</td><td class="short"><code>${escape(s.task)}</code></td>
     <td class="short ${statusClass(s.status)}">${escape(s.status)}</td><td class="short">${seconds(s.durationMs)}</td><td>${escape(s.message)}</td></tr>`).join('');
   const same = run.builtDigest === run.productionDigest;
-  return page('The delivery flow', `<div class="card"><header>The delivery flow <small>npm run demo</small></header><div class="body">
+  return page('The delivery flow', `<div class="card"><header>The delivery flow <small>${escape(command)}</small></header><div class="body">
     <table class="fixed"><colgroup><col style="width:18%"><col style="width:18%"><col style="width:11%"><col style="width:7%"><col style="width:46%"></colgroup>
     <tr><th>step</th><th>task</th><th>result</th><th>time</th><th>reason</th></tr>${rows}</table>
     <p class="${same ? 'ok' : 'bad'}">${same ? 'Delivered' : 'Mismatch:'} <code>${escape(run.builtDigest)}</code> from the non-production registry to production.</p></div></div>`);
@@ -76,10 +77,12 @@ function flowPage(run) {
 /** What each scenario's flawed build was stopped by, why, and what production held afterwards. */
 function scenariosPage(runs) {
   const rows = runs.map((r) => {
-    const unchanged = JSON.stringify(r.before) === JSON.stringify(r.after);
+    const unchanged = r.changes.length === 0;
+    // A canary ran from the production registry, so the registry holds its tag; the stable Deployment is what users get.
+    const verdict = !unchanged ? 'CHANGED' : r.promoted ? `unchanged (the registry holds ${r.promoted.tag} for the canary)` : 'unchanged';
     return `<tr><td class="short"><code>${escape(r.scenario)}</code></td><td>${escape(r.description)}</td>
       <td class="bad">${escape(r.stoppedAt ?? 'nothing')}</td><td>${escape(r.reason)}</td>
-      <td class="${unchanged ? 'ok' : 'bad'}">${unchanged ? 'unchanged' : 'CHANGED'}</td></tr>`;
+      <td class="${unchanged ? 'ok' : 'bad'}">${escape(verdict)}</td></tr>`;
   }).join('');
   return page('What the flow stops', `<div class="card"><header>What the flow stops <small>npm run demo -- --scenario &lt;name&gt;</small></header><div class="body">
     <table class="fixed"><colgroup><col style="width:19%"><col style="width:22%"><col style="width:13%"><col style="width:35%"><col style="width:11%"></colgroup>
@@ -130,13 +133,16 @@ if (!process.argv.includes('--no-demo')) {
 execFileSync('bash', [path.join(root, 'scripts/install-picture-deps.sh')], { stdio: 'inherit' });
 
 const happy = read('happy-path');
+const canary = read('happy-path-canary');
+const scenarios = SCENARIOS.map(read);
 const pictures = [
-  ['flow', flowPage(happy)],
-  ['scenarios', scenariosPage(RUNS.slice(1).map((r) => read(r.args[1])))],
+  ['flow', flowPage(happy, 'npm run demo')],
+  ['flow-canary', flowPage(canary, 'npm run demo -- --strategy canary')],
+  ['scenarios', scenariosPage(scenarios)],
   ...happy.steps.filter((s, i, all) => all.findIndex((o) => o.task === s.task) === i).map((s) => [`summary-${s.task}`, summaryPage(s)]),
-  ...RUNS.slice(1).map((r) => {
-    const run = read(r.args[1]);
-    return [`failure-${run.scenario}`, summaryPage(run.steps[run.steps.length - 1])];
-  }).filter(([, html]) => !html.includes('<div class="body"></div>')),
+  ['summary-canary-gate', summaryPage(canary.steps.find((s) => s.name === 'Canary gate'))],
+  // The step that stopped the build (a rejected canary's clean-up runs after it).
+  ...scenarios.map((run) => [`failure-${run.scenario}`, summaryPage(run.steps.find((s) => s.name === run.stoppedAt))])
+    .filter(([, html]) => !html.includes('<div class="body"></div>')),
 ];
 for (const [name, html] of pictures) photograph(name, html);

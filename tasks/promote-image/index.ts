@@ -4,8 +4,12 @@ import { readPromoteOptions } from './options';
 runTask(__dirname, async (pipeline, inputs) => {
   const options = readPromoteOptions(inputs);
   // Loaded only now so a run with bad inputs fails fast, before the Azure SDKs are evaluated.
-  const { run, summaryMarkdown } = await import('./run.js');
-  const result = await run(options, pipeline);
+  const { run, summaryMarkdown, TagConflict, refusalMarkdown } = await import('./run.js');
+  const result = await run(options, pipeline).catch((err: unknown) => {
+    // A refusal is reported on the summary tab too, where a reviewer of the run looks first.
+    if (err instanceof TagConflict) pipeline.uploadSummary('Promote image', refusalMarkdown(err));
+    throw err;
+  });
   pipeline.setOutput('imageDigest', result.digest);
   pipeline.setOutput('promotedImage', result.promotedImage);
   pipeline.setOutput('promotedTags', result.promotedTags.join(','));

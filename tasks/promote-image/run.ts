@@ -9,6 +9,10 @@ import type { AcrManagement, AcrRegistry } from './acr';
 import { lockOnAcr } from './lock';
 import { OciCopier, type CopyCounters } from './ociCopy';
 import type { PromoteOptions } from './options';
+import { TagConflict } from './refusal';
+
+// The entry loads this module's bundle alone, so the refusal's class and summary come from here (one copy of the class).
+export { TagConflict, refusalMarkdown } from './refusal';
 
 export type TagState = 'absent' | 'same' | 'other';
 
@@ -90,7 +94,7 @@ export async function run(options: PromoteOptions, log: TaskLog): Promise<Promot
   });
   const blocked = tags.filter((t) => t.before === 'other');
   if (blocked.length && !options.overwriteTags) {
-    throw new UserError(`${blocked.map((t) => `Tag ${t.tag} of ${targetRegistry}/${targetRepository} already points at ${t.previousDigest}`).join('; ')}, not at ${digest}. Nothing was changed. Promote under a new tag, or set overwriteTags to true to move it.`);
+    throw new TagConflict(formatImageReference(source), digest, `${targetRegistry}/${targetRepository}`, blocked.map((t) => ({ tag: t.tag, previousDigest: t.previousDigest! })));
   }
   for (const t of tags) {
     if (t.before === 'same') log.info(`Tag ${t.tag} already points at ${digest} in ${targetRegistry}/${targetRepository}: nothing to do for it`);

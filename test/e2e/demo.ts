@@ -2,6 +2,7 @@
 //   demo.ts                        the happy path: every step succeeds
 //   demo.ts --list                 the scenarios, one line each
 //   demo.ts --gitops               the happy path, staging and production delivered by GitOps through Flux
+//   demo.ts --strategy canary      the happy path with a canary on production, judged against its baseline, promoted
 //   demo.ts --scenario <name|all>  the flow with one thing wrong, stopped by the step whose job that is
 // Each run writes what it saw (every step's result and uploaded summary) to build/demo/<name>.json, which
 // `npm run pictures` renders.
@@ -9,8 +10,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { startEnvironment, type Environment } from '../env';
 import { ROOT } from '../helpers/agent';
-import { runDeliveryFlow, type FlowOptions, type FlowStep } from './flow';
-import { EXIT, SCENARIOS, closingLines, findScenario, runScenario, waitsForInput, type Scenario, type ScenarioReport } from './scenarios';
+import { ensureStableRelease, runDeliveryFlow, type FlowOptions, type FlowStep } from './flow';
+import { EXIT, SCENARIOS, closingLines, findScenario, productionChanges, runScenario, waitsForInput, type Scenario, type ScenarioReport } from './scenarios';
 
 const OUT = path.join(ROOT, 'build/demo');
 
@@ -38,10 +39,14 @@ async function withEnvironment<T>(work: (env: Environment) => Promise<T>): Promi
 
 async function happyPath(options: FlowOptions, record: string): Promise<number> {
   return withEnvironment(async (env) => {
-    const started = Date.now();
     const dir = path.join(env.dir, 'demo');
     try {
-      const result = await runDeliveryFlow(env, dir, (line) => console.log(line), options);
+      const log = (line: string) => console.log(line);
+      const first = Date.now();
+      const stable = options.strategy === 'canary' ? await ensureStableRelease(env, path.join(dir, 'stable'), log) : undefined;
+      if (stable) log(`production's first release took ${((Date.now() - first) / 1000).toFixed(1)} s; now the build, with a canary on production\n`);
+      const started = Date.now();
+      const result = await runDeliveryFlow(env, dir, log, options);
       const same = result.productionDigest === result.builtDigest;
       writeRecord(record, { builtDigest: result.builtDigest, productionDigest: result.productionDigest }, result.steps);
       console.log(`\n${same ? 'delivered' : 'MISMATCH:'} ${result.builtDigest} from the non-production registry to production in ${((Date.now() - started) / 1000).toFixed(1)} s`);
@@ -62,7 +67,10 @@ async function happyPath(options: FlowOptions, record: string): Promise<number> 
 async function scenario(s: Scenario): Promise<ScenarioReport> {
   return withEnvironment(async (env) => {
     const report = await runScenario(env, s, path.join(env.dir, 'demo'), (line) => console.log(line));
-    writeRecord(s.name, { scenario: s.name, description: s.description, stoppedAt: report.stoppedAt, reason: report.reason, before: report.before, after: report.after, asExpected: report.asExpected, wallMs: report.wallMs }, report.steps);
+    writeRecord(s.name, {
+      scenario: s.name, description: s.description, stoppedAt: report.stoppedAt, reason: report.reason, before: report.before, after: report.after,
+      promoted: report.promoted, changes: productionChanges(report.before, report.after, report.promoted), asExpected: report.asExpected, wallMs: report.wallMs,
+    }, report.steps);
     if (report.summary) console.log(`\n---- ${report.stoppedAt}: summary\n${report.summary.trim()}`);
     console.log(`\n${closingLines(report).join('\n')}`);
     return report;
@@ -109,10 +117,16 @@ async function main(args: string[]): Promise<number> {
   const s = args.indexOf('--strategy');
   if (s >= 0) {
     const strategy = args[s + 1];
+    if (args.includes('--gitops')) {
+      console.error('--gitops delivers through Flux, which rolls the Deployments itself: use --gitops or --strategy, not both');
+      return EXIT.unexpected;
+    }
     if (strategy === 'rolling') return happyPath({}, 'happy-path');
-    console.error(strategy === 'canary' || strategy === 'blueGreen'
-      ? `--strategy ${strategy} waits for Prometheus scraping the pods the kubelet runs, which the canary's compare gate reads`
-      : `--strategy needs rolling, canary or blueGreen, not '${strategy ?? ''}'`);
+    if (strategy === 'canary') return happyPath({ strategy: 'canary' }, 'happy-path-canary');
+    console.error(strategy === 'blueGreen'
+      ? '--strategy blueGreen is not in the demo: blue-green has no canary to compare, so its gate would repeat the staging gate on the preview Service. '
+        + 'test/tasks/deploy-to-aks-strategies.test.ts runs it on real pods, and docs/deploy-to-aks.md#canary-and-blue-green shows its pipeline. Use --strategy canary or rolling.'
+      : `--strategy needs rolling or canary, not '${strategy ?? ''}'`);
     return EXIT.unexpected;
   }
   const unknown = args.filter((a) => a.startsWith('-') && a !== '--gitops');

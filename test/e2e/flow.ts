@@ -39,20 +39,30 @@ export interface FlowOptions {
    * and waits for Flux's verdict through ARM.
    */
   delivery?: 'push' | 'gitops';
+  /**
+   * How production takes the promoted build: `rolling` (default) rolls it out; `canary` runs it as a canary beside a
+   * baseline of the stable version, with users' traffic on production's Service, judges it with the `compare` gate
+   * and then promotes it, or rejects it when the gate fails (as a `condition: failed()` step does) and stops there.
+   * A canary needs a stable version in production to stand beside (see ensureStableRelease).
+   */
+  strategy?: 'rolling' | 'canary';
 }
 
 /** The Azure Repos repository of the environment that the clusters' Flux configurations reconcile. */
 const GITOPS_REPOSITORY = 'shop-gitops';
 
-/** The flow stopped at a step that did not succeed; `steps` holds every step run, the stopping one last. */
+/**
+ * The flow stopped at a step that did not succeed; `steps` holds every step run: the stopping one last, or followed by
+ * the clean-up that a failed step triggers (a rejected canary).
+ */
 export class FlowStopped extends Error {
-  constructor(message: string, readonly steps: FlowStep[]) {
+  constructor(message: string, readonly steps: FlowStep[], private readonly stoppedBy?: FlowStep) {
     super(message);
     this.name = 'FlowStopped';
   }
 
   get step(): FlowStep {
-    return this.steps[this.steps.length - 1];
+    return this.stoppedBy ?? this.steps[this.steps.length - 1];
   }
 }
 
@@ -126,9 +136,66 @@ checks:
 }
 
 /**
+ * The gate of production's canary: the canary's pods against the baseline's (the stable version on as many pods),
+ * both taking a share of users' traffic through production's Service. Latency is the sample app's 90th percentile
+ * from its histogram; a canary up to 1.5 times slower than the baseline passes (a scheduling hiccup on a busy
+ * machine), a clearly slower one is High and, being critical, fails the gate at once. The error ratio's `or … * 0`
+ * makes a pod without errors count as 0 rather than as no data. Each side is one pod, so each evaluation gives one
+ * value per side; minSamples 5 is the least the test can judge at its confidence (0.98). The initial delay outlasts
+ * the 5 s rate window and the new pods' first scrapes, so no sample predates the canary's traffic.
+ */
+function canaryGate(env: Environment): string {
+  const scope = `namespace="shop",cluster="production",${TRACK}="{{version}}"`;
+  const url = env.info.prometheus;
+  return `timeout: 90
+initialDelay: 8
+interval: 1
+requiredSuccesses: 3
+checks:
+  - name: latency
+    compare:
+      url: ${url}
+      query: 'histogram_quantile(0.9, sum by (le, pod) (rate(http_request_duration_seconds_bucket{${scope}}[5s])))'
+      direction: increase
+      allowedIncrease: 1.5
+      minSamples: 5
+      critical: true
+  - name: error ratio
+    compare:
+      url: ${url}
+      query: 'sum by (pod) (rate(http_requests_total{${scope},code=~"5.."}[5s]) or rate(http_requests_total{${scope}}[5s]) * 0) / sum by (pod) (rate(http_requests_total{${scope}}[5s]))'
+      direction: increase
+      minSamples: 5
+`;
+}
+
+/** The canary strategy's track label (aks-secure-delivery.dev/track) as Prometheus names it on the pods' series. */
+const TRACK = 'aks_secure_delivery_dev_track';
+
+/** The image of the app's Deployment in a cluster, as the API server holds it. */
+export function deployedImage(env: Environment, cluster: 'staging' | 'production'): string | undefined {
+  const deployment = env.aks.clusters[cluster].kube.get('apps/v1', 'Deployment', 'shop', 'web') as
+    { spec?: { template?: { spec?: { containers?: { image?: string }[] } } } } | undefined;
+  return deployment?.spec?.template?.spec?.containers?.[0]?.image;
+}
+
+/**
+ * A canary stands beside a stable version, so production needs one first: when it runs nothing yet (a fresh
+ * environment), the `stableTag` build is delivered by the rolling flow. Returns that run, if one was needed.
+ */
+export async function ensureStableRelease(env: Environment, workDir: string, log: (line: string) => void, stableTag?: string): Promise<FlowResult | undefined> {
+  if (deployedImage(env, 'production')) return undefined;
+  log('production runs nothing yet, so a canary has no stable version to stand beside: a first release goes through the rolling flow');
+  const result = await runDeliveryFlow(env, workDir, (line) => log(`  ${line}`), { tag: stableTag });
+  log('');
+  return result;
+}
+
+/**
  * The CD flow of DESIGN.md §1 against the local environment, each task run as the agent runs it:
  * CI pushes an image → DefenderScanCheck → DeployToAks (staging) → AcceptanceGate → PromoteImage → DeployToAks
- * (production). Stops at the first step that does not succeed.
+ * (production), or with `strategy: canary` the canary on production, its gate, and its promotion. Stops at the first
+ * step that does not succeed.
  */
 export async function runDeliveryFlow(env: Environment, workDir: string, log: (line: string) => void = () => undefined, options: FlowOptions = {}): Promise<FlowResult> {
   fs.mkdirSync(workDir, { recursive: true });
@@ -202,9 +269,49 @@ export async function runDeliveryFlow(env: Environment, workDir: string, log: (l
     log(`traffic to the staging Service: ${sent.sent} requests, ${JSON.stringify(sent.byStatus)}`);
   }
   const promoted = await step('Promote image', 'promote-image', { sourceImage, targetRegistry: prod.registry.loginServer, method: 'auto' });
-  await step('Deploy to production', 'deploy-to-aks', { ...cluster('production'), manifests: manifestFile, namespace: 'shop', images: promoted.outputs.promotedImage });
+  const production = { ...cluster('production'), manifests: manifestFile, namespace: 'shop', images: promoted.outputs.promotedImage };
+  if (options.strategy !== 'canary') {
+    await step('Deploy to production', 'deploy-to-aks', production);
+  } else {
+    const canary = { ...production, strategy: 'canary', percentage: 25 };
+    const started = await step('Canary on production', 'deploy-to-aks', canary);
+    if (started.outputs.canaryWorkloads === '[]') log('production had no stable version: the build became it, with no canary to judge');
+    else {
+      await judgeCanary(env, workDir, log, step, async () => {
+        await step('Reject canary', 'deploy-to-aks', { ...canary, action: 'reject' });
+      });
+      await step('Promote canary', 'deploy-to-aks', { ...canary, action: 'promote' });
+    }
+  }
 
   const productionDigest = await skopeoDigest(prodTarget, `${REPOSITORY}:${buildId}`);
   log(`production holds ${prod.registry.loginServer}/${REPOSITORY}:${buildId} at ${productionDigest}`);
   return { builtDigest, productionDigest, steps };
+}
+
+type Step = (name: string, task: string, inputs: Record<string, string | boolean | number>) => Promise<TaskRun>;
+
+/**
+ * The canary's gate, with users' traffic on production's Service (stable, baseline and canary pods share it). On a
+ * failed gate `reject` runs, as a pipeline's `condition: failed()` step does, and the flow stops at the gate.
+ */
+async function judgeCanary(env: Environment, workDir: string, log: (line: string) => void, step: Step, reject: () => Promise<void>): Promise<void> {
+  const clusterIP = env.aks.clusters.production.kube.get('v1', 'Service', 'shop', 'web')?.spec?.clusterIP as string | undefined;
+  if (!clusterIP) throw new Error('the production Service shop/web has no clusterIP after the canary started');
+  const gateFile = path.join(workDir, 'canary-gate.yaml');
+  fs.writeFileSync(gateFile, canaryGate(env));
+  const traffic = new TrafficGenerator(`http://${clusterIP}/api/orders`, 40, 150);
+  let failed: FlowStopped | undefined;
+  try {
+    await step('Canary gate', 'acceptance-gate', { gateFile });
+  } catch (err) {
+    if (!(err instanceof FlowStopped)) throw err;
+    failed = err;
+  } finally {
+    const sent = await traffic.stop();
+    log(`traffic to the production Service: ${sent.sent} requests, ${JSON.stringify(sent.byStatus)}`);
+  }
+  if (!failed) return;
+  await reject();
+  throw new FlowStopped(failed.message, failed.steps, failed.step);
 }

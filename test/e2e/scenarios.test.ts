@@ -6,8 +6,8 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { startEnvironment, type Environment } from '../env';
 import { ROOT } from '../helpers/agent';
-import { runDeliveryFlow, type FlowResult } from './flow';
-import { EXIT, SCENARIOS, deployedImage, runScenario, waitsForInput, type ScenarioReport } from './scenarios';
+import { deployedImage, runDeliveryFlow, type FlowResult } from './flow';
+import { EXIT, SCENARIOS, runScenario, waitsForInput, type ScenarioReport } from './scenarios';
 
 const run = promisify(execFile);
 /** Scenarios that run in-process, each in its own environment; the demo's command line runs one more. */

@@ -7,7 +7,7 @@ import type { Environment } from '../env';
 import { ROOT } from '../helpers/agent';
 import { assessmentRecord } from '../data/defender/fixtures';
 import { skopeoDigest, skopeoTarget } from '../helpers/images';
-import { FlowStopped, REPOSITORY, runDeliveryFlow, type FlowOptions, type FlowStep } from './flow';
+import { FlowStopped, REPOSITORY, deployedImage, ensureStableRelease, runDeliveryFlow, type FlowOptions, type FlowResult, type FlowStep } from './flow';
 
 export interface Scenario {
   name: string;
@@ -21,6 +21,11 @@ export interface Scenario {
   waitsFor?: string;
   /** The flawed build. */
   build: (previousTag: string) => FlowOptions;
+  /**
+   * The flawed build's tag reaches the production registry before the step that stops it (a canary runs from the
+   * production registry), so the registry gains it; the Deployment's image and its pods must stay as they were.
+   */
+  promotedBeforeStop?: boolean;
 }
 
 /** `what` while the task's task.json lacks the input a scenario needs, so the scenario runs as soon as it lands. */
@@ -31,6 +36,8 @@ export function waitsForInput(folder: string, input: string, what: string): stri
 
 /** The tag of the good release that production holds when a scenario starts. */
 const PREVIOUS_TAG = '1.4.1';
+/** Production's first release, under a canary scenario's good previous release (a canary needs a stable version). */
+const STABLE_TAG = '1.4.0';
 const BUILD_TAG = '1.4.2';
 
 export const SCENARIOS: Scenario[] = [
@@ -64,11 +71,12 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     name: 'canary-regression',
-    description: 'a canary slower than its baseline: the compare gate fails, the canary is rejected, stable untouched',
-    stopsAt: 'Acceptance gate',
-    reason: /latency|High/,
-    waitsFor: 'Prometheus scraping the pods the kubelet runs (the canary strategy and the compare check are in)',
-    build: () => ({ tag: BUILD_TAG, appEnv: { LATENCY_MS: '250' } }),
+    description: "a build 250 ms slower per request passes staging; production's canary is slower than its baseline: the compare gate fails, the canary is rejected, stable untouched",
+    stopsAt: 'Canary gate',
+    reason: /'latency' High: canary median/,
+    // The previous release came as a canary too (the happy path's canary, promoted), so the flawed one is the next canary.
+    build: () => ({ tag: BUILD_TAG, strategy: 'canary', appEnv: { LATENCY_MS: '250' } }),
+    promotedBeforeStop: true,
   },
   {
     name: 'tag-conflict',
@@ -93,10 +101,12 @@ export function findScenario(name: string): Scenario | undefined {
   return SCENARIOS.find((s) => s.name === name);
 }
 
-/** What production holds: the tags' digests in the production registry, and the image its Deployment runs. */
+/** What production holds: the tags' digests in the production registry, the image its Deployment runs, and its pods. */
 export interface ProductionState {
   tags: Record<string, string | undefined>;
   deployedImage: string | undefined;
+  /** The names of the stable Deployment's pods (a canary's and a baseline's are not among them). */
+  stablePods: string[];
 }
 
 export interface ScenarioReport {
@@ -111,6 +121,10 @@ export interface ScenarioReport {
   after: ProductionState;
   /** Every step of the flawed build's run. */
   steps: FlowStep[];
+  /** The good previous release's runs: production's first release when it needed one, then the previous release. */
+  previous: FlowResult[];
+  /** The flawed build's tag and digest, when it reached the production registry before it was stopped. */
+  promoted?: { tag: string; digest: string };
   /** Stopped by the expected step, with the expected reason, and production unchanged. */
   asExpected: boolean;
   /** What went otherwise, when not as expected. */
@@ -120,22 +134,43 @@ export interface ScenarioReport {
 
 async function productionState(env: Environment, certDir: string, tags: string[]): Promise<ProductionState> {
   const target = skopeoTarget(env, env.registries.prod, certDir, 'pull');
-  const state: ProductionState = { tags: {}, deployedImage: undefined };
+  const state: ProductionState = { tags: {}, deployedImage: deployedImage(env, 'production'), stablePods: stablePods(env) };
   for (const tag of tags) state.tags[tag] = await skopeoDigest(target, `${REPOSITORY}:${tag}`).catch(() => undefined);
-  state.deployedImage = deployedImage(env, 'production');
   return state;
 }
 
-/** The image of the app's Deployment in a cluster, as the API server holds it. */
-export function deployedImage(env: Environment, cluster: 'staging' | 'production'): string | undefined {
-  const deployment = env.aks.clusters[cluster].kube.get('apps/v1', 'Deployment', 'shop', 'web') as
-    { spec?: { template?: { spec?: { containers?: { image?: string }[] } } } } | undefined;
-  return deployment?.spec?.template?.spec?.containers?.[0]?.image;
+/** The pods of production's stable Deployment shop/web (its ReplicaSets' pods, not the canary's or the baseline's). */
+function stablePods(env: Environment): string[] {
+  const kube = env.aks.clusters.production.kube;
+  const deployment = kube.get('apps/v1', 'Deployment', 'shop', 'web');
+  if (!deployment) return [];
+  const replicaSets = new Set(kube.list('apps/v1', 'ReplicaSet', 'shop')
+    .filter((rs) => rs.metadata.ownerReferences?.some((o: { uid?: string }) => o.uid === deployment.metadata.uid)).map((rs) => rs.metadata.uid));
+  return kube.list('v1', 'Pod', 'shop')
+    .filter((p) => !p.metadata.deletionTimestamp && p.metadata.ownerReferences?.some((o: { uid?: string }) => replicaSets.has(o.uid)))
+    .map((p) => p.metadata.name as string).sort();
 }
 
-export function describeProduction(state: ProductionState): string {
-  const tags = Object.entries(state.tags).map(([tag, digest]) => `${REPOSITORY}:${tag} ${digest ? `at ${digest}` : 'absent'}`).join(', ');
-  return `registry ${tags}; Deployment shop/web runs ${state.deployedImage ?? 'nothing'}`;
+export function describeProduction(state: ProductionState, promoted?: { tag: string }): string {
+  const tags = Object.entries(state.tags)
+    .map(([tag, digest]) => `${REPOSITORY}:${tag} ${digest ? `at ${digest}` : 'absent'}${tag === promoted?.tag && digest ? ' (promoted for the canary)' : ''}`).join(', ');
+  return `registry ${tags}; Deployment shop/web runs ${state.deployedImage ?? 'nothing'} on pods ${state.stablePods.join(', ') || 'none'}`;
+}
+
+/**
+ * What changed in production, if anything. A build promoted before its stop (for a canary) may add its own tag, at
+ * its own digest, to the registry; everything else (the other tags, the Deployment's image, its pods) must stay.
+ */
+export function productionChanges(before: ProductionState, after: ProductionState, promoted?: { tag: string; digest: string }): string[] {
+  const changes: string[] = [];
+  for (const [tag, digest] of Object.entries(after.tags)) {
+    if (digest === before.tags[tag]) continue;
+    if (promoted && tag === promoted.tag && !before.tags[tag] && digest === promoted.digest) continue;
+    changes.push(`tag ${tag} went from ${before.tags[tag] ?? 'absent'} to ${digest ?? 'absent'}`);
+  }
+  if (after.deployedImage !== before.deployedImage) changes.push(`the Deployment went from ${before.deployedImage ?? 'nothing'} to ${after.deployedImage ?? 'nothing'}`);
+  if (JSON.stringify(after.stablePods) !== JSON.stringify(before.stablePods)) changes.push(`the stable pods went from ${before.stablePods.join(', ')} to ${after.stablePods.join(', ')}`);
+  return changes;
 }
 
 /**
@@ -147,8 +182,13 @@ export async function runScenario(env: Environment, scenario: Scenario, workDir:
   fs.mkdirSync(workDir, { recursive: true });
   const certDir = path.join(workDir, 'certs');
   const build = scenario.build(PREVIOUS_TAG);
-  log(`previous release ${PREVIOUS_TAG}: delivered through the whole flow first${build.delivery === 'gitops' ? ', by GitOps' : ''}`);
-  await runDeliveryFlow(env, path.join(workDir, 'previous'), (line) => log(`  ${line}`), { tag: PREVIOUS_TAG, delivery: build.delivery });
+  const previous: FlowResult[] = [];
+  if (build.strategy === 'canary') {
+    const first = await ensureStableRelease(env, path.join(workDir, 'stable'), log, STABLE_TAG);
+    if (first) previous.push(first);
+  }
+  log(`previous release ${PREVIOUS_TAG}: delivered through the whole flow first${build.delivery === 'gitops' ? ', by GitOps' : ''}${build.strategy === 'canary' ? ', as a canary' : ''}`);
+  previous.push(await runDeliveryFlow(env, path.join(workDir, 'previous'), (line) => log(`  ${line}`), { tag: PREVIOUS_TAG, delivery: build.delivery, strategy: build.strategy }));
   const tags = [...new Set([PREVIOUS_TAG, build.tag ?? BUILD_TAG])];
   const before = await productionState(env, certDir, tags);
   log(`\nthe flawed build (${scenario.name}): ${scenario.description}`);
@@ -167,21 +207,27 @@ export async function runScenario(env: Environment, scenario: Scenario, workDir:
   if (!stopped) problems.push('the flow went all the way through');
   else if (stopped.name !== scenario.stopsAt) problems.push(`stopped at '${stopped.name}', not at '${scenario.stopsAt}'`);
   if (stopped && !scenario.reason.test(reason ?? '')) problems.push(`the reason does not match ${scenario.reason}`);
-  if (JSON.stringify(before) !== JSON.stringify(after)) problems.push('production changed');
+  const promotedRun = scenario.promotedBeforeStop ? steps.find((st) => st.task === 'promote-image' && st.run.result?.status === 'Succeeded') : undefined;
+  const promoted = promotedRun && { tag: build.tag ?? BUILD_TAG, digest: promotedRun.run.outputs.imageDigest };
+  if (scenario.promotedBeforeStop && !promoted) problems.push('the build was not promoted for its canary');
+  const changes = productionChanges(before, after, promoted);
+  if (changes.length) problems.push(`production changed: ${changes.join('; ')}`);
   return {
     scenario: scenario.name, stoppedAt: stopped?.name, status: stopped?.run.result?.status, reason,
-    summary: stopped?.run.summaries[0]?.content, before, after, steps,
+    summary: stopped?.run.summaries[0]?.content, before, after, steps, previous, promoted,
     asExpected: problems.length === 0, problems, wallMs: Date.now() - started,
   };
 }
 
 /** The closing lines of a scenario: the step that stopped it, why, and what production holds. */
 export function closingLines(report: ScenarioReport): string[] {
-  const unchanged = JSON.stringify(report.before) === JSON.stringify(report.after);
+  const changes = productionChanges(report.before, report.after, report.promoted);
+  const verdict = changes.length ? `CHANGED: ${changes.join('; ')}`
+    : report.promoted ? `the stable Deployment's image and pods unchanged; the registry gained ${REPOSITORY}:${report.promoted.tag}, promoted for the canary` : 'unchanged';
   return [
     report.stoppedAt ? `stopped by: ${report.stoppedAt} (${report.status})` : 'stopped by: nothing, the flawed build reached production',
     `reason:     ${report.reason ?? '—'}`,
-    `production: ${describeProduction(report.after)} (${unchanged ? 'unchanged' : `CHANGED; before: ${describeProduction(report.before)}`})`,
+    `production: ${describeProduction(report.after, report.promoted)} (${verdict})`,
     `${report.asExpected ? 'as expected' : `NOT as expected: ${report.problems.join('; ')}`}, in ${(report.wallMs / 1000).toFixed(1)} s`,
   ];
 }

@@ -24,6 +24,10 @@ describe('PromoteImage@1 with several target tags, one of them taken', function 
       assert.ok(run.logLines.some((l) => (method === 'acrImport' ? /using ACR import/ : /Using an OCI registry-to-registry copy/).test(l)), run.logLines.join('\n'));
       assert.match(run.result!.message, new RegExp(`^Tag stable of ${f.prod.loginServer}/${s.repository} already points at ${other.digest}, not at ${s.digest}\\. Nothing was changed\\.`));
       assert.doesNotMatch(run.result!.message, /Tag (v2|release) /, 'only the taken tag is named');
+      const summary = run.summaries[0]?.content ?? '';
+      assert.match(summary, /\*\*Refused\*\*.*Nothing was changed/, 'the summary says what was refused and that nothing changed');
+      assert.ok(summary.includes(`| Tag \`stable\` | already points at \`${other.digest}\` |`), summary);
+      assert.ok(summary.includes(s.digest) && !/`(v2|release)`/.test(summary), 'the summary names the digest and the taken tag only');
       assert.equal(await skopeoDigest(f.prod, `${s.repository}:stable`), other.digest, 'stable did not move');
       for (const tag of ['v2', 'release']) assert.equal(await digestOrNothing(f.prod, `${s.repository}:${tag}`), undefined, `no tag ${tag} was written`);
       assert.equal(await digestOrNothing(f.prod, `${s.repository}@${s.digest}`), undefined, 'nothing was copied');
