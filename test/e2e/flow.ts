@@ -301,17 +301,18 @@ async function judgeCanary(env: Environment, workDir: string, log: (line: string
   const gateFile = path.join(workDir, 'canary-gate.yaml');
   fs.writeFileSync(gateFile, canaryGate(env));
   const traffic = new TrafficGenerator(`http://${clusterIP}/api/orders`, 40, 150);
-  let failed: FlowStopped | undefined;
+  let failed: { message: string; gate: FlowStep; steps: FlowStep[] } | undefined;
   try {
     await step('Canary gate', 'acceptance-gate', { gateFile });
   } catch (err) {
     if (!(err instanceof FlowStopped)) throw err;
-    failed = err;
+    // The gate stopped the flow, whatever runs after it (`steps` grows with the reject).
+    failed = { message: err.message, gate: err.step, steps: err.steps };
   } finally {
     const sent = await traffic.stop();
     log(`traffic to the production Service: ${sent.sent} requests, ${JSON.stringify(sent.byStatus)}`);
   }
   if (!failed) return;
   await reject();
-  throw new FlowStopped(failed.message, failed.steps, failed.step);
+  throw new FlowStopped(failed.message, failed.steps, failed.gate);
 }

@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { startEnvironment, type Environment } from '../env';
 import { ROOT } from '../helpers/agent';
 import { deployedImage, runDeliveryFlow, type FlowResult } from './flow';
-import { EXIT, SCENARIOS, runScenario, waitsForInput, type ScenarioReport } from './scenarios';
+import { EXIT, SCENARIOS, productionChanges, runScenario, waitsForInput, type ScenarioReport } from './scenarios';
 
 const run = promisify(execFile);
 /** Scenarios that run in-process, each in its own environment; the demo's command line runs one more. */
@@ -106,8 +106,9 @@ describe('the demo: each scenario is stopped by the step whose job that is, and 
       const report = reportOf(s.name);
       assert.ok(report.asExpected, `${report.problems.join('; ')}: ${report.reason}`);
       assert.equal(report.status, 'Failed');
-      assert.deepEqual(report.after, report.before);
+      assert.deepEqual(productionChanges(report.before, report.after, report.promoted), []);
       assert.ok(report.before.deployedImage, 'production held the previous release all along');
+      assert.ok(report.before.stablePods.length >= 2, 'on its pods');
     });
   }
 
@@ -125,5 +126,27 @@ describe('the demo: each scenario is stopped by the step whose job that is, and 
     const report = reportOf('tag-conflict');
     assert.deepEqual(report.steps.map((st) => st.name).slice(-2), ['Acceptance gate', 'Promote image']);
     assert.match(report.reason!, /Nothing was changed/);
+    assert.match(report.summary ?? '', /\*\*Refused\*\*[\s\S]*Tag `1\.4\.1` \| already points at `sha256:/, 'the summary tab says what was refused');
+  });
+
+  it('canary-regression: the previous release went through the canary happy path (judged, promoted); the slower canary is rejected, stable untouched', () => {
+    const report = reportOf('canary-regression');
+    const { env } = outcomes.get('canary-regression')!;
+    // The happy path's canary: production's first release rolled out, then the previous release as a promoted canary.
+    const happy = report.previous[report.previous.length - 1];
+    assert.deepEqual(happy.steps.slice(-3).map((st) => [st.name, st.run.result?.status]), [['Canary on production', 'Succeeded'], ['Canary gate', 'Succeeded'], ['Promote canary', 'Succeeded']]);
+    assert.match(happy.steps[happy.steps.length - 2].run.summaries[0]?.content ?? '', /Canary against baseline[\s\S]*\| latency \|[^\n]*\| Pass \|/);
+    assert.equal(happy.productionDigest, happy.builtDigest);
+    assert.equal(report.before.deployedImage?.split('@')[1], happy.builtDigest, 'production ran the promoted canary');
+
+    assert.equal(report.steps.find((st) => st.name === 'Acceptance gate')?.run.result?.status, 'Succeeded', 'the slower build passed staging');
+    assert.deepEqual(report.steps.slice(-2).map((st) => [st.name, st.run.result?.status]), [['Canary gate', 'Failed'], ['Reject canary', 'Succeeded']]);
+    assert.match(report.summary!, /Canary against baseline[\s\S]*\| latency \|[^\n]*\| High \|/);
+    assert.deepEqual(report.after.stablePods, report.before.stablePods, 'the stable pods were never replaced');
+    assert.equal(report.after.deployedImage, report.before.deployedImage);
+    assert.equal(report.after.tags['1.4.2'], report.promoted?.digest, 'the registry holds the canary\'s tag at its digest');
+    assert.equal(report.before.tags['1.4.2'], undefined);
+    const left = env.aks.clusters.production.kube.list('apps/v1', 'Deployment', 'shop').filter((d) => !d.metadata.deletionTimestamp).map((d) => d.metadata.name as string);
+    assert.deepEqual(left, ['web'], 'no canary or baseline is left');
   });
 });

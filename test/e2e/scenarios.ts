@@ -73,7 +73,7 @@ export const SCENARIOS: Scenario[] = [
     name: 'canary-regression',
     description: "a build 250 ms slower per request passes staging; production's canary is slower than its baseline: the compare gate fails, the canary is rejected, stable untouched",
     stopsAt: 'Canary gate',
-    reason: /'latency' High: canary median/,
+    reason: /Check 'latency' is critical and failed: High: canary median/,
     // The previous release came as a canary too (the happy path's canary, promoted), so the flawed one is the next canary.
     build: () => ({ tag: BUILD_TAG, strategy: 'canary', appEnv: { LATENCY_MS: '250' } }),
     promotedBeforeStop: true,
@@ -227,6 +227,9 @@ export function closingLines(report: ScenarioReport): string[] {
   return [
     report.stoppedAt ? `stopped by: ${report.stoppedAt} (${report.status})` : 'stopped by: nothing, the flawed build reached production',
     `reason:     ${report.reason ?? '—'}`,
+    // What the stop set off (a failed canary gate's reject), as the pipeline's `condition: failed()` steps run.
+    ...(report.stoppedAt ? report.steps.slice(report.steps.findIndex((st) => st.name === report.stoppedAt) + 1) : [])
+      .map((st) => `then:       ${st.name} (${st.run.result?.status}): ${st.run.result?.message ?? '—'}`),
     `production: ${describeProduction(report.after, report.promoted)} (${verdict})`,
     `${report.asExpected ? 'as expected' : `NOT as expected: ${report.problems.join('; ')}`}, in ${(report.wallMs / 1000).toFixed(1)} s`,
   ];
