@@ -4,18 +4,17 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { startEnvironment } from '../test/env';
 import { runTask } from '../test/helpers/agent';
 import { azureRmConnection, mergeRunOptions } from '../test/helpers/connections';
 import { OciLayout, skopeoDigest, skopeoPush, skopeoTarget } from '../test/helpers/images';
 import { assessmentRecord, manyPackages, writeFindings } from '../test/data/defender/fixtures';
 import { median, report, round } from './lib/report';
+import { runBenchmark } from './lib/run';
 
 const FINDINGS = Number(process.env.BENCH_FINDINGS ?? 20_000);
 const RUNS = 3;
 
-async function main(): Promise<void> {
-  const env = await startEnvironment();
+runBenchmark(async (env) => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-defender-'));
   try {
     const n = env.registries.nonprod;
@@ -72,12 +71,6 @@ async function main(): Promise<void> {
       secondsOneFinding: round(median(smallRuns) / 1000),
     }, { seconds20kFindings: 'under 2 (beyond the emulator\'s answer time)', peakRssMB: 'under 200' });
   } finally {
-    await env.stop();
     fs.rmSync(tmp, { recursive: true, force: true });
   }
-}
-
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exit(1);
 });

@@ -8,35 +8,30 @@ import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import { startEnvironment } from '../test/env';
 import { sampleAppImage } from '../test/env/sample-app/image';
 import { isReady } from '../test/env/kube/status';
 import { OciLayout, skopeoPush, skopeoTarget } from '../test/helpers/images';
 import { median, report, round } from './lib/report';
+import { runBenchmark, stagingKubeconfig } from './lib/run';
 
 const exec = promisify(execFile);
 
-async function main(): Promise<void> {
-  const started = Date.now();
-  const env = await startEnvironment();
-  const environmentStartSeconds = (Date.now() - started) / 1000;
+runBenchmark(async (env, environmentStartSeconds) => {
   console.log(`environment started in ${environmentStartSeconds.toFixed(2)} s`);
-  try {
-    const cluster = env.aks.clusters.staging;
-    const layout = new OciLayout(path.join(env.dir, 'bench-layout'));
-    const target = skopeoTarget(env, env.registries.nonprod, path.join(env.dir, 'bench-certs'));
-    const image = `${env.registries.nonprod.registry.loginServer}/shop/web`;
-    const kubeconfig = path.join(env.dir, 'bench.kubeconfig');
-    fs.writeFileSync(kubeconfig, cluster.adminKubeconfig());
-    const starts: number[] = [];
-    for (let i = 0; i < 3; i++) {
-      const tag = `bench-${i}`;
-      layout.tag(sampleAppImage(layout, { VERSION: tag }), tag);
-      await skopeoPush(layout, tag, target, 'shop/web');
-      const ns = `bench-pods-${i}`;
-      cluster.kube.put({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
-      const file = path.join(env.dir, `bench-pods-${i}.yaml`);
-      fs.writeFileSync(file, `apiVersion: apps/v1
+  const cluster = env.aks.clusters.staging;
+  const layout = new OciLayout(path.join(env.dir, 'bench-layout'));
+  const target = skopeoTarget(env, env.registries.nonprod, path.join(env.dir, 'bench-certs'));
+  const image = `${env.registries.nonprod.registry.loginServer}/shop/web`;
+  const kubeconfig = stagingKubeconfig(env);
+  const starts: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const tag = `bench-${i}`;
+    layout.tag(sampleAppImage(layout, { VERSION: tag }), tag);
+    await skopeoPush(layout, tag, target, 'shop/web');
+    const ns = `bench-pods-${i}`;
+    cluster.kube.put({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+    const file = path.join(env.dir, `bench-pods-${i}.yaml`);
+    fs.writeFileSync(file, `apiVersion: apps/v1
 kind: Deployment
 metadata: { name: web, namespace: ${ns} }
 spec:
@@ -51,28 +46,20 @@ spec:
         ports: [{ containerPort: 8080 }]
         readinessProbe: { httpGet: { path: /healthz, port: 8080 }, periodSeconds: 1 }
 `);
-      const t0 = Date.now();
-      await exec('kubectl', ['--kubeconfig', kubeconfig, 'apply', '--server-side', '-f', file]);
-      const deadline = t0 + 60_000;
-      while (Date.now() < deadline) {
-        const pods = cluster.kube.list('v1', 'Pod', ns);
-        if (pods.length === 3 && pods.every(isReady)) break;
-        await new Promise((r) => setTimeout(r, 10));
-      }
-      const seconds = (Date.now() - t0) / 1000;
-      if (seconds >= 60) throw new Error('the pods did not become ready within 60 s');
-      starts.push(seconds);
-      console.log(`3 pods of ${image}:${tag} ready ${seconds.toFixed(2)} s after apply`);
+    const t0 = Date.now();
+    await exec('kubectl', ['--kubeconfig', kubeconfig, 'apply', '--server-side', '-f', file]);
+    const deadline = t0 + 60_000;
+    while (Date.now() < deadline) {
+      const pods = cluster.kube.list('v1', 'Pod', ns);
+      if (pods.length === 3 && pods.every(isReady)) break;
+      await new Promise((r) => setTimeout(r, 10));
     }
-    report('kubelet', { podStartSeconds: round(median(starts)), environmentStartSeconds: round(environmentStartSeconds) }, {
-      podStartSeconds: 'under 2', environmentStartSeconds: 'under 15',
-    });
-  } finally {
-    await env.stop();
+    const seconds = (Date.now() - t0) / 1000;
+    if (seconds >= 60) throw new Error('the pods did not become ready within 60 s');
+    starts.push(seconds);
+    console.log(`3 pods of ${image}:${tag} ready ${seconds.toFixed(2)} s after apply`);
   }
-}
-
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exit(1);
+  report('kubelet', { podStartSeconds: round(median(starts)), environmentStartSeconds: round(environmentStartSeconds) }, {
+    podStartSeconds: 'under 2', environmentStartSeconds: 'under 15',
+  });
 });

@@ -4,6 +4,7 @@
 # tests read the .vsix), squid (the agent's corporate proxy in the tests) and git (the bare repositories behind the
 # Azure Repos emulator, served by git http-backend; git merge-tree --write-tree needs 2.38 or later).
 set -euo pipefail
+. "$(dirname "$0")/apt-missing.sh"
 need=()
 command -v docker-registry >/dev/null || need+=(docker-registry)
 command -v prometheus >/dev/null || need+=(prometheus)
@@ -12,15 +13,8 @@ command -v openssl >/dev/null || need+=(openssl)
 command -v unzip >/dev/null || need+=(unzip)
 command -v squid >/dev/null || need+=(squid)
 command -v git >/dev/null || need+=(git)
-if [ ${#need[@]} -eq 0 ]; then
-  echo "system packages: all present"
-  exit 0
-fi
-echo "installing: ${need[*]}"
-SUDO=""
-[ "$(id -u)" -ne 0 ] && SUDO="sudo"
-$SUDO apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}"
+[ ${#need[@]} -eq 0 ] && { echo "system packages: all present"; exit 0; }
+apt_install_missing "system packages" "${need[@]}"
 # The Debian packages start their services where an init system runs; the environment starts its own instances.
 for svc in docker-registry prometheus prometheus-node-exporter squid; do
   $SUDO systemctl disable --now "$svc" >/dev/null 2>&1 || true

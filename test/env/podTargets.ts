@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { KubeCluster } from './kube/cluster';
 import { isReady } from './kube/status';
+import { startTicking } from './ticker';
 import type { KObj } from './kube/types';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -39,7 +40,7 @@ export function podTarget(pod: KObj, cluster: string): { targets: string[]; labe
  * ready, and go.
  */
 export class PodTargets {
-  private timer?: NodeJS.Timeout;
+  private ticking?: { stop(): void };
   private readonly written = new Map<string, string>();
 
   constructor(private readonly dir: string, private readonly clusters: { name: string; kube: KubeCluster }[]) {
@@ -52,19 +53,12 @@ export class PodTargets {
   }
 
   start(tickMs = 250): void {
-    const loop = () => {
-      try {
-        this.sync();
-      } finally {
-        this.timer = setTimeout(loop, tickMs);
-      }
-    };
     this.sync();
-    this.timer = setTimeout(loop, tickMs);
+    this.ticking = startTicking(() => this.sync(), () => tickMs);
   }
 
   stop(): void {
-    if (this.timer) clearTimeout(this.timer);
+    this.ticking?.stop();
   }
 
   sync(): void {

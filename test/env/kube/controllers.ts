@@ -1,3 +1,4 @@
+import { startTicking } from '../ticker';
 import type { KubeCluster } from './cluster';
 import { reconcileCrd } from './controllers/crd';
 import { reconcileDaemonSet } from './controllers/daemonSet';
@@ -16,28 +17,16 @@ import { reconcileStatefulSet } from './controllers/statefulSet';
 export class Controllers {
   /** Milliseconds between reconciliations. */
   tickMs = 50;
-  private timer?: NodeJS.Timeout;
-  private busy = false;
+  private ticking?: { stop(): void };
 
   constructor(private readonly cluster: KubeCluster) {}
 
   start(): void {
-    const loop = () => {
-      if (!this.busy) {
-        this.busy = true;
-        try {
-          this.tick();
-        } finally {
-          this.busy = false;
-        }
-      }
-      this.timer = setTimeout(loop, this.tickMs);
-    };
-    this.timer = setTimeout(loop, this.tickMs);
+    this.ticking = startTicking(() => this.tick(), () => this.tickMs);
   }
 
   stop(): void {
-    if (this.timer) clearTimeout(this.timer);
+    this.ticking?.stop();
   }
 
   private tick(): void {

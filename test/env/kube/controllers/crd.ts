@@ -1,6 +1,7 @@
 import type { KubeCluster } from '../cluster';
 import type { KObj } from '../types';
-import { now, type Any } from './objects';
+import { type Any } from './objects';
+import { now } from '../status';
 
 /** Establishes a CRD a moment after it is created (the apiextensions-apiserver's naming controller). */
 export function reconcileCrd(cluster: KubeCluster, crd: KObj): void {

@@ -2,7 +2,8 @@ import type { KubeCluster } from '../cluster';
 import type { KObj } from '../types';
 import { syncControllerRevision } from './controllerRevisions';
 import { scaledValue } from './deployment/replicaSets';
-import { createPod, isActivePod, isAvailable, isReady, ownedBy, sameStatus, type Any } from './objects';
+import { createPod, isActivePod, isAvailable, ownedBy, type Any } from './objects';
+import { isReady, sameStatus } from '../status';
 
 /**
  * The DaemonSet controller (pkg/controller/daemon): one pod per matching node, labelled with the template's

@@ -1,6 +1,7 @@
 import type { KubeCluster } from '../cluster';
 import type { KObj } from '../types';
-import { now, sameStatus, type Any } from './objects';
+import { type Any } from './objects';
+import { now, sameStatus } from '../status';
 
 /** The annotation this stand-in reads as its metric: the replicas a test wants the autoscaler to ask for. */
 export const DESIRED_REPLICAS_ANNOTATION = 'autoscaling.aks-secure-delivery.dev/desired-replicas';

@@ -1,6 +1,7 @@
 import type { KubeCluster } from '../cluster';
 import { clone, type KObj } from '../types';
-import { createPod, isReady, now, ownedBy, sameStatus, type Any } from './objects';
+import { createPod, ownedBy, type Any } from './objects';
+import { isReady, now, sameStatus } from '../status';
 
 /** The Job controller: pods until completions succeed, or the Job fails past its backoff limit. */
 export function reconcileJob(cluster: KubeCluster, j: KObj): void {

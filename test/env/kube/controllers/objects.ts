@@ -1,10 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { KubeCluster } from '../cluster';
-import { KubeStatus, clone, type KObj } from '../types';
-
 import { isReady } from '../status';
-
-export { isReady, now, sameStatus } from '../status';
+import { KubeStatus, clone, type KObj } from '../types';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Any = any;

@@ -1,6 +1,7 @@
 import type { KubeCluster } from '../cluster';
 import { deepEqual, type KObj } from '../types';
-import { createPod, isActivePod, isAvailable, isReady, now, ownedBy, type Any } from './objects';
+import { createPod, isActivePod, isAvailable, ownedBy, type Any } from './objects';
+import { isReady, now } from '../status';
 
 /**
  * The ReplicaSet controller (pkg/controller/replicaset): as many active pods as replicas. Pods are created through

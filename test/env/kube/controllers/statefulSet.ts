@@ -1,7 +1,8 @@
 import type { KubeCluster } from '../cluster';
 import type { KObj } from '../types';
 import { syncControllerRevision, templateOf } from './controllerRevisions';
-import { createPod, isActivePod, isAvailable, isReady, ownedBy, sameStatus, type Any } from './objects';
+import { createPod, isActivePod, isAvailable, ownedBy, type Any } from './objects';
+import { isReady, sameStatus } from '../status';
 
 /**
  * The StatefulSet controller (pkg/controller/statefulset/stateful_set_control.go). Pods are made by ordinal, each

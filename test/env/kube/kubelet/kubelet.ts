@@ -1,3 +1,4 @@
+import { startTicking } from '../../ticker';
 import type { KubeCluster } from '../cluster';
 import { now, sameStatus } from '../status';
 import { KubeStatus, clone, type KObj } from '../types';
@@ -28,8 +29,7 @@ export class Kubelet {
   private readonly nodeIPs = new Map<string, string>();
   private readonly mountFailures = new Map<string, string>();
   private readonly terminating = new Set<string>();
-  private timer?: NodeJS.Timeout;
-  private busy = false;
+  private ticking?: { stop(): void };
 
   /** @param dir where the kubelet keeps pulled blobs, pod roots and logs. */
   constructor(private readonly cluster: KubeCluster, registries: RegistryAccess[], caPem: string, dir: string) {
@@ -45,25 +45,16 @@ export class Kubelet {
   }
 
   start(): void {
-    const loop = () => {
-      if (!this.busy) {
-        this.busy = true;
-        try {
-          const pods = this.cluster.list('v1', 'Pod');
-          for (const p of pods) this.sync(p);
-          this.forgetDeleted(new Set(pods.map((p) => p.metadata.uid!)));
-        } finally {
-          this.busy = false;
-        }
-      }
-      this.timer = setTimeout(loop, this.tickMs);
-    };
-    this.timer = setTimeout(loop, this.tickMs);
+    this.ticking = startTicking(() => {
+      const pods = this.cluster.list('v1', 'Pod');
+      for (const p of pods) this.sync(p);
+      this.forgetDeleted(new Set(pods.map((p) => p.metadata.uid!)));
+    }, () => this.tickMs);
   }
 
   /** Stops syncing and ends every process this kubelet started. */
   async stop(): Promise<void> {
-    if (this.timer) clearTimeout(this.timer);
+    this.ticking?.stop();
     await this.containers.stopAll();
     this.block.close();
   }

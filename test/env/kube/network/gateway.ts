@@ -1,3 +1,4 @@
+import { startTicking } from '../../ticker';
 import * as http from 'node:http';
 import type { KubeCluster } from '../cluster';
 import { now, sameStatus } from '../status';
@@ -54,23 +55,16 @@ interface GatewayServer {
 export class GatewayController {
   private readonly servers = new Map<string, GatewayServer>();
   private readonly addresses = new Map<string, string>();
-  private timer?: NodeJS.Timeout;
+  private ticking?: { stop(): void };
 
   constructor(private readonly cluster: KubeCluster, private readonly block: LoopbackBlock) {}
 
   start(tickMs = 100): void {
-    const loop = () => {
-      try {
-        this.sync();
-      } finally {
-        this.timer = setTimeout(loop, tickMs);
-      }
-    };
-    this.timer = setTimeout(loop, tickMs);
+    this.ticking = startTicking(() => this.sync(), () => tickMs);
   }
 
   close(): void {
-    if (this.timer) clearTimeout(this.timer);
+    this.ticking?.stop();
     for (const s of this.servers.values()) s.server.close();
     this.servers.clear();
   }

@@ -1,3 +1,4 @@
+import { startTicking } from '../../ticker';
 import * as net from 'node:net';
 import type { KubeCluster } from '../cluster';
 import type { KObj } from '../types';
@@ -23,20 +24,13 @@ interface Listener {
 export class ServiceProxy {
   private readonly listeners = new Map<string, Listener>();
   private readonly lbAddresses = new Map<string, string>();
-  private timer?: NodeJS.Timeout;
+  private ticking?: { stop(): void };
 
   constructor(private readonly cluster: KubeCluster, private readonly block: LoopbackBlock) {}
 
   /** Follows the cluster's Services and pods on a fast tick. */
   start(tickMs = 50): void {
-    const loop = () => {
-      try {
-        this.sync();
-      } finally {
-        this.timer = setTimeout(loop, tickMs);
-      }
-    };
-    this.timer = setTimeout(loop, tickMs);
+    this.ticking = startTicking(() => this.sync(), () => tickMs);
   }
 
   sync(): void {
@@ -66,7 +60,7 @@ export class ServiceProxy {
   }
 
   close(): void {
-    if (this.timer) clearTimeout(this.timer);
+    this.ticking?.stop();
     for (const l of this.listeners.values()) l.server.close();
     this.listeners.clear();
   }

@@ -1,5 +1,6 @@
 import type { KObj } from '../../types';
-import { now, type Any } from '../objects';
+import { type Any } from '../objects';
+import { now } from '../../status';
 
 interface Condition {
   type: string;
