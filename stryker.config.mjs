@@ -18,6 +18,7 @@ export default {
       'test/unit/defender-scan-check-findings.test.ts',
       'test/unit/defender-scan-check/**/*.test.ts',
       'test/unit/promote-image-referrers.test.ts',
+      'test/unit/promote-image/**/*.test.ts',
       'test/unit/deploy-to-aks-manifests.test.ts',
       'test/unit/deploy-to-aks/**/*.test.ts',
       'test/unit/common/**/*.test.ts',
@@ -32,6 +33,8 @@ export default {
     'tasks/common/imageReference.ts',
     'tasks/common/inputs.ts',
     'tasks/common/retry.ts',
+    // Which values are secrets and the lines registered with the agent (the adapter that registers them needs an agent).
+    'tasks/common/secrets.ts',
     'tasks/acceptance-gate/config.ts',
     'tasks/acceptance-gate/expression.ts',
     'tasks/acceptance-gate/gate.ts',
@@ -39,6 +42,8 @@ export default {
     'tasks/defender-scan-check/policy.ts',
     'tasks/defender-scan-check/findings.ts',
     'tasks/common/registry/referrers.ts',
+    // Whether a target tag conflicts with the promoted digest: the promotion stops before writing anything.
+    'tasks/promote-image/tags.ts',
     'tasks/deploy-to-aks/manifests.ts',
     // The rollout evaluators (one per workload kind), the pod problems that fail a rollout at once and the judgement
     // over them; the watch loop around them needs a cluster and is held by the task tests.

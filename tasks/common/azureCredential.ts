@@ -17,6 +17,7 @@ import type { TaskLog } from './log';
 import { azureSdkNetworkOptions } from './network/clients';
 import type { RegistryCredentials } from './registry/client';
 import { retry } from './retry';
+import { pemSecretLines } from './secrets';
 
 /**
  * A TokenCredential for an AzureRM service connection: workload identity federation, service principal
@@ -26,9 +27,7 @@ import { retry } from './retry';
 export function createAzureCredential(connection: AzureConnection, log: TaskLog): TokenCredential {
   log.secret(connection.clientSecret);
   log.secret(connection.systemAccessToken);
-  for (const line of connection.certificatePem?.split(/\r?\n/) ?? []) {
-    if (line.trim() && !line.startsWith('-----')) log.secret(line.trim());
-  }
+  for (const line of pemSecretLines(connection.certificatePem)) log.secret(line);
   // MSAL's requests go through core-rest-pipeline, so the agent's proxy and CA reach them through these options.
   const common = { authorityHost: connection.authorityHost, disableInstanceDiscovery: true, ...azureSdkNetworkOptions(connection.authorityHost) };
   const clientId = connection.clientId!;

@@ -9,9 +9,7 @@ import * as tlInternal from 'azure-pipelines-task-lib/internal';
 import * as tl from 'azure-pipelines-task-lib/task';
 import type { AgentSource } from './inputs';
 import type { TaskLog } from './log';
-
-/** Authorization parameters whose values are secrets (keys, passwords, tokens, certificates, kubeconfigs). */
-const SECRET_PARAMETER = /key|secret|password|token|certificate|kubeconfig/i;
+import { isSecretParameter, secretLines } from './secrets';
 
 export type TaskStatus = 'Succeeded' | 'SucceededWithIssues' | 'Failed';
 
@@ -55,7 +53,7 @@ export class AgentPipeline implements TaskLog, AgentSource {
     const parameters = tl.getEndpointAuthorization(id, true)?.parameters ?? {};
     const match = Object.keys(parameters).find((k) => k.toLowerCase() === key.toLowerCase());
     const value = match === undefined ? undefined : parameters[match];
-    if (value && SECRET_PARAMETER.test(key)) this.secret(value);
+    if (value && isSecretParameter(key)) this.secret(value);
     return value;
   }
   endpointDataParameter(id: string, key: string): string | undefined {
@@ -80,9 +78,7 @@ export class AgentPipeline implements TaskLog, AgentSource {
   }
   secret(value: string | undefined): void {
     // The agent masks single lines only: register each line of a multi-line value.
-    for (const line of value?.split(/\r?\n/) ?? []) {
-      if (line.trim().length > 0) tl.setSecret(line);
-    }
+    for (const line of secretLines(value)) tl.setSecret(line);
   }
 
   /** A message of task.json's `messages`, formatted with its arguments. */

@@ -4,6 +4,7 @@ import type { AzureConnection } from '../common/connections';
 import { UserError, errorMessage } from '../common/errors';
 import { sdkNetworkFailure } from '../common/http';
 import type { TaskLog } from '../common/log';
+import { pemSecretLines } from '../common/secrets';
 import { KubeClient } from './kubeClient';
 import type { ClusterConnection } from './options';
 
@@ -97,7 +98,7 @@ function registerSecrets(kc: KubeConfig, log: TaskLog): void {
     log.secret(user.password);
     if (user.keyData) {
       log.secret(user.keyData);
-      for (const line of Buffer.from(user.keyData, 'base64').toString('utf8').split(/\r?\n/)) if (line && !line.startsWith('-----')) log.secret(line);
+      for (const line of pemSecretLines(Buffer.from(user.keyData, 'base64').toString('utf8'))) log.secret(line);
     }
     for (const e of ((user.exec as { env?: { value?: string }[] } | undefined)?.env ?? [])) log.secret(e.value);
   }

@@ -9,12 +9,10 @@ import type { AcrManagement, AcrRegistry } from './acr';
 import { lockOnAcr } from './lock';
 import { OciCopier, type CopyCounters } from './ociCopy';
 import type { PromoteOptions } from './options';
-import { TagConflict } from './refusal';
+import { planTags, tagsToWrite, type TagPlan } from './tags';
 
 // The entry loads this module's bundle alone, so the refusal's class and summary come from here (one copy of the class).
 export { TagConflict, refusalMarkdown } from './refusal';
-
-export type TagState = 'absent' | 'same' | 'other';
 
 export interface PromoteResult {
   source: string;
@@ -23,7 +21,7 @@ export interface PromoteResult {
   method: 'acrImport' | 'ociCopy';
   promotedImage: string;
   promotedTags: string[];
-  tags: { tag: string; before: TagState; previousDigest?: string; action: 'kept' | 'created' | 'moved' }[];
+  tags: TagPlan[];
   referrers: { digest: string; subject: string; artifactType?: string; action: 'copied' | 'present' }[];
   counters: CopyCounters;
   operationIds: string[];
@@ -87,20 +85,12 @@ export async function run(options: PromoteOptions, log: TaskLog): Promise<Promot
   ]);
 
   // Tags: nothing changes while one of them would move without permission.
-  const tags: PromoteResult['tags'] = options.targetTags.map((tag, i) => {
-    const head = heads[i];
-    const before: TagState = !head ? 'absent' : head.digest === digest ? 'same' : 'other';
-    return { tag, before, previousDigest: head?.digest, action: before === 'same' ? 'kept' : before === 'absent' ? 'created' : 'moved' };
-  });
-  const blocked = tags.filter((t) => t.before === 'other');
-  if (blocked.length && !options.overwriteTags) {
-    throw new TagConflict(formatImageReference(source), digest, `${targetRegistry}/${targetRepository}`, blocked.map((t) => ({ tag: t.tag, previousDigest: t.previousDigest! })));
-  }
+  const tags = planTags(options.targetTags, heads.map((head) => head?.digest), { where: `${targetRegistry}/${targetRepository}`, source: formatImageReference(source), digest, overwriteTags: options.overwriteTags });
   for (const t of tags) {
     if (t.before === 'same') log.info(`Tag ${t.tag} already points at ${digest} in ${targetRegistry}/${targetRepository}: nothing to do for it`);
     if (t.before === 'other') log.warn(`Tag ${t.tag} of ${targetRegistry}/${targetRepository} points at ${t.previousDigest}; moving it to ${digest} (overwriteTags is true)`);
   }
-  const toWrite = tags.filter((t) => t.before !== 'same').map((t) => t.tag);
+  const toWrite = tagsToWrite(tags);
 
   const referrerPresent = await Promise.all(edges.map(async (e) => !!(await targetClient.manifestHead(targetRepository, e.descriptor.digest))));
 
