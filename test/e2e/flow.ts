@@ -258,16 +258,9 @@ export async function runDeliveryFlow(env: Environment, workDir: string, log: (l
   await step('Defender scan check', 'defender-scan-check', { image: sourceImage, failOnSeverity: 'High', waitForScan: 60 });
   await step('Deploy to staging', 'deploy-to-aks', { ...cluster('staging'), manifests: manifestFile, namespace: 'shop', images: `${nonprod.registry.loginServer}/${REPOSITORY}@${builtDigest}` });
   // The gate judges what was deployed: the staging Service, with users' traffic on it while the gate runs.
-  const clusterIP = env.aks.clusters.staging.kube.get('v1', 'Service', 'shop', 'web')?.spec?.clusterIP as string | undefined;
-  if (!clusterIP) throw new Error('the staging Service shop/web has no clusterIP after its deployment');
-  fs.writeFileSync(gateFile, gate(env, `http://${clusterIP}`));
-  const traffic = new TrafficGenerator(`http://${clusterIP}/api/orders`, 20, 120);
-  try {
-    await step('Acceptance gate', 'acceptance-gate', { gateFile });
-  } finally {
-    const sent = await traffic.stop();
-    log(`traffic to the staging Service: ${sent.sent} requests, ${JSON.stringify(sent.byStatus)}`);
-  }
+  const staging = serviceUrl(env, 'staging');
+  fs.writeFileSync(gateFile, gate(env, staging));
+  await underTraffic(staging, 'staging', 20, 120, log, () => step('Acceptance gate', 'acceptance-gate', { gateFile }));
   const promoted = await step('Promote image', 'promote-image', { sourceImage, targetRegistry: prod.registry.loginServer, method: 'auto' });
   const production = { ...cluster('production'), manifests: manifestFile, namespace: 'shop', images: promoted.outputs.promotedImage };
   if (options.strategy !== 'canary') {
@@ -289,6 +282,24 @@ export async function runDeliveryFlow(env: Environment, workDir: string, log: (l
   return { builtDigest, productionDigest, steps };
 }
 
+/** The app's Service in a cluster, at its clusterIP, as the deployment left it. */
+function serviceUrl(env: Environment, cluster: 'staging' | 'production'): string {
+  const clusterIP = env.aks.clusters[cluster].kube.get('v1', 'Service', 'shop', 'web')?.spec?.clusterIP as string | undefined;
+  if (!clusterIP) throw new Error(`the ${cluster} Service shop/web has no clusterIP after its deployment`);
+  return `http://${clusterIP}`;
+}
+
+/** Runs `work` (a gate) with users' traffic on a Service, and logs what the traffic got. */
+async function underTraffic<T>(url: string, cluster: string, ratePerSecond: number, seconds: number, log: (line: string) => void, work: () => Promise<T>): Promise<T> {
+  const traffic = new TrafficGenerator(`${url}/api/orders`, ratePerSecond, seconds);
+  try {
+    return await work();
+  } finally {
+    const sent = await traffic.stop();
+    log(`traffic to the ${cluster} Service: ${sent.sent} requests, ${JSON.stringify(sent.byStatus)}`);
+  }
+}
+
 type Step = (name: string, task: string, inputs: Record<string, string | boolean | number>) => Promise<TaskRun>;
 
 /**
@@ -296,21 +307,15 @@ type Step = (name: string, task: string, inputs: Record<string, string | boolean
  * failed gate `reject` runs, as a pipeline's `condition: failed()` step does, and the flow stops at the gate.
  */
 async function judgeCanary(env: Environment, workDir: string, log: (line: string) => void, step: Step, reject: () => Promise<void>): Promise<void> {
-  const clusterIP = env.aks.clusters.production.kube.get('v1', 'Service', 'shop', 'web')?.spec?.clusterIP as string | undefined;
-  if (!clusterIP) throw new Error('the production Service shop/web has no clusterIP after the canary started');
   const gateFile = path.join(workDir, 'canary-gate.yaml');
   fs.writeFileSync(gateFile, canaryGate(env));
-  const traffic = new TrafficGenerator(`http://${clusterIP}/api/orders`, 40, 150);
   let failed: { message: string; gate: FlowStep; steps: FlowStep[] } | undefined;
   try {
-    await step('Canary gate', 'acceptance-gate', { gateFile });
+    await underTraffic(serviceUrl(env, 'production'), 'production', 40, 150, log, () => step('Canary gate', 'acceptance-gate', { gateFile }));
   } catch (err) {
     if (!(err instanceof FlowStopped)) throw err;
     // The gate stopped the flow, whatever runs after it (`steps` grows with the reject).
     failed = { message: err.message, gate: err.step, steps: err.steps };
-  } finally {
-    const sent = await traffic.stop();
-    log(`traffic to the production Service: ${sent.sent} requests, ${JSON.stringify(sent.byStatus)}`);
   }
   if (!failed) return;
   await reject();
