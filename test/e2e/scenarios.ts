@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import type { Environment } from '../env';
 import { ROOT } from '../helpers/agent';
 import { assessmentRecord } from '../data/defender/fixtures';
+import { ownedBy } from '../env/kube/controllers/objects';
 import { skopeoDigest, skopeoTarget } from '../helpers/images';
 import { FlowStopped, REPOSITORY, deployedImage, ensureStableRelease, runDeliveryFlow, type FlowOptions, type FlowResult, type FlowStep } from './flow';
 
@@ -144,11 +145,8 @@ function stablePods(env: Environment): string[] {
   const kube = env.aks.clusters.production.kube;
   const deployment = kube.get('apps/v1', 'Deployment', 'shop', 'web');
   if (!deployment) return [];
-  const replicaSets = new Set(kube.list('apps/v1', 'ReplicaSet', 'shop')
-    .filter((rs) => rs.metadata.ownerReferences?.some((o: { uid?: string }) => o.uid === deployment.metadata.uid)).map((rs) => rs.metadata.uid));
-  return kube.list('v1', 'Pod', 'shop')
-    .filter((p) => !p.metadata.deletionTimestamp && p.metadata.ownerReferences?.some((o: { uid?: string }) => replicaSets.has(o.uid)))
-    .map((p) => p.metadata.name as string).sort();
+  return ownedBy(kube, deployment, 'apps/v1', 'ReplicaSet').flatMap((rs) => ownedBy(kube, rs, 'v1', 'Pod'))
+    .filter((p) => !p.metadata.deletionTimestamp).map((p) => p.metadata.name as string).sort();
 }
 
 export function describeProduction(state: ProductionState, promoted?: { tag: string }): string {
