@@ -24,6 +24,12 @@ export interface FluxConfigurationSpec {
   repository: RepositoryRecord;
   branch: string;
   syncIntervalInSeconds: number;
+  /**
+   * How long a Kustomization whose attempt failed waits before it tries the same revision again (ARM
+   * `retryIntervalInSeconds`, Flux's `spec.retryInterval`); a new revision is tried at the next sync whatever it is.
+   * Meanwhile Ready stays False, which is how a pipeline polling the status sees the failure.
+   */
+  retryIntervalInSeconds: number;
   kustomizations: KustomizationSpec[];
   suspend?: boolean;
 }
@@ -46,6 +52,8 @@ export interface ObjectStatus {
 
 interface KustomizationState {
   lastAttemptedRevision?: string;
+  /** When the last attempt failed (ms), for the retry interval. */
+  failedAt?: number;
   lastAppliedRevision?: string;
   ready: Condition;
   /** Entries `<namespace>_<name>_<group>_<kind>` as Flux's inventory holds them, with the apiVersion to delete them by. */
@@ -146,7 +154,7 @@ export class FluxReconciler {
         },
         kustomizations: Object.fromEntries(this.spec.kustomizations.map((k) => [k.name, {
           name: k.name, path: k.path, dependsOn: [], timeoutInSeconds: k.timeoutInSeconds, syncIntervalInSeconds: this.spec.syncIntervalInSeconds,
-          retryIntervalInSeconds: this.spec.syncIntervalInSeconds, prune: k.prune, force: false, wait: k.wait,
+          retryIntervalInSeconds: this.spec.retryIntervalInSeconds, prune: k.prune, force: false, wait: k.wait,
         }])),
         statuses,
         sourceSyncedCommitId: this.sourceSyncedCommitId ?? '',
@@ -177,12 +185,15 @@ export class FluxReconciler {
     for (const k of this.spec.kustomizations) {
       const state = this.states.get(k.name)!;
       if (state.lastAppliedRevision === revision && state.ready.status === 'True') continue;
+      const retrying = state.lastAttemptedRevision === revision && state.failedAt !== undefined;
+      if (retrying && Date.now() - state.failedAt! < this.spec.retryIntervalInSeconds * 1000) continue;
       await this.reconcileKustomization(k, state, sha, revision);
     }
   }
 
   private async reconcileKustomization(k: KustomizationSpec, state: KustomizationState, sha: string, revision: string): Promise<void> {
     state.lastAttemptedRevision = revision;
+    state.failedAt = undefined;
     if (state.ready.status !== 'Unknown') this.setReady(k, state, condition('Ready', 'Unknown', 'Progressing', `Fetching manifests for revision ${revision} with a timeout of ${k.timeoutInSeconds}s`));
     const started = Date.now();
     let objects: KObj[];
@@ -279,6 +290,7 @@ export class FluxReconciler {
   }
 
   private async fail(k: KustomizationSpec, state: KustomizationState, revision: string, reason: string, message: string): Promise<void> {
+    state.failedAt = Date.now();
     this.setReady(k, state, condition('Ready', 'False', reason, message));
     this.history.push({ kustomization: k.name, revision, ready: false, at: Date.now() });
     await this.notify(k, revision.split(':').pop()!, 'error', splitReason(reason));
