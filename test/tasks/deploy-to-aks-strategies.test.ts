@@ -282,16 +282,20 @@ describe('DeployToAks@1 with AcceptanceGate@1: the canary judged against its bas
     const prometheus = ManagedProcess.start('prometheus', 'prometheus', [`--config.file=${dir}/prometheus.yml`, `--storage.tsdb.path=${dir}/data`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'], path.join(dir, 'prometheus.log'));
     const ip = get(f, 'v1', 'Service', ns, 'web')!.spec.clusterIP;
     let stop = false;
-    const traffic = (async () => {
+    // Six independent clients, so that one slow answer does not hold the others back.
+    const traffic = Promise.all(Array.from({ length: 6 }, async () => {
       while (!stop) {
-        await Promise.all(Array.from({ length: 6 }, () => fetch(`http://${ip}/api/x`).then((r) => r.arrayBuffer()).catch(() => undefined)));
-        await new Promise((r) => setTimeout(r, 10));
+        await fetch(`http://${ip}/api/x`).then((r) => r.arrayBuffer()).catch(() => new Promise((r) => setTimeout(r, 50)));
       }
-    })();
+    }));
     try {
       await prometheus.waitUntil(async () => (await fetch(`http://127.0.0.1:${port}/-/ready`)).ok, 30_000);
-      const ratio = `sum(rate(http_requests_total{code="500",${LABEL}="{{version}}"}[3s]) or rate(http_requests_total{${LABEL}="{{version}}"}[3s]) * 0) / sum(rate(http_requests_total{${LABEL}="{{version}}"}[3s]))`;
-      // The initial delay outlasts the 3 s rate window and the first scrapes of the new pods, so no sample predates the
+      // A window with only a few requests says little: at a 40 % error ratio, four requests all succeed one time in
+      // eight, and one such zero among the first values is enough for Mann-Whitney to see no shift. So, as a canary
+      // query should, each side counts only in a window with at least 20 requests (a slow machine gives fewer).
+      const requests = `http_requests_total{${LABEL}="{{version}}"}`;
+      const ratio = `(sum(rate(http_requests_total{code="500",${LABEL}="{{version}}"}[4s]) or rate(${requests}[4s]) * 0) / sum(rate(${requests}[4s]))) and on() (sum(increase(${requests}[4s])) >= 20)`;
+      // The initial delay outlasts the 4 s rate window and the first scrapes of the new pods, so no sample predates the
       // canary's traffic (zeros from before it would pull the interval down to zero and pass a bad canary).
       const gate = `initialDelay: 8\ninterval: 1\nrequiredSuccesses: 3\ntimeout: 60\nchecks:\n  - name: error ratio\n    compare: { url: "http://127.0.0.1:${port}", query: '${ratio}', direction: increase, minSamples: 5 }\n`;
       const run = await runTask('acceptance-gate', { inputs: { gate }, timeoutMs: 90_000 });
