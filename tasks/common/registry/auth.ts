@@ -22,7 +22,7 @@ export class RegistryAuth {
   private readonly tokens = new Map<string, string>();
   private readonly pending = new Map<string, Promise<string>>();
   private basic?: string;
-  /** The registry's last bearer challenge: a streamed upload gets its token from it before it starts. */
+  /** The registry's last bearer challenge: tokens for new scopes are asked for with it before a request is sent. */
   private bearerChallenge?: Challenge;
   private acrRefreshToken?: string;
 
@@ -33,23 +33,21 @@ export class RegistryAuth {
     }
   }
 
-  /** The authorization header for these scopes, if one is known. Waits for a token request already under way. */
+  /**
+   * The authorization header for these scopes. Once the registry has challenged us (its `/v2/` probe or any 401),
+   * a token for scopes not seen yet is obtained before the request is sent, so only the first request of a copy
+   * meets a 401, and a request whose body cannot be sent twice (a streamed upload) goes out authorized.
+   */
   async header(scopes: string[]): Promise<string | undefined> {
     const key = scopeKeyOf(scopes);
     await this.pending.get(key)?.catch(() => undefined);
+    if (!this.tokens.has(key) && !this.basic) {
+      await this.transport.baseUrl();
+      const challenge = this.bearerChallenge ?? this.transport.challenge;
+      if (challenge) return this.answer(challenge, scopes);
+    }
     const token = this.tokens.get(key);
     return token ? `Bearer ${token}` : this.basic;
-  }
-
-  /**
-   * The header for a request whose body cannot be sent twice (a streamed upload): the token for exactly these
-   * scopes is obtained first from the last bearer challenge (an upload's scopes differ from those of the mount
-   * request that opened it).
-   */
-  async headerBeforeStreaming(scopes: string[]): Promise<string | undefined> {
-    const key = scopeKeyOf(scopes);
-    if (!this.tokens.has(key) && this.bearerChallenge) await this.answer(this.bearerChallenge, scopes);
-    return this.header(scopes);
   }
 
   /** Drops the token of these scopes (it expired mid-copy), so the next request meets the challenge again. */
@@ -59,9 +57,10 @@ export class RegistryAuth {
 
   /**
    * Obtains a header for a challenge: a token for our scopes (cached under them) plus `alsoAsk`, the scopes the
-   * challenge itself named; undefined when there is nothing to present.
+   * challenge itself named; undefined when there is nothing to present. `presented` is the header the refused
+   * request carried: a token for these scopes that came while it was on its way is used instead of a new one.
    */
-  async answer(challenge: Challenge, scopes: string[], alsoAsk: string[] = []): Promise<string | undefined> {
+  async answer(challenge: Challenge, scopes: string[], alsoAsk: string[] = [], presented?: string): Promise<string | undefined> {
     const creds = this.credentials;
     if (challenge.scheme === 'basic') {
       if (creds.kind !== 'basic') return undefined;
@@ -71,6 +70,8 @@ export class RegistryAuth {
     this.bearerChallenge = challenge;
     if (!challenge.realm) throw new Error(`the registry ${this.registry} sent a bearer challenge without a realm`);
     const key = scopeKeyOf(scopes);
+    const known = this.tokens.get(key);
+    if (known && `Bearer ${known}` !== presented) return `Bearer ${known}`;
     let pending = this.pending.get(key);
     if (!pending) {
       const all = [...new Set([...scopes, ...alsoAsk])];

@@ -139,7 +139,7 @@ export class RegistryClient {
     const url = new URL(location);
     url.searchParams.set('digest', digest);
     const res = await this.transport.send('PUT', url.toString(), {
-      authorization: await this.auth.headerBeforeStreaming(scopes),
+      authorization: await this.auth.header(scopes),
       headers: { 'content-type': 'application/octet-stream', 'content-length': String(size) }, body,
     });
     const text = await res.text().catch(() => '');
@@ -186,12 +186,13 @@ export class RegistryClient {
   private async authorizedSend(method: string, path: string, options: RequestOptions): Promise<HttpResponse> {
     const sendWith = (authorization?: string) =>
       this.transport.send(method, path, { headers: options.headers, body: options.body, authorization, followRedirects: method === 'GET' || method === 'HEAD' });
-    const res = await sendWith(await this.auth.header(options.scopes));
+    const presented = await this.auth.header(options.scopes);
+    const res = await sendWith(presented);
     if (res.status !== 401) return res;
     const challenge = parseChallenge(res.header('www-authenticate'));
     await res.discard();
     if (!challenge) return res;
-    const header = await this.auth.answer(challenge, options.scopes, challenge.scopes);
+    const header = await this.auth.answer(challenge, options.scopes, challenge.scopes, presented);
     if (!header) return res;
     return sendWith(header);
   }

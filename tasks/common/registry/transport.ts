@@ -2,6 +2,7 @@ import { UserError } from '../errors';
 import { HttpError, NetworkError, send, type HttpResponse, type SendOptions } from '../http';
 import { isLoopbackRegistry, registryApiHost } from '../imageReference';
 import type { TaskLog } from '../log';
+import { parseChallenge, type Challenge } from './challenge';
 import { isDroppedConnection, isTransientStatus } from '../retry';
 
 /**
@@ -10,6 +11,8 @@ import { isDroppedConnection, isTransientStatus } from '../retry';
  */
 export class RegistryTransport {
   private base?: Promise<string>;
+  /** The challenge of the registry's `/v2/` probe, when one was made: its token server, known before any request. */
+  challenge?: Challenge;
 
   constructor(readonly registry: string, private readonly log: TaskLog) {}
 
@@ -27,7 +30,9 @@ export class RegistryTransport {
     const host = registryApiHost(this.registry);
     if (isLoopbackRegistry(host)) {
       try {
-        await (await send(`https://${host}/v2/`, { timeoutMs: 15_000 })).discard();
+        const res = await send(`https://${host}/v2/`, { timeoutMs: 15_000 });
+        if (res.status === 401) this.challenge = parseChallenge(res.header('www-authenticate'));
+        await res.discard();
       } catch (err) {
         if (/EPROTO|wrong version number|WRONG_VERSION_NUMBER|packet length too long/i.test(chain(err))) {
           this.log.debug(`${this.registry} does not answer HTTPS; using plain HTTP on loopback`);
