@@ -32,7 +32,8 @@ runBenchmark(async (env) => {
     writeFindings(env.info.defender.findingsDir, digest, manyPackages(FINDINGS).map((p) => assessmentRecord(digest, p, { repository: 'bench/app' })));
     const rssFile = path.join(tmp, 'rss');
     const preload = path.join(tmp, 'rss.cjs');
-    fs.writeFileSync(preload, `process.on('exit', () => require('fs').writeFileSync(${JSON.stringify(rssFile)}, String(process.resourceUsage().maxRSS)));\n`);
+    // VmHWM, not resourceUsage().maxRSS: on Linux maxRSS also holds the image fork copied from this (large) process.
+    fs.writeFileSync(preload, `process.on('exit', () => require('fs').writeFileSync(${JSON.stringify(rssFile)}, /VmHWM:\\s+(\\d+)/.exec(require('fs').readFileSync('/proc/self/status', 'utf8'))[1]));\n`);
 
     const smallRuns: number[] = [];
     for (let i = 0; i < RUNS; i++) {

@@ -1,7 +1,7 @@
 // promote-image: an OCI copy of a 100 MB image, in five layers of 20 MB and in one layer of 100 MB, between the two
 // local TLS registries with basic credentials, by the built task
 // (run as the agent runs it) against `skopeo copy` of the same image in the same run, alternately, each into a fresh
-// repository; the task's peak memory (its own process.resourceUsage().maxRSS, which the task prints as a debug
+// repository; the task's peak memory (its own high-water mark, /proc's VmHWM, which the task prints as a debug
 // line at the end); and the time to promote an image that is already there, minus the task's start-up (the median
 // of runs with no inputs, which fail right after reading them).
 import { execFile } from 'node:child_process';
@@ -42,7 +42,7 @@ async function main(): Promise<void> {
       caFile: env.ca.caCertPath, endpoints: { ...src.endpoints, ...dst.endpoints }, timeoutMs: 300_000,
       inputs: { sourceImage: `${nonprod.loginServer}/bench/app:${tag}`, targetRegistry: prod.loginServer, targetRepository: repository, method: 'ociCopy', sourceRegistryConnection: src.id, targetRegistryConnection: dst.id },
     }));
-    const maxRssKB = (r: TaskRun) => Number(/peak memory \(maxRSS\): (\d+) KB/.exec(r.stdout)?.[1] ?? NaN);
+    const maxRssKB = (r: TaskRun) => Number(/peak memory \(VmHWM\): (\d+) KB/.exec(r.stdout)?.[1] ?? NaN);
 
     let peakKB = 0;
     // The two alternate which goes first, and the disks are synced before each, so neither pays for the other's
@@ -80,7 +80,7 @@ async function main(): Promise<void> {
           skopeoMs.push(await skopeoCopy(`skopeo-${slug}`));
         }
         taskMs.push(task.ms);
-        console.log(`${shape.name}, round ${i + 1}: skopeo copy ${(skopeoMs[i] / 1000).toFixed(2)} s, task ${(task.ms / 1000).toFixed(2)} s (${(task.ms / skopeoMs[i]).toFixed(2)}×), task maxRSS ${(task.rssKB / 1024).toFixed(1)} MB`);
+        console.log(`${shape.name}, round ${i + 1}: skopeo copy ${(skopeoMs[i] / 1000).toFixed(2)} s, task ${(task.ms / 1000).toFixed(2)} s (${(task.ms / skopeoMs[i]).toFixed(2)}×), task peak RSS ${(task.rssKB / 1024).toFixed(1)} MB`);
       }
       console.log(`${shape.name}: skopeo copy (anchor) median ${(median(skopeoMs) / 1000).toFixed(2)} s; task median ${(median(taskMs) / 1000).toFixed(2)} s`);
       ratios[shape.key] = round(median(taskMs) / median(skopeoMs));

@@ -1,4 +1,5 @@
 import { runTask } from '../common/entry';
+import { peakMemoryKB } from '../common/peakMemory';
 import { readPromoteOptions } from './options';
 
 runTask(__dirname, async (pipeline, inputs) => {
@@ -15,7 +16,7 @@ runTask(__dirname, async (pipeline, inputs) => {
   pipeline.setOutput('promotedTags', result.promotedTags.join(','));
   pipeline.uploadSummary('Promote image', summaryMarkdown(result, options.targetRegistry, options.targetRepository));
   const usage = process.resourceUsage();
-  pipeline.debug(`peak memory (maxRSS): ${usage.maxRSS} KB; CPU ${Math.round((usage.userCPUTime + usage.systemCPUTime) / 1000)} ms; promotion took ${result.durationMs} ms`);
+  pipeline.debug(`peak memory (VmHWM): ${peakMemoryKB()} KB; CPU ${Math.round((usage.userCPUTime + usage.systemCPUTime) / 1000)} ms; promotion took ${result.durationMs} ms`);
   const where = `${result.promotedImage}${result.promotedTags.length ? ` (${result.promotedTags.join(', ')})` : ''}`;
   return {
     status: 'Succeeded',
