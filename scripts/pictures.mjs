@@ -1,8 +1,8 @@
 // `npm run pictures`: the marketplace page's pictures (images/*.png), made from the demo's real output. It runs the
-// demo (the happy path and failure scenarios), which writes every step's result and uploaded Markdown summary to
-// build/demo/<run>.json, renders each summary with markdown-it (CommonMark and GFM tables, the Markdown of the
-// pipeline's summary tab) in a page styled like the run's summary tab, and photographs it with Debian's headless
-// Chromium. `--no-demo` renders the records already in build/demo.
+// demo (the happy path, its canary and GitOps variants, and the failure scenarios), which writes every step's result
+// and uploaded Markdown summary to build/demo/<run>.json, renders each summary with markdown-it (CommonMark and GFM
+// tables, the Markdown of the pipeline's summary tab) in a page styled like the run's summary tab, and photographs it
+// with Debian's headless Chromium. `--no-demo` renders the records already in build/demo.
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -16,8 +16,10 @@ const pages = path.join(root, 'build/pictures');
 const images = path.join(root, 'images');
 const WIDTH = 980;
 /** The demo runs the pictures show; exit code 0 is the happy path delivered, 3 a scenario stopped as it should be. */
-const SCENARIOS = ['vulnerable-image', 'crashing-image', 'error-ratio', 'canary-regression', 'tag-conflict'];
-const RUNS = [{ args: [], code: 0 }, { args: ['--strategy', 'canary'], code: 0 }, ...SCENARIOS.map((s) => ({ args: ['--scenario', s], code: 3 }))];
+// In the order of the step that stops each: Defender gate, staging (push, then GitOps), staging gate, promotion, canary gate.
+const SCENARIOS = ['vulnerable-image', 'crashing-image', 'gitops-noncompliant', 'error-ratio', 'tag-conflict', 'canary-regression'];
+const VARIANTS = [{ args: [], code: 0 }, { args: ['--strategy', 'canary'], code: 0 }, { args: ['--gitops'], code: 0 }];
+const RUNS = [...VARIANTS, ...SCENARIOS.map((s) => ({ args: ['--scenario', s], code: 3 }))];
 
 const md = new MarkdownIt({ html: false, linkify: true });
 
@@ -134,13 +136,16 @@ execFileSync('bash', [path.join(root, 'scripts/install-picture-deps.sh')], { std
 
 const happy = read('happy-path');
 const canary = read('happy-path-canary');
+const gitops = read('happy-path-gitops');
 const scenarios = SCENARIOS.map(read);
 const pictures = [
   ['flow', flowPage(happy, 'npm run demo')],
   ['flow-canary', flowPage(canary, 'npm run demo -- --strategy canary')],
+  ['flow-gitops', flowPage(gitops, 'npm run demo -- --gitops')],
   ['scenarios', scenariosPage(scenarios)],
   ...happy.steps.filter((s, i, all) => all.findIndex((o) => o.task === s.task) === i).map((s) => [`summary-${s.task}`, summaryPage(s)]),
   ['summary-canary-gate', summaryPage(canary.steps.find((s) => s.name === 'Canary gate'))],
+  ['summary-gitops-delivery', summaryPage(gitops.steps.find((s) => s.name === 'Deploy to production'))],
   // The step that stopped the build (a rejected canary's clean-up runs after it).
   ...scenarios.map((run) => [`failure-${run.scenario}`, summaryPage(run.steps.find((s) => s.name === run.stoppedAt))])
     .filter(([, html]) => !html.includes('<div class="body"></div>')),
