@@ -1,5 +1,6 @@
 import { UserError, errorMessage } from '../common/errors';
 import { formatImageReference } from '../common/imageReference';
+import { asSentence } from '../common/format';
 import { formatDuration, type TaskLog } from '../common/log';
 import { Discovery, FIELD_MANAGER, applyObject, describeObject, explainApiError, objectPath, unreachable, waitForCrd, type ApplyAction, type ResourceInfo } from './apply';
 import { connectToCluster } from './connect';
@@ -270,8 +271,8 @@ export async function deploy(options: DeployOptions, log: TaskLog, client: KubeC
   if (options.rollbackOnFailure) {
     const rolledBack = await rollback(client, planned, previous, reports, log);
     reason = rolledBack.length
-      ? `${reason} Rolled back ${rolledBack.join(', ')} to the previous revision.`
-      : `${reason} Nothing to roll back: no changed workload had a previous revision.`;
+      ? `${asSentence(reason)} Rolled back ${rolledBack.join(', ')} to the previous revision.`
+      : `${asSentence(reason)} Nothing to roll back: no changed workload had a previous revision.`;
   }
   return { ...base, rollouts, ok: false, reason };
 }

@@ -26,7 +26,7 @@ export function refusalMarkdown(r: TagConflict): string {
   const lines = [
     `**Refused**: ${r.blocked.length > 1 ? 'tags point' : 'a tag points'} at another digest in \`${r.target}\`. Nothing was changed.`,
     '',
-    '| | |',
+    '| What | Value |',
     '|---|---|',
     `| Source | \`${r.source}\` |`,
     `| Digest | \`${r.digest}\` |`,

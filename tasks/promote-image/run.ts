@@ -220,7 +220,7 @@ export function summaryMarkdown(r: PromoteResult, targetRegistry: string, target
   const lines = [
     `**${r.alreadyPromoted ? 'Already promoted' : 'Promoted'}** by ${r.method === 'acrImport' ? 'ACR import' : 'OCI copy'} in ${formatDuration(r.durationMs)}`,
     '',
-    '| | |',
+    '| What | Value |',
     '|---|---|',
     `| Source | \`${r.source}\` |`,
     `| Target | \`${targetRegistry}/${targetRepository}\` |`,

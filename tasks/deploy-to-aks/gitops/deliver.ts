@@ -187,7 +187,7 @@ async function waitForFlux(options: DeployOptions, repo: GitOpsRepository, flux:
 export function describeObjects(objects: FluxObjectStatus[]): string[] {
   return objects.filter((o) => o.complianceState !== 'Compliant').map((o) => {
     const bad = o.conditions.filter((c) => (c.type === 'Ready' || c.type === 'Available' || c.type === 'Progressing') ? c.status !== 'True' : c.status === 'True' && /Failure|Failed/.test(c.type ?? ''));
-    const text = (bad.length ? bad : o.conditions).map((c) => `${c.type}=${c.status} ${c.reason ?? ''}: ${c.message ?? ''}`.trim()).join('; ');
+    const text = (bad.length ? bad : o.conditions).map((c) => `${c.type}=${c.status} ${c.reason ?? ''}: ${(c.message ?? '').replace(/\.$/, '')}`.trim()).join('; ');
     return `${o.kind} ${o.namespace ? `${o.namespace}/` : ''}${o.name} ${o.complianceState}${text ? `: ${text}` : ''}`;
   });
 }
