@@ -3,6 +3,7 @@ import type { TokenCredential } from '@azure/identity';
 import { armClientOptions } from '../common/azureCredential';
 import { requireSubscription, type AzureConnection } from '../common/connections';
 import { UserError, errorMessage } from '../common/errors';
+import { HttpError, httpRetryVerdict } from '../common/http';
 import type { TaskLog } from '../common/log';
 import { isDroppedConnection, isTransientStatus, parseRetryAfter, retry, sleep } from '../common/retry';
 import type { DataModel } from './findings';
@@ -46,12 +47,6 @@ function digestHex(digest: string): string {
   const m = /^sha256:([a-f0-9]{64})$/.exec(digest);
   if (!m) throw new Error(`not a sha256 digest: ${digest}`);
   return m[1];
-}
-
-class GraphStatusError extends Error {
-  constructor(readonly status: number, readonly code: string | undefined, message: string, readonly retryAfterMs?: number) {
-    super(message);
-  }
 }
 
 export interface QueryStats {
@@ -124,16 +119,12 @@ export class FindingsSource {
         this.noteQuota(headers);
         throw this.explain(err, status, headers);
       }
-    }, (err) => ({
-      transient: (err instanceof GraphStatusError && isTransientStatus(err.status)) || isDroppedConnection(err),
-      retryAfterMs: err instanceof GraphStatusError ? err.retryAfterMs : undefined,
-      reason: err instanceof GraphStatusError ? `Resource Graph answered ${err.status}` : 'the connection to Resource Graph dropped',
-    }), {
+    }, (err) => ({ ...httpRetryVerdict(err), reason: err instanceof HttpError ? `Resource Graph answered ${err.status}` : 'the connection to Resource Graph dropped' }), {
       attempts: 6,
       onRetry: ({ delayMs, reason }) => this.log.info(`${reason}; trying again in ${Math.round(delayMs / 100) / 10} s`),
     }).catch((err: unknown) => {
-      if (err instanceof GraphStatusError) {
-        throw new UserError(`Resource Graph kept answering ${err.status} (${err.message}); try again later.`);
+      if (err instanceof HttpError) {
+        throw new UserError(`Resource Graph kept answering ${err.status} (${err.body || `HTTP ${err.status}`}); try again later.`);
       }
       throw err;
     });
@@ -154,7 +145,7 @@ export class FindingsSource {
     const who = `the service connection '${this.connection.id}'`;
     if (isTransientStatus(code)) {
       const retryAfterMs = parseRetryAfter(headers?.get('retry-after')) ?? parseHms(headers?.get('x-ms-user-quota-resets-after'));
-      return new GraphStatusError(code, e.code, e.message ?? `HTTP ${code}`, retryAfterMs);
+      return new HttpError(code, 'Resource Graph', { retryAfterMs, body: e.message });
     }
     if (code === 401) return new UserError(`Input '${this.connection.input}': Resource Graph did not accept the token of ${who} (${e.message}). Check the service connection's tenant and credentials.`);
     if (code === 403) {

@@ -308,4 +308,15 @@ describe('DefenderScanCheck@1 as the agent runs it', function () {
     assert.deepEqual([env.arm.faults.served['429'], env.arm.faults.served['503']], [2, 1]);
     assert.equal(Number(r.outputs.mediumCount) + Number(r.outputs.lowCount), 2500);
   });
+
+  it('gives up on a Resource Graph that keeps answering 503 after six attempts, and says to try again later', async function () {
+    this.timeout(60_000);
+    write(digest, manyPackages(10).map((p) => assessmentRecord(digest, p, { repository: REPO })));
+    env.clearFaults();
+    env.arm.faults.failNext('503', 20, { match: /ResourceGraph/ });
+    const r = await run({});
+    assert.equal(r.result?.status, 'Failed');
+    assert.match(r.result!.message, /^Resource Graph kept answering 503 \(.+\); try again later\.$/);
+    assert.equal(env.arm.faults.served['503'], 6, 'six attempts, the first included');
+  });
 });
