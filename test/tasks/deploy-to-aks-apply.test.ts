@@ -149,6 +149,23 @@ describe('DeployToAks@1: applying manifests', function () {
     assert.ok(run.durationMs < 15_000);
   });
 
+  it('fails fast when a StatefulSet\'s or a DaemonSet\'s pods are refused (FailedCreate events), and succeeds once the refusal is lifted', async function () {
+    this.timeout(90_000);
+    const ns = freshNamespace(f);
+    let refusing = true;
+    f.cluster.kube.policies.push((obj) => (refusing && obj.kind === 'Pod' && obj.metadata.namespace === ns ? '[azurepolicy-k8sazurev3noprivilege] Privileged container is not allowed: db' : undefined));
+    const manifests = writeManifest(f, workload({ kind: 'StatefulSet', name: 'db', image: `${f.image}:1.0`, replicas: 1 }), workload({ kind: 'DaemonSet', name: 'agent', image: `${f.image}:1.0` }));
+    const refused = await runDeploy(f, { manifests, namespace: ns });
+    assert.equal(refused.result?.status, 'Failed', describeRun(refused));
+    assert.match(refused.result!.message, /StatefulSet .*\/db failed: FailedCreate: create Pod db-0 in StatefulSet db failed error: admission webhook "validation\.gatekeeper\.sh" denied the request: \[azurepolicy-k8sazurev3noprivilege\]/);
+    assert.match(refused.result!.message, /DaemonSet .*\/agent failed: FailedCreate: Error creating: admission webhook/);
+    assert.ok(refused.durationMs < 15_000, `reported after ${refused.durationMs} ms`);
+    // The refusals of the first run are history: once the policy lets the pods in, the same manifests roll out.
+    refusing = false;
+    const fixed = await runDeploy(f, { manifests, namespace: ns });
+    assert.equal(fixed.result?.status, 'Succeeded', describeRun(fixed));
+  });
+
   it('waits for a bare Pod to become ready', async () => {
     const ns = freshNamespace(f);
     const pod = `apiVersion: v1\nkind: Pod\nmetadata: { name: tool }\nspec:\n  containers:\n  - { name: tool, image: "shop/web", env: [{ name: STARTUP_DELAY_SECONDS, value: "0.5" }], readinessProbe: { httpGet: { path: /healthz, port: 8080 }, periodSeconds: 1 } }`;

@@ -1,6 +1,6 @@
 import type { V1DaemonSet } from '@kubernetes/client-node';
 import type { KObj } from '../kubeClient';
-import { collectionPath, observed, ownedBy, waitingForObservation, type WorkloadKind } from './kind';
+import { collectionPath, failedCreate, observed, ownedBy, waitingForObservation, type WorkloadKind } from './kind';
 
 /**
  * DaemonSets: kubectl's DaemonSetStatusViewer. A pod is of the new revision as the controller's IsPodUpdated
@@ -12,6 +12,7 @@ export const daemonSet: WorkloadKind = {
   kind: 'DaemonSet',
   apiVersion: 'apps/v1',
   collection: (namespace) => collectionPath('apps/v1', namespace, 'daemonsets'),
+  readsEvents: true,
 
   evaluate(obj) {
     const ds = obj as unknown as V1DaemonSet;
@@ -38,4 +39,6 @@ export const daemonSet: WorkloadKind = {
     const isNew = (p: KObj) => p.metadata.labels?.['pod-template-generation'] === generation || hashes.has(p.metadata.labels?.['controller-revision-hash']);
     return { current: pods.filter(isNew), previous: pods.filter((p) => !isNew(p)) };
   },
+
+  replicaFailure: failedCreate,
 };

@@ -16,11 +16,13 @@ export interface WorkloadKind {
   collection(namespace: string): string;
   /** Whether revisionPods reads the namespace's ReplicaSets (so the wait watches them). */
   readsReplicaSets?: boolean;
+  /** Whether replicaFailure reads the namespace's FailedCreate events (so the wait watches them). */
+  readsEvents?: boolean;
   /** kubectl's rules for this kind, read off the workload alone: ready, waiting, failed, or paused. */
   evaluate(obj: KObj): Verdict;
   /** The pods of the new revision and of older ones; undefined until the new revision is known. */
   revisionPods(obj: KObj, view: NamespaceView): RevisionPods | undefined;
-  /** A refusal to create the new revision's pods (ReplicaFailure, e.g. a missing ServiceAccount or quota). */
+  /** A refusal to create the new revision's pods (ReplicaFailure or FailedCreate, e.g. a missing ServiceAccount or quota). */
   replicaFailure?(obj: KObj, view: NamespaceView): string | undefined;
   /**
    * Pods of an older revision that the controller waits on forever, so the new revision never rolls out: an
@@ -41,10 +43,24 @@ export interface RevisionPods {
   previous: KObj[];
 }
 
-/** What the wait keeps current for each namespace: its pods, and its ReplicaSets when a kind reads them. */
+/**
+ * What the wait keeps current for each namespace: its pods, its ReplicaSets when a kind reads them, and the
+ * FailedCreate events recorded while it waits (never those of before: they belong to earlier rollouts).
+ */
 export interface NamespaceView {
   pods: KObj[];
   replicaSets: KObj[];
+  failedCreates?: KObj[];
+}
+
+/**
+ * The newest FailedCreate event about `obj` recorded during the wait, as `FailedCreate: <message>`: the StatefulSet
+ * and DaemonSet controllers say a refused pod only so (no condition, unlike a ReplicaSet's ReplicaFailure).
+ */
+export function failedCreate(obj: KObj, view: NamespaceView): string | undefined {
+  const about = (view.failedCreates ?? []).filter((e) => (e.involvedObject as { uid?: string } | undefined)?.uid === obj.metadata.uid);
+  const latest = about.sort((a, b) => String(a.lastTimestamp ?? a.eventTime ?? '').localeCompare(String(b.lastTimestamp ?? b.eventTime ?? ''))).pop();
+  return latest ? `FailedCreate: ${String(latest.message ?? '')}` : undefined;
 }
 
 /** kubectl's first rule for every kind: nothing is judged before the controller has seen the applied spec. */

@@ -6,6 +6,7 @@ import { KubeApiError, type KObj, type KubeClient, type WatchEvent } from '../ku
 /**
  * A list-then-watch of one collection that keeps `items` current: it re-watches from the last resource version
  * when the server ends the stream or the connection drops, re-lists on 410 Gone, and backs off on 429 and 5xx.
+ * With `onlyChanges`, the list gives only the resource version to watch from, so `items` holds what changed since.
  */
 export class ListWatch {
   readonly items = new Map<string, KObj>();
@@ -19,6 +20,7 @@ export class ListWatch {
     private readonly query: Record<string, string | undefined>,
     private readonly onChange: () => void,
     private readonly log: TaskLog,
+    private readonly onlyChanges = false,
   ) {}
 
   async run(signal: AbortSignal): Promise<void> {
@@ -28,8 +30,10 @@ export class ListWatch {
       try {
         if (needList) {
           const { body } = await this.client.request<{ metadata: { resourceVersion: string }; items: KObj[] }>('GET', this.path, { query: this.query });
-          this.items.clear();
-          for (const o of body.items ?? []) this.items.set(o.metadata.name, o);
+          if (!this.onlyChanges) {
+            this.items.clear();
+            for (const o of body.items ?? []) this.items.set(o.metadata.name, o);
+          }
           this.rv = body.metadata?.resourceVersion ?? '';
           needList = false;
           this.relists++;

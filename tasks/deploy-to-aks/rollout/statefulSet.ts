@@ -1,5 +1,5 @@
 import type { V1StatefulSet } from '@kubernetes/client-node';
-import { collectionPath, observed, ownedBy, waitingForObservation, type WorkloadKind } from './kind';
+import { collectionPath, failedCreate, observed, ownedBy, waitingForObservation, type WorkloadKind } from './kind';
 import type { KObj } from '../kubeClient';
 import { findPodProblem, isPodReady } from './podProblems';
 
@@ -12,6 +12,7 @@ export const statefulSet: WorkloadKind = {
   kind: 'StatefulSet',
   apiVersion: 'apps/v1',
   collection: (namespace) => collectionPath('apps/v1', namespace, 'statefulsets'),
+  readsEvents: true,
 
   evaluate(obj) {
     const s = obj as unknown as V1StatefulSet;
@@ -43,6 +44,8 @@ export const statefulSet: WorkloadKind = {
     const isNew = (p: KObj) => p.metadata.labels?.['controller-revision-hash'] === revision;
     return { current: pods.filter(isNew), previous: pods.filter((p) => !isNew(p)) };
   },
+
+  replicaFailure: failedCreate,
 
   stuckPods(obj, pods) {
     const s = obj as unknown as V1StatefulSet;

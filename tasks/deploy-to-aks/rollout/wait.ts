@@ -1,4 +1,4 @@
-import { UserError } from '../../common/errors';
+import { UserError, errorMessage } from '../../common/errors';
 import { formatDuration, type TaskLog } from '../../common/log';
 import { describeObject } from '../apply';
 import { KubeApiError, type KObj, type KubeClient } from '../kubeClient';
@@ -127,11 +127,15 @@ export async function waitForRollouts(client: KubeClient, targets: RolloutTarget
   return targets.map((t) => results.get(describeObject(t.applied))!);
 }
 
-/** The watches of one wait: each workload by name, and per namespace its pods and, when needed, ReplicaSets. */
+/**
+ * The watches of one wait: each workload by name, and per namespace its pods and, when needed, ReplicaSets and
+ * the FailedCreate events recorded from now on.
+ */
 class Watches {
   private readonly objects = new Map<string, ListWatch>();
   private readonly pods = new Map<string, ListWatch>();
   private readonly replicaSets = new Map<string, ListWatch>();
+  private readonly failedCreates = new Map<string, ListWatch>();
   private readonly controller = new AbortController();
   private fatal: unknown;
 
@@ -143,6 +147,9 @@ class Watches {
     this.objects.set(describeObject(w), this.watch(kind.collection(ns), { fieldSelector: `metadata.name=${w.metadata.name}` }));
     if (!this.pods.has(ns)) this.pods.set(ns, this.watch(`/api/v1/namespaces/${encodeURIComponent(ns)}/pods`, {}));
     if (kind.readsReplicaSets && !this.replicaSets.has(ns)) this.replicaSets.set(ns, this.watch(`/apis/apps/v1/namespaces/${encodeURIComponent(ns)}/replicasets`, {}));
+    if (kind.readsEvents && !this.failedCreates.has(ns)) {
+      this.failedCreates.set(ns, new ListWatch(this.client, `/api/v1/namespaces/${encodeURIComponent(ns)}/events`, { fieldSelector: 'reason=FailedCreate' }, this.changed, this.log, true));
+    }
   }
 
   private watch(path: string, query: Record<string, string>): ListWatch {
@@ -153,6 +160,10 @@ class Watches {
   start(): () => Promise<void> {
     const all = [...this.objects.values(), ...this.pods.values(), ...this.replicaSets.values()];
     const running = all.map((lw) => lw.run(this.controller.signal).catch((err: unknown) => { this.fatal ??= err; this.changed(); }));
+    // Events only make a refused pod known sooner; an identity that may not read them waits for the timeout instead.
+    running.push(...[...this.failedCreates.values()].map((lw) => lw.run(this.controller.signal).catch((err: unknown) => {
+      this.log.warn(`Cannot watch the namespace's events (${errorMessage(err)}): a StatefulSet or DaemonSet whose pods are refused is reported only at the timeout. Grant list and watch on events to have it reported at once.`);
+    })));
     return async () => {
       this.controller.abort();
       await Promise.all(running);
@@ -172,7 +183,11 @@ class Watches {
   }
 
   view(ns: string): NamespaceView {
-    return { pods: [...this.pods.get(ns)!.items.values()], replicaSets: [...(this.replicaSets.get(ns)?.items.values() ?? [])] };
+    return {
+      pods: [...this.pods.get(ns)!.items.values()],
+      replicaSets: [...(this.replicaSets.get(ns)?.items.values() ?? [])],
+      failedCreates: [...(this.failedCreates.get(ns)?.items.values() ?? [])],
+    };
   }
 }
 

@@ -33,7 +33,8 @@ export type PodName = { name: string } | { generateName: string };
 
 /**
  * Creates a pod as a controller does, through the API server's admission: the ServiceAccount plugin first, then
- * the cluster's policies. A refusal becomes a FailedCreate Warning event on the owner ("Error creating: …") and is
+ * the cluster's policies. A refusal becomes a FailedCreate Warning event on the owner ("Error creating: …", a
+ * StatefulSet's "create Pod … in StatefulSet … failed error: …") and is
  * returned as the error's text, which ReplicaSets put in their ReplicaFailure condition.
  */
 export function createPod(cluster: KubeCluster, owner: KObj, podName: PodName, template: Any, extraLabels: Record<string, string>, nodeName?: string): KObj | string {
@@ -54,7 +55,9 @@ export function createPod(cluster: KubeCluster, owner: KObj, podName: PodName, t
     cluster.admit(pod, 'CREATE', false);
   } catch (err) {
     const message = (err as Error).message;
-    cluster.event(owner, 'Warning', 'FailedCreate', `Error creating: ${message}`, component);
+    // The StatefulSet controller words it itself (stateful_pod_control.go recordPodEvent); the others through PodControl.
+    const event = owner.kind === 'StatefulSet' ? `create Pod ${shownName} in StatefulSet ${owner.metadata.name} failed error: ${message}` : `Error creating: ${message}`;
+    cluster.event(owner, 'Warning', 'FailedCreate', event, component);
     return message;
   }
   const created = cluster.put(pod);
