@@ -1,6 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { FIELD_MANAGER } from '../../../tasks/deploy-to-aks/apply';
 import { judge } from '../../../tasks/deploy-to-aks/rollout/judge';
+import type { KObj } from '../../../tasks/deploy-to-aks/kubeClient';
 import { crashing, deploymentAt, pod, pulling, readyPod, replicaSet, template } from './rolloutObjects';
 
 const key = 'Deployment shop/web';
@@ -51,5 +52,52 @@ describe('deploy-to-aks rollout: judging one workload', () => {
     const applied = deploymentAt({}, {});
     const live = deploymentAt({ replicas: 5 }, { updatedReplicas: 5, replicas: 5, availableReplicas: 5 }, 3);
     assert.equal(judge({ applied, manifest: applied }, live, { pods: [], replicaSets: [replicaSet('web-new', 'web:2')] }, key).outcome, 'ready');
+  });
+  it('names only the managers that wrote the template or the pause, not those of other fields', () => {
+    const applied = deploymentAt({}, {});
+    const live = deploymentAt({ template: template('web:3') }, {}, 3);
+    live.metadata.managedFields = [
+      { manager: 'argocd', operation: 'Apply', time: '2026-01-01T00:00:02Z', fieldsV1: { 'f:spec': { 'f:template': {} } } },
+      { manager: 'hpa', operation: 'Update', time: '2026-01-01T00:00:03Z', fieldsV1: { 'f:spec': { 'f:replicas': {} } } },
+      { manager: 'labeller', operation: 'Update', time: '2026-01-01T00:00:04Z', fieldsV1: { 'f:metadata': { 'f:labels': {} } } },
+    ];
+    const superseded = judge({ applied, manifest: applied }, live, { pods: [], replicaSets: [] }, key);
+    assert.match(superseded.message, /replaced by field manager 'argocd' while/);
+    const paused = deploymentAt({ paused: true }, {});
+    paused.metadata.managedFields = [
+      { manager: 'hpa', operation: 'Update', time: '2026-01-01T00:00:03Z', fieldsV1: { 'f:spec': { 'f:replicas': {} } } },
+      { manager: 'kubectl', operation: 'Update', time: '2026-01-01T00:00:00Z', fieldsV1: { 'f:spec': { 'f:paused': {} } } },
+    ];
+    const other = judge({ applied: paused, manifest: applied }, paused, { pods: [], replicaSets: [] }, key);
+    assert.match(other.message, /\(spec\.paused is set by field manager 'kubectl \(an update\)'\)/);
+  });
+
+  it('judges a workload by its status when the apply answer or the live object has no template to compare', () => {
+    const live = deploymentAt({}, { updatedReplicas: 3, replicas: 3, availableReplicas: 3 });
+    const withoutTemplate = (d: KObj): KObj => ({ ...d, spec: { replicas: d.spec.replicas } });
+    const view = { pods: [], replicaSets: [replicaSet('web-new', 'web:2')] };
+    assert.equal(judge({ applied: withoutTemplate(live), manifest: live }, live, view, key).outcome, 'ready');
+    const applied = deploymentAt({}, {});
+    assert.equal(judge({ applied, manifest: applied }, withoutTemplate(live), view, key).outcome, 'ready');
+  });
+
+  it('fails at a progress deadline, naming the new revision\'s pod problem, and fails a failed Job as failed', () => {
+    const deadline = { type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded', message: 'ReplicaSet "web-new" has timed out progressing.' };
+    const d = deploymentAt({}, { updatedReplicas: 1, conditions: [deadline] });
+    const view = { replicaSets: [replicaSet('web-old', 'web:1'), replicaSet('web-new', 'web:2')], pods: [pod('web-old-a', 'rs-web-old', crashing), pod('web-new-a', 'rs-web-new', pulling)] };
+    const look = judge({ applied: d, manifest: d }, d, view, key);
+    assert.deepEqual(look.outcome === 'failed' && { status: look.status, message: look.message, problem: look.problem?.pod.metadata.name, reason: look.problem?.reason },
+      { status: 'progressDeadline', message: 'ReplicaSet "web-new" has timed out progressing.', problem: 'web-new-a', reason: 'ImagePullBackOff' });
+    assert.deepEqual(look.pods?.previous.map((p) => p.metadata.name), ['web-old-a']);
+    const unobservedSets = judge({ applied: d, manifest: d }, d, { replicaSets: [], pods: view.pods }, key);
+    assert.equal(unobservedSets.outcome === 'failed' && unobservedSets.problem, undefined, 'no new ReplicaSet: no pod of the new revision to blame');
+
+    const job: KObj = {
+      apiVersion: 'batch/v1', kind: 'Job', metadata: { name: 'migrate', namespace: 'shop', uid: 'j-1', generation: 1 },
+      spec: { template: template('migrate:1') }, status: { conditions: [{ type: 'Failed', status: 'True', reason: 'BackoffLimitExceeded', message: 'Job has reached the specified backoff limit' }] },
+    };
+    const failedJob = judge({ applied: job, manifest: job }, job, { pods: [], replicaSets: [] }, 'Job shop/migrate');
+    assert.deepEqual(failedJob.outcome === 'failed' && [failedJob.status, failedJob.message, failedJob.problem],
+      ['failed', 'the Job failed: BackoffLimitExceeded: Job has reached the specified backoff limit', undefined]);
   });
 });
