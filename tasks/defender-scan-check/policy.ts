@@ -58,7 +58,8 @@ export function parseAllowlist(yamlText: string, source: string): Allowlist {
   } catch (err) {
     fail(`is not valid YAML (${err instanceof YAMLParseError ? err.message.split('\n')[0] : String(err)})`);
   }
-  if (doc === null || doc === undefined) fail('is empty');
+  // The YAML parser answers an empty document (or one of comments only) with null, never undefined.
+  if (doc === null) fail('is empty');
   let items: unknown = doc;
   if (!Array.isArray(doc)) {
     if (typeof doc === 'object' && Object.keys(doc as object).length === 1 && Array.isArray((doc as Record<string, unknown>).allowlist)) {
@@ -78,7 +79,8 @@ export function parseAllowlist(yamlText: string, source: string): Allowlist {
     if (!/^[A-Za-z][A-Za-z0-9._:-]*$/.test(id)) fail(`has ${where} whose id '${id}' is not a vulnerability id`);
     const reason = typeof e.reason === 'string' ? e.reason.trim() : '';
     if (!reason) fail(`has ${where} (${id}) without a 'reason'`);
-    const expires = e.expires instanceof Date ? e.expires.toISOString().slice(0, 10) : typeof e.expires === 'string' ? e.expires.trim() : '';
+    // YAML 1.2's core schema has no timestamps: an unquoted 2026-01-31 is text, never a Date.
+    const expires = typeof e.expires === 'string' ? e.expires.trim() : '';
     if (!expires) fail(`has ${where} (${id}) without 'expires'`);
     if (!/^\d{4}-\d{2}-\d{2}$/.test(expires) || Number.isNaN(Date.parse(`${expires}T00:00:00Z`)) || new Date(`${expires}T00:00:00Z`).toISOString().slice(0, 10) !== expires) {
       fail(`has ${where} (${id}) whose 'expires' '${expires}' is not a date of the form YYYY-MM-DD`);
