@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { parseGate, type CheckConfig, type GateConfig } from '../../tasks/acceptance-gate/config';
-import { evaluate, parseExpression } from '../../tasks/acceptance-gate/expression';
+import { evaluate, ExpressionError, parseExpression, type Value } from '../../tasks/acceptance-gate/expression';
 import { runGate } from '../../tasks/acceptance-gate/gate';
 import { judge, type Measurement, type Outcome } from '../../tasks/acceptance-gate/judge';
 import { readJUnit } from '../../tasks/acceptance-gate/junit';
@@ -53,6 +53,132 @@ describe('acceptance-gate conditions', () => {
     assert.equal(judge(both, [0.1, 6]).outcome, 'failed', 'one failing series fails the vector');
     assert.equal(judge(check('    successCondition: result < 1'), [0.1, 2]).outcome, 'failed', 'a vector passes only when every series passes');
     assert.deepEqual(judge(check('    successCondition: result[0] < 1'), []), { outcome: 'error', message: "could not evaluate successCondition 'result[0] < 1' on []: result has no element 0 (it holds 0)" });
+  });
+});
+
+describe('acceptance-gate conditions, token by token', () => {
+  const holds = (source: string, result: Value = 0) => evaluate(parseExpression(source), result).every;
+  const refusal = (source: string) => {
+    try {
+      parseExpression(source);
+    } catch (err) {
+      assert.ok(err instanceof ExpressionError, String(err));
+      return [err.message, err.column];
+    }
+    return assert.fail(`parsed: ${source}`);
+  };
+  const evaluationError = (source: string, result: Value): string => {
+    const tree = parseExpression(source);
+    try {
+      evaluate(tree, result);
+    } catch (err) {
+      return (err as Error).message;
+    }
+    return assert.fail(`evaluated: ${source}`);
+  };
+
+  it('reads numbers in every notation, negative numbers, text in either quotes, and spaces anywhere', () => {
+    for (const [source, value] of [['result == 1.', 1], ['result == 1.5', 1.5], ['result == .5', 0.5], ['result == 1e3', 1000], ['result == 1.5E-2', 0.015],
+      ['result == .5e+1', 5], ['result == -2', -2], ['result == 12', 12]] as [string, number][]) {
+      assert.equal(holds(source, value), true, source);
+      assert.equal(holds(source, value + 1), false, `${source} on ${value + 1}`);
+    }
+    assert.equal(holds("result == 'a b'", 'a b'), true);
+    assert.equal(holds('result == "it\'s"', "it's"), true);
+    assert.equal(holds(' \tresult\n<\r\n1 ', 0), true);
+    assert.equal(holds('result==1&&!(result!=1)', 1), true, 'operators need no spaces around them');
+  });
+
+  it('knows true, false and null, and compares lists and objects by their contents', () => {
+    assert.equal(holds('result == true', true), true);
+    assert.equal(holds('result == false', true), false);
+    assert.equal(holds('result == null', null), true);
+    assert.equal(holds('result != null', 0), true);
+    assert.equal(holds('true', 0), true);
+    assert.equal(holds('false || !false', 0), true);
+    assert.equal(holds('result[1] == result[0]', [{ a: [1] }, { a: [1] }]), true);
+    assert.equal(holds('result[1] != result[0]', [{ a: [1] }, { a: [2] }]), true);
+    assert.equal(holds('result[0][1] == 3', [[2, 3]]), true, 'an index of an index');
+  });
+
+  it('compares numbers and texts at their boundaries', () => {
+    const cases: [string, Value, boolean][] = [
+      ['result < 1', 1, false], ['result <= 1', 1, true], ['result > 1', 1, false], ['result >= 1', 1, true],
+      ['result < 1', 0.99, true], ['result <= 1', 1.01, false], ['result > 1', 1.01, true], ['result >= 1', 0.99, false],
+      ["result < 'b'", 'a', true], ["result < 'b'", 'b', false], ["result <= 'b'", 'b', true], ["result <= 'b'", 'c', false],
+      ["result > 'b'", 'c', true], ["result > 'b'", 'b', false], ["result >= 'b'", 'b', true], ["result >= 'b'", 'a', false],
+      ["result == 'b'", 'b', true], ["result != 'b'", 'b', false], ['result == 1', '1', false], ['result == result', NaN, false],
+    ];
+    for (const [source, result, expected] of cases) assert.equal(holds(source, result), expected, `${source} on ${JSON.stringify(result)}`);
+  });
+
+  it('binds ! before && before ||, and evaluates the right side only when it decides', () => {
+    assert.equal(holds('result > 1 || result < 0 && false', 2), true);
+    assert.equal(holds('false && true || true', 0), true);
+    assert.equal(holds('!false && false', 0), false);
+    assert.equal(holds('!!true', 0), true);
+    assert.equal(holds('(false || true) && true', 0), true);
+    assert.equal(holds('len(result) == 0 || result[0] > 1', []), true, 'the right side is not read');
+    assert.equal(holds('len(result) > 0 && result[0] > 1', []), false, 'the right side is not read');
+    assert.equal(holds('len(result) == 1 && result[0] > 1', [2]), true);
+    assert.equal(holds('len(result) == 2 || result[0] > 1', [2]), true);
+  });
+
+  it('offers len() of a list or a text and isNaN(), and reads a vector whole only where the condition asks for it', () => {
+    assert.equal(holds('len(result) == 3', 'abc'), true);
+    assert.equal(holds('len(result) == 2', [5, 6]), true);
+    assert.equal(holds('isNaN(result)', NaN), true);
+    assert.equal(holds('isNaN(result)', 'NaN'), false);
+    assert.deepEqual(evaluate(parseExpression('isNaN(result)'), [NaN, 1]), { every: false, some: true }, 'isNaN of each series');
+    assert.deepEqual(evaluate(parseExpression('isNaN(result[1])'), [1, NaN]), { every: true, some: true });
+    assert.deepEqual(evaluate(parseExpression('!(len(result) > 1)'), [1, 2]), { every: false, some: false });
+    assert.deepEqual(evaluate(parseExpression('0 < len(result)'), [1, 2]), { every: true, some: true });
+    assert.deepEqual(evaluate(parseExpression('result > 1'), [2, 3]), { every: true, some: true });
+    assert.deepEqual(evaluate(parseExpression('result > 1'), [0, 1]), { every: false, some: false });
+    assert.deepEqual(evaluate(parseExpression('result > 1'), []), { every: true, some: false }, 'an empty vector: no series fails, none passes');
+    assert.deepEqual(evaluate(parseExpression('!(result > 1)'), [0, 2]), { every: false, some: true });
+  });
+
+  it('says what cannot be evaluated, naming the value', () => {
+    assert.equal(evaluationError('result[0] > 1', 5), 'cannot index 5');
+    assert.equal(evaluationError('result[2] > 1', [1, 2]), 'result has no element 2 (it holds 2)');
+    assert.equal(evaluationError('!result', 1), "1 is not true or false: compare it, e.g. 'result < 0.01'");
+    assert.equal(evaluationError('result', 'yes'), "the text 'yes' is not true or false: compare it, e.g. 'result < 0.01'");
+    assert.equal(evaluationError('len(result) > 1', 3), 'len() needs a list or text, not 3');
+    assert.equal(evaluationError('result < 1', 'a'), "cannot compare the text 'a' < 1");
+    assert.equal(evaluationError('result <= 1', null), 'cannot compare null <= 1');
+    assert.equal(evaluationError('result > 1', { a: 1 }), 'cannot compare an object > 1');
+    assert.equal(evaluationError('result[0] >= 1', [[1, 2]]), 'cannot compare a list of 2 >= 1');
+    assert.equal(evaluationError("result < 'a'", true), "cannot compare true < the text 'a'");
+    assert.equal(evaluationError("result < 'a'", 1), "cannot compare 1 < the text 'a'");
+  });
+
+  it('refuses what is not a condition with the column and what to write', () => {
+    const cases: [string, string, number][] = [
+      ["'abc", 'the string that starts at column 1 is not closed', 1],
+      ['result < "abc', 'the string that starts at column 10 is not closed', 10],
+      ['result_2 > 1', "unknown name 'result_2' at column 1: conditions speak of 'result' (and len(), isNaN())", 1],
+      ['result = 1', "'=' at column 8 is not an operator: write '==' to compare", 8],
+      ['result & 1', "'&' at column 8 is not an operator: write '&&'", 8],
+      ['result | 1', "'|' at column 8 is not an operator: write '||'", 8],
+      ['result # 1', "unexpected '#' at column 8", 8],
+      ['result < 1 < 2', "comparisons cannot be chained ('<' at column 12): join them with '&&'", 12],
+      ['result == 1 != 2', "comparisons cannot be chained ('!=' at column 13): join them with '&&'", 13],
+      ['result < 1 result', "unexpected 'result' at column 12: join conditions with '&&' or '||'", 12],
+      ['(result < 1', "expected ')' but found the end of the expression", 12],
+      ['- result > 1', "expected a value, 'result' or '(' but found '-' at column 1", 1],
+      [')', "expected a value, 'result' or '(' but found ')' at column 1", 1],
+      ['result <', "expected a value, 'result' or '(' but found the end of the expression", 9],
+      ['len result', "expected '(' but found 'result' at column 5", 5],
+      ['isNaN(result', "expected ')' but found the end of the expression", 13],
+      ['result[1.5] > 1', "an index must be a whole number, not '1.5' at column 8", 8],
+      ['result[-1] > 1', "an index must be a whole number, not '-' at column 8", 8],
+      ['result[0 > 1', "expected ']' but found '>' at column 10", 10],
+      ['2e > 1', "unexpected 'e' at column 2: join conditions with '&&' or '||'", 2],
+      ['', 'the condition is empty', 1],
+      ['   ', 'the condition is empty', 1],
+    ];
+    for (const [source, message, column] of cases) assert.deepEqual(refusal(source), [message, column], source);
   });
 });
 
