@@ -234,6 +234,13 @@ describe('defender-scan-check: the policy at its edges', () => {
     assert.deepEqual([after.allowlisted.length, after.failing.map((f) => f.id), after.expiredMatches.map((m) => m.entry.id)], [0, ['CVE-1'], ['CVE-1']]);
   });
 
+  it('takes an entry whose expiry is no date as expired: it accepts nothing', () => {
+    const v = evaluatePolicy([finding('CVE-1', 'High')], { failOnSeverity: 'High', onlyFixable: false, allowlist: allow([{ id: 'CVE-1', expires: 'someday' }]) });
+    assert.deepEqual([v.allowlisted.length, v.failing.map((f) => f.id), v.expiredEntries.map((e) => e.expires)], [0, ['CVE-1'], ['someday']]);
+    const without = evaluatePolicy([finding('CVE-1', 'High')], { failOnSeverity: 'High', onlyFixable: false });
+    assert.deepEqual([without.allowlisted, without.expiredEntries, without.expiredMatches], [[], [], []], 'no allowlist: nothing accepted, nothing expired');
+  });
+
   it('judges expiry against the current time when no time is given', () => {
     const v = evaluatePolicy([finding('CVE-1', 'High'), finding('CVE-2', 'High')], {
       failOnSeverity: 'High', onlyFixable: false, allowlist: allow([{ id: 'CVE-1', expires: '2000-01-01' }, { id: 'CVE-2', expires: '9999-12-31' }]),

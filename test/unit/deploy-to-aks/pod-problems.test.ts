@@ -78,5 +78,7 @@ describe('deploy-to-aks: the pod states that fail a rollout at once', () => {
       "container 'new' (new:1): unknown; restarts 0",
     ]);
     assert.deepEqual(containerStates(pod('web-1', {})), [], 'no container has a status yet');
+    const unscheduled: KObj = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'web-1', namespace: 'shop' }, spec: {} };
+    assert.deepEqual([containerStates(unscheduled), findPodProblem([unscheduled])], [[], undefined], 'a pod the API server has not given a status yet');
   });
 });

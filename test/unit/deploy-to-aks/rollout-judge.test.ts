@@ -77,8 +77,10 @@ describe('deploy-to-aks rollout: judging one workload', () => {
     const withoutTemplate = (d: KObj): KObj => ({ ...d, spec: { replicas: d.spec.replicas } });
     const view = { pods: [], replicaSets: [replicaSet('web-new', 'web:2')] };
     assert.equal(judge({ applied: withoutTemplate(live), manifest: live }, live, view, key).outcome, 'ready');
+    assert.equal(judge({ applied: { ...live, spec: undefined }, manifest: live }, live, view, key).outcome, 'ready', 'an answer without a spec');
     const applied = deploymentAt({}, {});
     assert.equal(judge({ applied, manifest: applied }, withoutTemplate(live), view, key).outcome, 'ready');
+    assert.equal(judge({ applied, manifest: applied }, { ...live, spec: undefined }, view, key).outcome, 'ready', 'a live object without a spec: one replica');
   });
 
   it('fails at a progress deadline, naming the new revision\'s pod problem, and fails a failed Job as failed', () => {
@@ -99,5 +101,43 @@ describe('deploy-to-aks rollout: judging one workload', () => {
     const failedJob = judge({ applied: job, manifest: job }, job, { pods: [], replicaSets: [] }, 'Job shop/migrate');
     assert.deepEqual(failedJob.outcome === 'failed' && [failedJob.status, failedJob.message, failedJob.problem],
       ['failed', 'the Job failed: BackoffLimitExceeded: Job has reached the specified backoff limit', undefined]);
+  });
+  it('fails a Deployment paused outside a manifest that says nothing of a pause, or of its spec', () => {
+    const d = deploymentAt({ paused: true }, {});
+    const look = judge({ applied: d, manifest: { ...d, spec: undefined } }, d, { pods: [], replicaSets: [] }, key);
+    assert.deepEqual(look.outcome === 'failed' && [look.status, /spec\.paused was set outside this task/.test(look.message)], ['failed', true]);
+  });
+
+  it('waits without pods while the new revision has no ReplicaSet yet, and while a Job runs', () => {
+    const d = deploymentAt({}, { updatedReplicas: 0 });
+    assert.deepEqual(judge({ applied: d, manifest: d }, d, { pods: [pod('web-old-a', 'rs-web-old', crashing)], replicaSets: [replicaSet('web-old', 'web:1')] }, key),
+      { outcome: 'waiting', message: '0 out of 3 new replicas have been updated' });
+    const job: KObj = { apiVersion: 'batch/v1', kind: 'Job', metadata: { name: 'migrate', namespace: 'shop', uid: 'j-1', generation: 1 }, spec: { template: template('migrate:1') }, status: { active: 1 } };
+    const running = judge({ applied: job, manifest: job }, job, { pods: [pod('migrate-a', 'j-1', readyPod)], replicaSets: [] }, 'Job shop/migrate');
+    assert.deepEqual([running.outcome, running.message, running.pods?.current.map((p) => p.metadata.name)], ['waiting', '0 of 1 completions, 1 active, 0 failed', ['migrate-a']]);
+  });
+
+  it('fails with the status failed on a pod problem and on a ReplicaSet the controller cannot fill', () => {
+    const d = deploymentAt({}, { updatedReplicas: 1 });
+    const view = { replicaSets: [replicaSet('web-new', 'web:2')], pods: [pod('web-new-a', 'rs-web-new', crashing)] };
+    const crash = judge({ applied: d, manifest: d }, d, view, key);
+    assert.deepEqual(crash.outcome === 'failed' && [crash.status, crash.problem?.reason], ['failed', 'CrashLoopBackOff']);
+    const full = replicaSet('web-new', 'web:2');
+    full.status = { conditions: [{ type: 'ReplicaFailure', status: 'True', reason: 'FailedCreate', message: 'pods "web-new-b" is forbidden: exceeded quota: compute' }] };
+    const refused = judge({ applied: d, manifest: d }, d, { replicaSets: [full], pods: [pod('web-new-a', 'rs-web-new', readyPod)] }, key);
+    assert.deepEqual(refused.outcome === 'failed' && [refused.status, refused.message, refused.pods?.current.length],
+      ['failed', 'Deployment shop/web failed: FailedCreate: pods "web-new-b" is forbidden: exceeded quota: compute', 1]);
+  });
+
+  it('calls an OrderedReady StatefulSet stuck on a broken pod of its previous revision, naming the pod', () => {
+    const sts: KObj = {
+      apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: 'db', namespace: 'shop', uid: 's-1', generation: 2 },
+      spec: { replicas: 2, template: template('db:2') }, status: { observedGeneration: 2, readyReplicas: 1, currentRevision: 'db-1', updateRevision: 'db-2' },
+    };
+    const pods = [pod('db-0', 's-1', readyPod, { 'controller-revision-hash': 'db-1' }), pod('db-1', 's-1', crashing, { 'controller-revision-hash': 'db-1' })];
+    const look = judge({ applied: sts, manifest: sts }, sts, { pods, replicaSets: [] }, 'StatefulSet shop/db');
+    assert.equal(look.outcome, 'stuck');
+    assert.deepEqual(look.outcome === 'stuck' && look.stuck.map((p) => p.metadata.name), ['db-1']);
+    assert.match(look.message, /^StatefulSet shop\/db cannot roll forward: the previous revision's pod db-1, container 'web' is in CrashLoopBackOff/);
   });
 });
