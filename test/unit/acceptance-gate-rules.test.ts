@@ -80,7 +80,8 @@ describe('acceptance-gate conditions, token by token', () => {
 
   it('reads numbers in every notation, negative numbers, text in either quotes, and spaces anywhere', () => {
     for (const [source, value] of [['result == 1.', 1], ['result == 1.5', 1.5], ['result == .5', 0.5], ['result == 1e3', 1000], ['result == 1.5E-2', 0.015],
-      ['result == .5e+1', 5], ['result == -2', -2], ['result == 12', 12]] as [string, number][]) {
+      ['result == .5e+1', 5], ['result == -2', -2], ['result == 12', 12], ['result == 1.25', 1.25], ['result == .25', 0.25], ['result == 1e10', 1e10],
+      ['result == .5e1', 5], ['result == 2.5e-10', 2.5e-10]] as [string, number][]) {
       assert.equal(holds(source, value), true, source);
       assert.equal(holds(source, value + 1), false, `${source} on ${value + 1}`);
     }
@@ -100,6 +101,10 @@ describe('acceptance-gate conditions, token by token', () => {
     assert.equal(holds('result[1] == result[0]', [{ a: [1] }, { a: [1] }]), true);
     assert.equal(holds('result[1] != result[0]', [{ a: [1] }, { a: [2] }]), true);
     assert.equal(holds('result[0][1] == 3', [[2, 3]]), true, 'an index of an index');
+    assert.equal(holds('result[10] == 10', Array.from({ length: 11 }, (_, i) => i)), true, 'an index of two digits');
+    assert.equal(holds('result == null', NaN), false, 'NaN is a number, not null');
+    assert.equal(holds('result[0] == result[1]', [1, '1']), false);
+    assert.equal(holds("result != '1'", 1), true);
   });
 
   it('compares numbers and texts at their boundaries', () => {
@@ -130,6 +135,7 @@ describe('acceptance-gate conditions, token by token', () => {
     assert.equal(holds('len(result) == 2', [5, 6]), true);
     assert.equal(holds('isNaN(result)', NaN), true);
     assert.equal(holds('isNaN(result)', 'NaN'), false);
+    assert.equal(holds('isNaN(result)', null), false);
     assert.deepEqual(evaluate(parseExpression('isNaN(result)'), [NaN, 1]), { every: false, some: true }, 'isNaN of each series');
     assert.deepEqual(evaluate(parseExpression('isNaN(result[1])'), [1, NaN]), { every: true, some: true });
     assert.deepEqual(evaluate(parseExpression('!(len(result) > 1)'), [1, 2]), { every: false, some: false });
@@ -176,6 +182,21 @@ describe('acceptance-gate conditions, token by token', () => {
       ['result[-1] > 1', "an index must be a whole number, not '-' at column 8", 8],
       ['result[0 > 1', "expected ']' but found '>' at column 10", 10],
       ['2e > 1', "unexpected 'e' at column 2: join conditions with '&&' or '||'", 2],
+      ["result '||' true", "unexpected '||' at column 8: join conditions with '&&' or '||'", 8],
+      ["result '&&' true", "unexpected '&&' at column 8: join conditions with '&&' or '||'", 8],
+      ["'!' true", "unexpected 'true' at column 5: join conditions with '&&' or '||'", 5],
+      ["result '<' 1", "unexpected '<' at column 8: join conditions with '&&' or '||'", 8],
+      ["result < 1 '<' 2", "unexpected '<' at column 12: join conditions with '&&' or '||'", 12],
+      ["'(' result < 1", "unexpected 'result' at column 5: join conditions with '&&' or '||'", 5],
+      ["'-' 1 == result", "unexpected '1' at column 5: join conditions with '&&' or '||'", 5],
+      ['result < ) 1', "expected a value, 'result' or '(' but found ')' at column 10", 10],
+      ["result '[' 0] > 1", "unexpected '[' at column 8: join conditions with '&&' or '||'", 8],
+      ["result['0'] > 1", "an index must be a whole number, not '0' at column 8", 8],
+      ["(result < 1 ')'", "expected ')' but found ')' at column 13", 13],
+      ['result <= 1 <= 2', "comparisons cannot be chained ('<=' at column 13): join them with '&&'", 13],
+      ['result > 1 > 2', "comparisons cannot be chained ('>' at column 12): join them with '&&'", 12],
+      ['result >= 1 >= 2', "comparisons cannot be chained ('>=' at column 13): join them with '&&'", 13],
+      ['result == 1 == 2', "comparisons cannot be chained ('==' at column 13): join them with '&&'", 13],
       ['', 'the condition is empty', 1],
       ['   ', 'the condition is empty', 1],
     ];
@@ -298,6 +319,12 @@ describe('acceptance-gate configuration, every refusal in its words', () => {
     assert.equal(refusal(`score: { pass: 50 }\n${P}`), "line 1: 'score' marginal 75 is above pass 50: marginal must be at most pass (Spinnaker's defaults are pass 95, marginal 75).");
     assert.equal(refusal(`score: 5\n${P}`), "line 1: 'score' must be a mapping of keys (pass, marginal).");
     assert.equal(refusal(C(', timeout: 0s')), "line 3: check 'a': command timeout must be at least 0.001 seconds.");
+    assert.equal(refusal(`timeout: 5sx\n${P}`), "line 1: 'timeout' must be seconds (a number) or a duration such as 30s, 5m or 500ms, not '5sx'.");
+    assert.equal(refusal(`timeout: &t 5\nfailureLimit: *t\n${P}`), "line 2: 'failureLimit' must be a whole number from 0 up, not nothing.", 'an alias is no value of its own');
+    assert.equal(parseGate(`timeout: 1ms\ninterval: 1.25s\n${P}`, 'gate.yml').config.timeoutSeconds, 0.001, 'the least timeout');
+    assert.equal(parseGate(`timeout: 1ms\ninterval: 1.25s\n${P}`, 'gate.yml').config.intervalSeconds, 1.25);
+    assert.equal(refusal(`interval: -1s\n${P}`), "line 1: 'interval' must be seconds (a number) or a duration such as 30s, 5m or 500ms, not '-1s'.");
+    assert.equal(refusal(`interval: -1\n${P}`), "line 1: 'interval' (seconds) must be a number from 0 up, not -1.");
   });
 
   it('refuses unknown, repeated and misplaced keys, suggesting the key meant', () => {
@@ -313,6 +340,8 @@ describe('acceptance-gate configuration, every refusal in its words', () => {
       "line 4: unknown key 'minSamples' in a check. Allowed keys: name, http, expect, prometheus, onNoData, command, compare, successCondition, failureCondition.");
     assert.equal(refusal(C('', '    expect: { status: [200] }\n')), "line 4: check 'a': 'expect' applies to http checks only; use successCondition for command checks.");
     assert.equal(refusal('- a\n'), `line 1: the gate must be a mapping of keys (${KEYS}).`);
+    assert.equal(refusal(''), `line 1: the gate must be a mapping of keys (${KEYS}).`);
+    assert.equal(refusal('# nothing yet\n\n'), `line 1: the gate must be a mapping of keys (${KEYS}).`);
   });
 
   it('refuses a gate without checks, a check without a name or a kind, and two checks of one name', () => {
@@ -345,8 +374,12 @@ describe('acceptance-gate configuration, every refusal in its words', () => {
     assert.equal(refusal(C(', env: { A: [x] }')), "line 3: check 'a': command env: 'A' must be text.");
     assert.equal(refusal(C(', env: { A: { b: 1 } }')), "line 3: check 'a': command env: 'A' must be text.");
     assert.equal(refusal(C(', env: { A: }')), "line 3: check 'a': command env: 'A' must be text.");
+    assert.equal(refusal('checks:\n  - name: a\n    command:\n      run: ls\n      env:\n        B: b\n        A:\n'), "line 7: check 'a': command env: 'A' must be text.");
+    assert.equal(refusal('checks:\n  - name: a\n    command:\n      run: ls\n      env:\n        B: b\n        A: { x: 1 }\n'), "line 7: check 'a': command env: 'A' must be text.");
     const env = parseGate(C(', env: { A: 1, B: true, C: "$(x)" }'), 'gate.yml').config.checks[0];
     assert.deepEqual(env.kind === 'command' && env.env, { A: '1', B: 'true', C: '$(x)' }, 'text as written; $(…) stays as it is without pipeline variables');
+    const named = parseGate('checks:\n  - name: $(x)\n    command: { run: echo $(x) }\n', 'gate.yml', () => ({ value: 'resolved', secret: false })).config.checks[0];
+    assert.deepEqual([named.name, named.kind === 'command' && named.run], ['$(x)', 'echo $(x)'], 'a name and a command line are not resolved (the agent resolves the command)');
   });
 
   it('refuses URLs that are not http or https, and moves credentials of a URL into a header whose password is a secret', () => {
@@ -361,6 +394,8 @@ describe('acceptance-gate configuration, every refusal in its words', () => {
     const userOnly = parseGate('checks:\n  - name: a\n    http: { url: "http://ops@127.0.0.1:8080/" }\n', 'gate.yml');
     assert.deepEqual(userOnly.config.checks[0].kind === 'http' && [userOnly.config.checks[0].url, userOnly.config.checks[0].headers, userOnly.secrets],
       ['http://127.0.0.1:8080/', { authorization: `Basic ${Buffer.from('ops:').toString('base64')}` }, []]);
+    const other = parseGate('checks:\n  - name: a\n    http: { url: "http://ops:pw@127.0.0.1:8080/", headers: { x-api-key: k } }\n', 'gate.yml').config.checks[0];
+    assert.deepEqual(other.kind === 'http' && other.headers, { 'x-api-key': 'k', authorization: `Basic ${Buffer.from('ops:pw').toString('base64')}` });
     const own = parseGate('checks:\n  - name: a\n    http: { url: "http://ops:pw@127.0.0.1:8080/", headers: { Authorization: Bearer t } }\n', 'gate.yml');
     assert.deepEqual(own.config.checks[0].kind === 'http' && [own.config.checks[0].url, own.config.checks[0].headers, own.secrets],
       ['http://127.0.0.1:8080/', { Authorization: 'Bearer t' }, ['pw']], 'a header the check gives wins; the password is still a secret');

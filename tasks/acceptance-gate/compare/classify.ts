@@ -36,7 +36,7 @@ function mean(values: readonly number[]): number {
 
 /** A number short enough for a log line: four significant digits. */
 export function short(value: number): string {
-  if (!Number.isFinite(value)) return String(value);
+  // NaN and ±Infinity come back from toPrecision as themselves.
   return String(Number(value.toPrecision(4)));
 }
 
