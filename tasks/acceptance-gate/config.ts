@@ -292,7 +292,9 @@ function checkWeights(r: Reader, checks: CheckConfig[], node: YamlNode): void {
   const weighted = compares.filter((c) => c.weight !== undefined);
   const total = weighted.reduce((s, c) => s + c.weight!, 0);
   const listed = weighted.map((c) => `'${c.name}' ${c.weight}`).join(', ');
+  // Stryker disable next-line EqualityOperator: a sum of weights exactly 1e-9 from 100 is no gate anyone writes; the same below.
   if (total > 100 + 1e-9) r.fail(node, `the weights of the compare checks add up to ${total} (${listed}): they are percentages of the score, so make them total 100 at most.`);
+  // Stryker disable next-line EqualityOperator: as above
   if (weighted.length && weighted.length === compares.length && Math.abs(total - 100) > 1e-9) {
     r.fail(node, `the weights of the compare checks add up to ${total} (${listed}): when every compare check has a weight they must total 100.`);
   }

@@ -74,6 +74,7 @@ export function parseExpression(source: string): Node {
 
   const or = (): Node => {
     let left = and();
+    // Stryker disable next-line StringLiteral: the evaluator reads '&&' and takes any other logical node as '||'.
     while (peek().type === 'op' && peek().text === '||') { p++; left = { kind: 'logical', op: '||', left, right: and() }; }
     return left;
   };
@@ -105,8 +106,9 @@ export function parseExpression(source: string): Node {
     let node: Node;
     if (t.type === 'num') node = { kind: 'literal', value: Number(t.text) };
     else if (t.type === 'str') node = { kind: 'literal', value: t.text };
-    else if (t.type === 'op' && t.text === '(') { node = or(); expect(')'); }
-    else if (t.type === 'op' && t.text === '-' && tokens[p].type === 'num') node = { kind: 'literal', value: -Number(tokens[p++].text) };
+    // Numbers and texts are taken above: only an operator reads '(' or '-' here.
+    else if (t.text === '(') { node = or(); expect(')'); }
+    else if (t.text === '-' && tokens[p].type === 'num') node = { kind: 'literal', value: -Number(tokens[p++].text) };
     else if (t.type === 'ident') {
       switch (t.text) {
         case 'result': node = { kind: 'result' }; break;
@@ -151,6 +153,7 @@ export function readsWholeResult(node: Node): boolean {
     case 'not': return readsWholeResult(node.operand);
     case 'logical':
     case 'compare': return readsWholeResult(node.left) || readsWholeResult(node.right);
+    // Stryker disable next-line ConditionalExpression: a literal or `result` alone answers false, as a missing answer (undefined) would.
     default: return false;
   }
 }

@@ -104,6 +104,8 @@ describe('acceptance-gate conditions, token by token', () => {
     assert.equal(holds('result[10] == 10', Array.from({ length: 11 }, (_, i) => i)), true, 'an index of two digits');
     assert.equal(holds('result == null', NaN), false, 'NaN is a number, not null');
     assert.equal(holds('result[0] == result[1]', [1, '1']), false);
+    assert.equal(holds('result[0] == result[1]', [null, NaN]), false);
+    assert.equal(holds('result[0] != result[1]', [null, NaN]), true);
     assert.equal(holds("result != '1'", 1), true);
   });
 
@@ -340,6 +342,8 @@ describe('acceptance-gate configuration, every refusal in its words', () => {
       "line 4: unknown key 'minSamples' in a check. Allowed keys: name, http, expect, prometheus, onNoData, command, compare, successCondition, failureCondition.");
     assert.equal(refusal(C('', '    expect: { status: [200] }\n')), "line 4: check 'a': 'expect' applies to http checks only; use successCondition for command checks.");
     assert.equal(refusal('- a\n'), `line 1: the gate must be a mapping of keys (${KEYS}).`);
+    assert.equal(refusal(`? [a]\n: 1\n${P}`), `line 1: unknown key '' in the gate. Allowed keys: ${KEYS}.`, 'a key that is not text');
+    assert.equal(refusal(`${P}    onNoData: fail\n`.replace('prometheus: { url: "http://127.0.0.1:9090", query: up }', 'command: { run: ls }')), "line 4: check 'a': 'onNoData' applies to prometheus and compare checks only.");
     assert.equal(refusal(''), `line 1: the gate must be a mapping of keys (${KEYS}).`);
     assert.equal(refusal('# nothing yet\n\n'), `line 1: the gate must be a mapping of keys (${KEYS}).`);
   });
@@ -371,6 +375,7 @@ describe('acceptance-gate configuration, every refusal in its words', () => {
     assert.equal(refusal('checks:\n  - name: a\n    prometheus: { url: "http://127.0.0.1:9090", query: up, azureMonitor: yes }\n'), "line 3: check 'a': prometheus azureMonitor must be true or false, not 'yes'.");
     assert.equal(refusal(C(', env: [a]')), "line 3: check 'a': command env must be a mapping of names to text.");
     assert.equal(refusal(C(', env: { "": x }')), "line 3: check 'a': command env has an empty name.");
+    assert.equal(refusal('checks:\n  - name: a\n    command:\n      run: ls\n      env:\n        ? [A]\n        : x\n'), "line 6: check 'a': command env has an empty name.");
     assert.equal(refusal(C(', env: { A: [x] }')), "line 3: check 'a': command env: 'A' must be text.");
     assert.equal(refusal(C(', env: { A: { b: 1 } }')), "line 3: check 'a': command env: 'A' must be text.");
     assert.equal(refusal(C(', env: { A: }')), "line 3: check 'a': command env: 'A' must be text.");
@@ -408,6 +413,8 @@ describe('acceptance-gate configuration, every refusal in its words', () => {
     assert.equal(refusal(`checks:\n${compare('errors', 60)}${compare('latency', 30)}`),
       "line 2: the weights of the compare checks add up to 90 ('errors' 60, 'latency' 30): when every compare check has a weight they must total 100.");
     assert.equal(parseGate(`checks:\n${compare('errors', 60)}${compare('latency', 40)}`, 'gate.yml').config.checks.length, 2);
+    assert.equal(refusal(`checks:\n${compare('errors', 60)}  - name: health\n    command: { run: ls }\n`),
+      "line 2: the weights of the compare checks add up to 60 ('errors' 60): when every compare check has a weight they must total 100.", 'other checks have no weight to give');
     assert.equal(parseGate(`checks:\n${compare('errors', 100)}${compare('latency')}`, 'gate.yml').config.checks.length, 2, 'at most 100 when one has none');
     assert.equal(parseGate(`checks:\n${compare('errors', 60)}${compare('latency')}`, 'gate.yml').config.checks.length, 2);
     assert.equal(parseGate(`checks:\n${compare('errors', 33.3333333333)}${compare('latency', 33.3333333333)}${compare('cpu', 33.3333333334)}`, 'gate.yml').config.checks.length, 3, 'a rounding error is no excess');

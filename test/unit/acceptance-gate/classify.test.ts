@@ -99,6 +99,8 @@ describe('acceptance-gate canary classifier', () => {
       assert.deepEqual([...verdict(down), down.estimate, down.lower, down.upper], ['Low', 'canary median 1, baseline median 3: shift -2 (98 % interval -2 to -2) lies below zero, mean ratio 0.3333', -2, -2, -2]);
       assert.deepEqual(verdict(classify([3, 3, 3, 3, 3], [1, 1.1, 0.9, 1, 1], five({ direction: 'increase' }))),
         ['High', 'canary median 3, baseline median 1: shift 2 (98 % interval 1.9 to 2.1) lies above zero, mean ratio 3']);
+      assert.deepEqual(verdict(classify([1, 1.1, 0.9, 1, 1], [3, 3, 3, 3, 3], five())),
+        ['Low', 'canary median 1, baseline median 3: shift -2 (98 % interval -2.1 to -1.9) lies below zero, mean ratio 0.3333']);
     });
 
     it('counts a change at exactly allowedIncrease or allowedDecrease, and names the tolerance only when there is one', () => {
@@ -112,6 +114,15 @@ describe('acceptance-gate canary classifier', () => {
         ['Low', 'canary median 14.5, baseline median 29: shift -14.5 (98 % interval -21 to -8) lies below zero, mean ratio 0.5']);
       assert.deepEqual(verdict(classify(base, doubled, five({ allowedDecrease: 0.4 }))),
         ['Pass', 'canary median 14.5, baseline median 29: shift -14.5 (98 % interval -21 to -8), mean ratio 0.5 within allowedDecrease 0.4']);
+    });
+
+    it('calls a shift significant only when its interval clears zero by a quarter of the estimate, on either side', () => {
+      const lower = (by: number) => r(10, (i) => 10 + i - by);
+      assert.deepEqual(verdict(classify(lower(5), base, five())), ['Pass', 'canary median 9.5, baseline median 14.5: shift -5 (98 % interval -9 to -1) includes no significant change']);
+      assert.deepEqual(verdict(classify(lower(5), base, five({ direction: 'increase' }))), ['Pass', 'canary median 9.5, baseline median 14.5: shift -5 (98 % interval -9 to -1) includes no significant change']);
+      assert.deepEqual(verdict(classify(lower(6), base, five())), ['Low', 'canary median 8.5, baseline median 14.5: shift -6 (98 % interval -10 to -2) lies below zero, mean ratio 0.5862']);
+      assert.deepEqual(verdict(classify(base, lower(5), five())), ['Pass', 'canary median 14.5, baseline median 9.5: shift 5 (98 % interval 1 to 9) includes no significant change']);
+      assert.deepEqual(verdict(classify(r(5, (i) => 20 + 2 * i), base, five())), ['High', 'canary median 24, baseline median 14.5: shift 9.5 (98 % interval 4 to 15) lies above zero, mean ratio 1.655'], 'means of samples of different sizes');
     });
 
     it('lets the direction accept a change, and judges a change against a zero mean by its interval alone', () => {

@@ -54,6 +54,8 @@ describe('deploy-to-aks rollout: Deployments', () => {
   });
   it('words each verdict, one replica and no pause unless the spec says otherwise', () => {
     assert.deepEqual(deployment.evaluate(deploymentAt({ paused: true }, {})), { state: 'paused', message: 'deployment "web" is paused' });
+    assert.deepEqual(deployment.evaluate(deploymentAt({}, { conditions: [{ type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded' }] })),
+      { state: 'failed', progressDeadline: true, message: 'deployment "web" exceeded its progress deadline' });
     assert.deepEqual(deployment.evaluate(deploymentAt({}, { updatedReplicas: 1 })), { state: 'waiting', message: '1 out of 3 new replicas have been updated' });
     assert.deepEqual(deployment.evaluate(deploymentAt({}, { updatedReplicas: 3, replicas: 5 })), { state: 'waiting', message: '2 old replicas are pending termination' });
     assert.deepEqual(deployment.evaluate(deploymentAt({}, { updatedReplicas: 3, replicas: 3 })), { state: 'waiting', message: '0 of 3 updated replicas are available' });

@@ -63,6 +63,8 @@ describe('deploy-to-aks rollout: StatefulSets', () => {
     assert.deepEqual(statefulSet.evaluate(sts({}, { readyReplicas: 3, currentRevision: 'db-2', updateRevision: 'db-2' })),
       { state: 'ready', message: 'rolling update complete 3 pods at revision db-2' });
     assert.equal(statefulSet.collection('shop'), '/apis/apps/v1/namespaces/shop/statefulsets');
+    assert.deepEqual(statefulSet.evaluate({ ...sts({}, { readyReplicas: 1, currentRevision: 'db-2', updateRevision: 'db-2' }), spec: undefined }),
+      { state: 'ready', message: 'rolling update complete 1 pods at revision db-2' }, 'a spec without updateStrategy rolls with no partition');
   });
 
   it('splits pods only once the revision is known and observed; a pod without labels is of the previous one', () => {
@@ -83,12 +85,13 @@ describe('deploy-to-aks rollout: StatefulSets', () => {
       pod('db-1', 's-1', readyButWaiting, { 'controller-revision-hash': 'db-1' }),
       pod('db-2', 's-1', crashing, { 'controller-revision-hash': 'db-1', 'apps.kubernetes.io/pod-index': '0' }),
       pod('db-3', 's-1', { phase: 'Pending' }, { 'controller-revision-hash': 'db-1' }),
+      { ...pod('db-4', 's-1', crashing), metadata: { name: 'db-4', namespace: 'shop', ownerReferences: [{ uid: 's-1', controller: true }] } },
     ];
     const split = statefulSet.revisionPods(sts({}, status), { pods, replicaSets: [] })!;
-    assert.deepEqual(statefulSet.stuckPods!({ ...sts({}, status), spec: undefined }, split).map((p) => p.metadata.name), ['db-0', 'db-2'], 'OrderedReady unless set');
+    assert.deepEqual(statefulSet.stuckPods!({ ...sts({}, status), spec: undefined }, split).map((p) => p.metadata.name), ['db-0', 'db-2', 'db-4'], 'OrderedReady unless set');
     const partitioned = sts({ updateStrategy: { type: 'RollingUpdate', rollingUpdate: { partition: 1 } } }, status);
-    assert.deepEqual(statefulSet.stuckPods!(partitioned, split).map((p) => p.metadata.name), [], 'db-0 is below the partition, db-2 by its index label too');
-    assert.deepEqual(statefulSet.stuckPods!(sts({ updateStrategy: { type: 'RollingUpdate' } }, status), split).map((p) => p.metadata.name), ['db-0', 'db-2']);
+    assert.deepEqual(statefulSet.stuckPods!(partitioned, split).map((p) => p.metadata.name), ['db-4'], 'db-0 is below the partition, db-2 by its index label too; db-4 by its name');
+    assert.deepEqual(statefulSet.stuckPods!(sts({ updateStrategy: { type: 'RollingUpdate' } }, status), split).map((p) => p.metadata.name), ['db-0', 'db-2', 'db-4']);
     assert.deepEqual(statefulSet.stuckPods!(sts({ updateStrategy: { type: 'OnDelete' } }, status), split), [], 'OnDelete replaces no pod by itself');
   });
 });

@@ -18,6 +18,7 @@ describe('deploy-to-aks rollout: templates and their writers', () => {
     const served = { metadata: { creationTimestamp: null, labels: { tier: 'front', app: 'web' } }, spec: { volumes: [], containers: [{ resources: {}, image: 'web:2', name: 'web', args: ['-v'] }] } };
     assert.equal(sameTemplate(t, served), true);
     assert.equal(sameTemplate(undefined, {}), true);
+    assert.equal(sameTemplate({ metadata: { annotations: {} }, spec: t.spec }, { spec: t.spec }), true, 'a map of nothing but empty maps is empty');
   });
 
   it('tells apart what the controllers tell apart: another label, a hash outside the labels, the order or kind of a list', () => {
@@ -33,6 +34,7 @@ describe('deploy-to-aks rollout: templates and their writers', () => {
     const obj = (managedFields: object[]): KObj => ({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web', managedFields } });
     const template = { 'f:spec': { 'f:template': { 'f:spec': {} } } };
     const fields = obj([
+      { manager: 'timeless', operation: 'Apply', fieldsV1: template },
       { manager: 'argocd', operation: 'Apply', time: '2026-01-01T00:00:01Z', fieldsV1: template },
       { manager: 'kubectl', operation: 'Update', time: '2026-01-01T00:00:03Z', fieldsV1: template },
       { manager: 'argocd', operation: 'Apply', time: '2026-01-01T00:00:02Z', fieldsV1: template },
@@ -42,6 +44,7 @@ describe('deploy-to-aks rollout: templates and their writers', () => {
       { manager: 'none', operation: 'Update', time: '2026-01-01T00:00:09Z' },
       { operation: 'Update', time: '2026-01-01T00:00:09Z', fieldsV1: template },
       { manager: 'timeless', operation: 'Apply', fieldsV1: template },
+      { manager: 'hpa', operation: 'Update', time: '2026-01-01T00:00:08Z', fieldsV1: { 'f:spec': { 'f:replicas': {} } } },
     ]);
     assert.deepEqual(managersOf(fields, ['spec', 'template']), ['kubectl (an update)', 'argocd', 'timeless']);
     assert.deepEqual(managersOf(fields, ['spec', 'template'], 'argocd'), ['kubectl (an update)', 'timeless']);
