@@ -22,6 +22,8 @@ describe('acceptance-gate canary judgement over evaluations', () => {
     const second = judgement.record(errors, samples([13, 14, 15], [3, 4, 5]));
     assert.deepEqual([second.outcome, second.value, second.message],
       ['passed', 'Pass (5 canary, 5 baseline values)', 'Pass: canary median 13, baseline median 3: shift 9.014 (98 % interval -4 to 14) includes no significant change'], 'the first values count too');
+    const high = new CanaryJudgement({ pass: 95, marginal: 75 }).record(errors, samples(up, same));
+    assert.deepEqual([high.outcome, high.value], ['failed', 'High (5 canary, 5 baseline values)']);
     const { checks: [quiet], judgement: fresh } = gate(compare('quiet', ''));
     const none = fresh.record(quiet, samples([], same));
     assert.deepEqual([none.outcome, none.value, none.message], ['inconclusive', 'NoData (0 canary, 5 baseline values)', 'NoData: no canary values']);

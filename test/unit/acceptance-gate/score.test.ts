@@ -40,6 +40,7 @@ describe('acceptance-gate canary score', () => {
     assert.deepEqual(scoreMetrics(half, { pass: 50, marginal: 40 }), { score: 50, verdict: 'Pass', reason: "score 50 of 100 ('b' Low): Pass (pass 50, marginal 40)" });
     assert.deepEqual(scoreMetrics(half, { pass: 60, marginal: 50 }).verdict, 'Marginal');
     assert.deepEqual(scoreMetrics(half, { pass: 60, marginal: 51 }).verdict, 'Fail');
+    assert.equal(scoreMetrics([metric('a', 'High'), metric('b', 'Low'), metric('c', 'Pass')], SCORE_DEFAULTS).reason, "score 33.33 of 100 ('a' High, 'b' Low): Fail (pass 95, marginal 75)");
     const shared = scoreMetrics([metric('a', 'Pass', { weight: 50 }), metric('b', 'Pass'), metric('c', 'High')], SCORE_DEFAULTS);
     assert.deepEqual([shared.score, shared.reason], [75, "score 75 of 100 ('c' High): Marginal (pass 95, marginal 75)"], 'b and c share the other 50');
   });
