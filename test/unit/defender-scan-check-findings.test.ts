@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { dedupe, isFixable, normaliseCvss, normaliseFixStatus, normaliseSeverity, readRecord, type Finding } from '../../tasks/defender-scan-check/findings';
+import { dedupe, isFixable, normaliseCvss, normaliseFixStatus, normaliseSeverity, parseJsonString, path as propertyPath, prop, readRecord, type Finding } from '../../tasks/defender-scan-check/findings';
 import { evaluatePolicy, parseAllowlist } from '../../tasks/defender-scan-check/policy';
 import { findingsQuery, parseHms } from '../../tasks/defender-scan-check/resourceGraph';
 import { junitReport, markdownSummary, sarifReport, type ReportInput } from '../../tasks/defender-scan-check/reports';
@@ -99,6 +99,45 @@ describe('defender-scan-check: one normaliser for both data models', () => {
     const records = subAssessmentRecords(DIGEST, { name: 'openssl', installed: '3', cves: [{ id: 'CVE-1', severity: 'Low' }, { id: 'CVE-1', severity: 'High' }] }, { repository: 'r' });
     const findings = dedupe(records.flatMap((r) => readRecord(r)!.findings));
     assert.deepEqual(findings.map((f) => [f.id, f.severity]), [['CVE-1', 'High']]);
+  });
+});
+
+describe('defender-scan-check: reading each spelling Defender writes', () => {
+  it('takes every fix status spelling, in any case and punctuation, and a fixed version as a fix', () => {
+    const cases: [string, string][] = [
+      ['FixAvailable', 'FixAvailable'], ['fixed', 'FixAvailable'], ['No fix', 'NoFix'], ['NoFixAvailable', 'NoFix'], ['NOT_FIXED', 'NoFix'],
+      ["Won't fix", 'WontFix'], ['WillNotFix', 'WontFix'], ['Scheduled', 'Scheduled'], ['Fix deferred', 'Scheduled'],
+    ];
+    for (const [reported, status] of cases) assert.equal(normaliseFixStatus(reported, undefined), status, reported);
+    assert.equal(normaliseFixStatus('', '1.2'), 'FixAvailable');
+    assert.equal(normaliseFixStatus(7, undefined), 'Unknown');
+  });
+
+  it('reads CVSS under each spelling of its keys, leaves out entries without a base score, and sorts by version then score', () => {
+    assert.deepEqual(normaliseCvss([{ key: '3.1', value: { baseScore: 8, vectorString: 'CVSS:3.1/A' } }, { version: '2', score: '5.5', vector: 'AV:N' }, { Key: '4', Value: { Base: 'high' } }]), [
+      { version: '3.1', base: 8, vector: 'CVSS:3.1/A' }, { version: '2', base: 5.5, vector: 'AV:N' },
+    ]);
+    assert.deepEqual(normaliseCvss([{ Base: 3 }, { Base: 9 }]), [{ version: '?', base: 9, vector: undefined }, { version: '?', base: 3, vector: undefined }], 'no version: the higher score first');
+    assert.deepEqual(normaliseCvss({ '3.0': { base: ' ' }, 2: { base: 4 } }), [{ version: '2', base: 4, vector: undefined }]);
+    assert.deepEqual(normaliseCvss('not json'), []);
+    assert.deepEqual(normaliseCvss(5), []);
+  });
+
+  it('reads properties under any of their spellings, JSON kept as text included, and nothing else', () => {
+    assert.equal(prop({ resourceType: 'a', ResourceType: 'b' }, 'ResourceType', 'resourceType'), 'b');
+    assert.equal(prop({ resourceType: 'a' }, 'ResourceType', 'resourceType'), 'a');
+    assert.equal(prop({ x: null }, 'x', 'y'), null, 'null is a value; only an absent key moves on');
+    assert.equal(prop('{"a":1}', 'a'), 1);
+    assert.equal(prop(['a'], '0'), undefined, 'a list has no properties');
+    assert.equal(prop(null, 'a'), undefined);
+    assert.equal(prop('text', 'length'), undefined);
+    assert.equal(propertyPath({ status: '{"Code":"Healthy"}' }, 'status|Status', 'code|Code'), 'Healthy');
+    assert.equal(propertyPath({ Status: { code: 'Unhealthy' } }, 'status|Status', 'code|Code'), 'Unhealthy');
+    assert.equal(propertyPath({ status: null }, 'status|Status', 'code|Code'), undefined);
+    assert.equal(propertyPath({ status: { code: null } }, 'status|Status', 'code|Code'), undefined);
+    assert.deepEqual(propertyPath({ a: '[1]' }, 'a'), [1]);
+    assert.deepEqual([parseJsonString(' \n\t{"a":1}'), parseJsonString('  [2]'), parseJsonString('{broken'), parseJsonString(' plain'), parseJsonString(''), parseJsonString(3)],
+      [{ a: 1 }, [2], '{broken', ' plain', '', 3]);
   });
 });
 
