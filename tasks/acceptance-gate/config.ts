@@ -65,9 +65,9 @@ export class Reader {
   constructor(private readonly source: string, private readonly variables?: VariableLookup) {}
 
   line(node: YamlNode | Pair | null | undefined): number {
-    const offset = (node && 'range' in node && node.range ? node.range[0] : undefined)
-      ?? (node && 'key' in node ? (node.key as YamlNode | null)?.range?.[0] : undefined) ?? 0;
-    return this.lines.linePos(offset).line;
+    // A pair is placed by its key; the parser gives every node its range.
+    const at = (node && 'key' in node ? node.key : node) as YamlNode | null | undefined;
+    return this.lines.linePos(at ? at.range![0] : 0).line;
   }
 
   fail(node: YamlNode | Pair | null | undefined, message: string): never {
@@ -110,6 +110,7 @@ export class Reader {
 
   number(node: YamlNode | null, what: string, min: number, { integer = false, max = Number.MAX_SAFE_INTEGER } = {}): number {
     const value = isScalar(node) ? node.value : undefined;
+    // Stryker disable next-line ConditionalExpression,LogicalOperator: Number.isFinite refuses what is not a number as well; the typeof is for the compiler.
     if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max || (integer && !Number.isInteger(value))) {
       this.fail(node, `${what} must be ${integer ? 'a whole number' : 'a number'} from ${min}${max < Number.MAX_SAFE_INTEGER ? ` to ${max}` : ' up'}, not ${describe(node)}.`);
     }
@@ -149,7 +150,8 @@ export class Reader {
       const key = isScalar(pair.key) ? String(pair.key.value) : '';
       if (!key) this.fail(pair.key, `${what} has an empty name.`);
       const value = pair.value;
-      if (!isScalar(value) || value.value === null || typeof value.value === 'object') this.fail(value ?? pair.key, `${what}: '${key}' must be text.`);
+      // An empty value is a scalar holding null, whose typeof is 'object' too.
+      if (!isScalar(value) || typeof value.value === 'object') this.fail(value, `${what}: '${key}' must be text.`);
       out[key] = this.resolve(String(value.value), value);
     }
     return out;
@@ -160,6 +162,7 @@ export class Reader {
     try {
       return { source, tree: parseExpression(source) };
     } catch (err) {
+      // Stryker disable next-line ConditionalExpression: parseExpression throws nothing else; anything else would be a fault of it, not of the gate file.
       if (err instanceof ExpressionError) {
         this.fail(node, `${what} '${source}' is not a valid condition: ${err.message}. Write comparisons over 'result' with < <= > >= == !=, joined by && || ! and parentheses, e.g. 'result < 0.01'.`);
       }
@@ -206,7 +209,8 @@ function describe(node: YamlNode | null): string {
 
 function closest(word: string, candidates: readonly string[]): string | undefined {
   const distance = (a: string, b: string) => {
-    const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+    // Row i starts at i; the loops fill each row left to right from the row above.
+    const d = Array.from({ length: a.length + 1 }, (_, i) => [i]);
     for (let j = 1; j <= b.length; j++) d[0][j] = j;
     for (let i = 1; i <= a.length; i++) {
       for (let j = 1; j <= b.length; j++) {
@@ -239,7 +243,7 @@ export function parseGate(text: string, source: string, variables?: VariableLook
   const doc = parseDocument(text, { lineCounter: r.lines, prettyErrors: false, uniqueKeys: false });
   if (doc.errors.length) {
     const e = doc.errors[0];
-    const line = e.linePos?.[0]?.line ?? r.lines.linePos(e.pos[0]).line;
+    const line = r.lines.linePos(e.pos[0]).line;
     throw new UserError(`The gate (${source}) line ${line}: it is not valid YAML: ${e.message.split('\n')[0]}`);
   }
   const top = r.map(doc.contents as YamlNode | null, 'the gate', TOP_KEYS);
@@ -261,7 +265,7 @@ export function parseGate(text: string, source: string, variables?: VariableLook
   if (!top.has('checks')) r.fail(doc.contents as YamlNode, "the gate has no 'checks': add a list of checks, each with a name and one of http, prometheus, command or compare.");
   const checksNode = top.get('checks')!.node;
   if (!isSeq(checksNode) || checksNode.items.length === 0) {
-    r.fail(checksNode ?? top.get('checks')!.pair, "'checks' must be a list with at least one check (each with a name and one of http, prometheus, command or compare).");
+    r.fail(checksNode, "'checks' must be a list with at least one check (each with a name and one of http, prometheus, command or compare).");
   }
   const names = new Set<string>();
   for (const item of (checksNode as { items: (YamlNode | null)[] }).items) {
@@ -288,7 +292,9 @@ function checkWeights(r: Reader, checks: CheckConfig[], node: YamlNode): void {
   const weighted = compares.filter((c) => c.weight !== undefined);
   const total = weighted.reduce((s, c) => s + c.weight!, 0);
   const listed = weighted.map((c) => `'${c.name}' ${c.weight}`).join(', ');
+  // Stryker disable next-line EqualityOperator: a sum of weights exactly 1e-9 from 100 is no gate anyone writes; the same below.
   if (total > 100 + 1e-9) r.fail(node, `the weights of the compare checks add up to ${total} (${listed}): they are percentages of the score, so make them total 100 at most.`);
+  // Stryker disable next-line EqualityOperator: as above
   if (weighted.length && weighted.length === compares.length && Math.abs(total - 100) > 1e-9) {
     r.fail(node, `the weights of the compare checks add up to ${total} (${listed}): when every compare check has a weight they must total 100.`);
   }

@@ -58,10 +58,12 @@ export function parseAllowlist(yamlText: string, source: string): Allowlist {
   } catch (err) {
     fail(`is not valid YAML (${err instanceof YAMLParseError ? err.message.split('\n')[0] : String(err)})`);
   }
-  if (doc === null || doc === undefined) fail('is empty');
+  // The YAML parser answers an empty document (or one of comments only) with null, never undefined.
+  if (doc === null) fail('is empty');
   let items: unknown = doc;
   if (!Array.isArray(doc)) {
-    if (typeof doc === 'object' && Object.keys(doc as object).length === 1 && Array.isArray((doc as Record<string, unknown>).allowlist)) {
+    // A lone text or number has no key 'allowlist' either: only the mapping { allowlist: [...] } passes.
+    if (Object.keys(doc as object).length === 1 && Array.isArray((doc as Record<string, unknown>).allowlist)) {
       items = (doc as Record<string, unknown>).allowlist;
     } else {
       fail("must be a list of entries (or a mapping with one key 'allowlist' holding that list)");
@@ -78,9 +80,10 @@ export function parseAllowlist(yamlText: string, source: string): Allowlist {
     if (!/^[A-Za-z][A-Za-z0-9._:-]*$/.test(id)) fail(`has ${where} whose id '${id}' is not a vulnerability id`);
     const reason = typeof e.reason === 'string' ? e.reason.trim() : '';
     if (!reason) fail(`has ${where} (${id}) without a 'reason'`);
-    const expires = e.expires instanceof Date ? e.expires.toISOString().slice(0, 10) : typeof e.expires === 'string' ? e.expires.trim() : '';
+    // YAML 1.2's core schema has no timestamps: an unquoted 2026-01-31 is text, never a Date.
+    const expires = typeof e.expires === 'string' ? e.expires.trim() : '';
     if (!expires) fail(`has ${where} (${id}) without 'expires'`);
-    if (!/^\d{4}-\d{2}-\d{2}$/.test(expires) || Number.isNaN(Date.parse(`${expires}T00:00:00Z`)) || new Date(`${expires}T00:00:00Z`).toISOString().slice(0, 10) !== expires) {
+    if (!isCalendarDay(expires)) {
       fail(`has ${where} (${id}) whose 'expires' '${expires}' is not a date of the form YYYY-MM-DD`);
     }
     if (e.package !== undefined && (typeof e.package !== 'string' || !e.package.trim())) fail(`has ${where} (${id}) whose 'package' is not a package name`);
@@ -89,8 +92,19 @@ export function parseAllowlist(yamlText: string, source: string): Allowlist {
   return { source, entries };
 }
 
+/**
+ * Whether text is a day of the calendar written YYYY-MM-DD: Date reads it back as the same text (2026-02-30 comes
+ * back as 2026-03-02, 2026-2-1 and 2026-02-01x not at all), and it starts with a digit, which leaves out the
+ * extended years (+020000-01) that read back unchanged too.
+ */
+function isCalendarDay(text: string): boolean {
+  const time = Date.parse(`${text}T00:00:00Z`);
+  return /^\d/.test(text) && !Number.isNaN(time) && new Date(time).toISOString().slice(0, 10) === text;
+}
+
+/** Expired after the last millisecond of its day (UTC); an expiry that is no date never keeps an entry in force. */
 export function isExpired(entry: AllowlistEntry, now: Date): boolean {
-  return Date.parse(`${entry.expires}T23:59:59.999Z`) < now.getTime();
+  return !(Date.parse(`${entry.expires}T23:59:59.999Z`) >= now.getTime());
 }
 
 function entryMatches(entry: AllowlistEntry, f: Finding): boolean {
@@ -107,7 +121,8 @@ export function evaluatePolicy(findings: Finding[], policy: PolicyInput): Policy
   const entries = policy.allowlist?.entries ?? [];
   const active = entries.filter((e) => !isExpired(e, now));
   const expiredEntries = entries.filter((e) => isExpired(e, now));
-  const threshold = policy.failOnSeverity === 'None' ? -1 : SEVERITY_ORDER.indexOf(policy.failOnSeverity);
+  // The index of the lowest severity that fails; 'None' is no severity (-1), so nothing is at or above it.
+  const threshold = (SEVERITY_ORDER as readonly string[]).indexOf(policy.failOnSeverity);
   const verdict: PolicyVerdict = {
     counted: [], failing: [], allowlisted: [], unfixable: [], unfixableCritical: [], expiredEntries, expiredMatches: [],
     counts: { critical: 0, high: 0, medium: 0, low: 0 },
@@ -129,7 +144,7 @@ export function evaluatePolicy(findings: Finding[], policy: PolicyInput): Policy
     verdict.counted.push(f);
     const sev = policySeverity(f);
     verdict.counts[sev.toLowerCase() as keyof PolicyVerdict['counts']]++;
-    if (threshold >= 0 && SEVERITY_ORDER.indexOf(sev) <= threshold) verdict.failing.push(f);
+    if (SEVERITY_ORDER.indexOf(sev) <= threshold) verdict.failing.push(f);
   }
   const rank = (f: Finding) => SEVERITY_ORDER.indexOf(policySeverity(f)) * 100 - (f.cvss[0]?.base ?? 0);
   verdict.failing.sort((a, b) => rank(a) - rank(b) || a.id.localeCompare(b.id));

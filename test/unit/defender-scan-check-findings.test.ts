@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { dedupe, isFixable, normaliseCvss, normaliseFixStatus, normaliseSeverity, readRecord, type Finding } from '../../tasks/defender-scan-check/findings';
+import { dedupe, isFixable, normaliseCvss, normaliseFixStatus, normaliseSeverity, parseJsonString, path as propertyPath, prop, readRecord, type Finding } from '../../tasks/defender-scan-check/findings';
 import { evaluatePolicy, parseAllowlist } from '../../tasks/defender-scan-check/policy';
 import { findingsQuery, parseHms } from '../../tasks/defender-scan-check/resourceGraph';
 import { junitReport, markdownSummary, sarifReport, type ReportInput } from '../../tasks/defender-scan-check/reports';
@@ -102,6 +102,45 @@ describe('defender-scan-check: one normaliser for both data models', () => {
   });
 });
 
+describe('defender-scan-check: reading each spelling Defender writes', () => {
+  it('takes every fix status spelling, in any case and punctuation, and a fixed version as a fix', () => {
+    const cases: [string, string][] = [
+      ['FixAvailable', 'FixAvailable'], ['fixed', 'FixAvailable'], ['No fix', 'NoFix'], ['NoFixAvailable', 'NoFix'], ['NOT_FIXED', 'NoFix'],
+      ["Won't fix", 'WontFix'], ['WillNotFix', 'WontFix'], ['Scheduled', 'Scheduled'], ['Fix deferred', 'Scheduled'],
+    ];
+    for (const [reported, status] of cases) assert.equal(normaliseFixStatus(reported, undefined), status, reported);
+    assert.equal(normaliseFixStatus('', '1.2'), 'FixAvailable');
+    assert.equal(normaliseFixStatus(7, undefined), 'Unknown');
+  });
+
+  it('reads CVSS under each spelling of its keys, leaves out entries without a base score, and sorts by version then score', () => {
+    assert.deepEqual(normaliseCvss([{ key: '3.1', value: { baseScore: 8, vectorString: 'CVSS:3.1/A' } }, { version: '2', score: '5.5', vector: 'AV:N' }, { Key: '4', Value: { Base: 'high' } }]), [
+      { version: '3.1', base: 8, vector: 'CVSS:3.1/A' }, { version: '2', base: 5.5, vector: 'AV:N' },
+    ]);
+    assert.deepEqual(normaliseCvss([{ Base: 3 }, { Base: 9 }]), [{ version: '?', base: 9, vector: undefined }, { version: '?', base: 3, vector: undefined }], 'no version: the higher score first');
+    assert.deepEqual(normaliseCvss({ '3.0': { base: ' ' }, 2: { base: 4 } }), [{ version: '2', base: 4, vector: undefined }]);
+    assert.deepEqual(normaliseCvss('not json'), []);
+    assert.deepEqual(normaliseCvss(5), []);
+  });
+
+  it('reads properties under any of their spellings, JSON kept as text included, and nothing else', () => {
+    assert.equal(prop({ resourceType: 'a', ResourceType: 'b' }, 'ResourceType', 'resourceType'), 'b');
+    assert.equal(prop({ resourceType: 'a' }, 'ResourceType', 'resourceType'), 'a');
+    assert.equal(prop({ x: null }, 'x', 'y'), null, 'null is a value; only an absent key moves on');
+    assert.equal(prop('{"a":1}', 'a'), 1);
+    assert.equal(prop(['a'], '0'), undefined, 'a list has no properties');
+    assert.equal(prop(null, 'a'), undefined);
+    assert.equal(prop('text', 'length'), undefined);
+    assert.equal(propertyPath({ status: '{"Code":"Healthy"}' }, 'status|Status', 'code|Code'), 'Healthy');
+    assert.equal(propertyPath({ Status: { code: 'Unhealthy' } }, 'status|Status', 'code|Code'), 'Unhealthy');
+    assert.equal(propertyPath({ status: null }, 'status|Status', 'code|Code'), undefined);
+    assert.equal(propertyPath({ status: { code: null } }, 'status|Status', 'code|Code'), undefined);
+    assert.deepEqual(propertyPath({ a: '[1]' }, 'a'), [1]);
+    assert.deepEqual([parseJsonString(' \n\t{"a":1}'), parseJsonString('  [2]'), parseJsonString('{broken'), parseJsonString(' plain'), parseJsonString(''), parseJsonString(3)],
+      [{ a: 1 }, [2], '{broken', ' plain', '', 3]);
+  });
+});
+
 describe('defender-scan-check: policy and allowlist', () => {
   const finding = (id: string, severity: Finding['severity'], extra: Partial<Finding> = {}): Finding => ({
     id, severity, cvss: [], package: 'openssl', installedVersion: '1', fixStatus: 'FixAvailable', fixedVersion: '2',
@@ -151,6 +190,134 @@ describe('defender-scan-check: policy and allowlist', () => {
     bad('- id: "CVE 1"\n  reason: r\n  expires: 2026-02-01');
     bad('- id: CVE-1\n  package: 3\n  reason: r\n  expires: 2026-02-01');
     assert.equal(parseAllowlist('allowlist: []', 'a.yml').entries.length, 0, 'an explicitly empty list is fine');
+  });
+});
+
+describe('defender-scan-check: the allowlist file, entry by entry', () => {
+  const HINT = ". Each entry needs 'id' (e.g. CVE-2024-6119), 'reason' and 'expires' (YYYY-MM-DD), and may name a 'package'.";
+  /** The part of the refusal that says what is wrong with the file. */
+  const refusal = (text: string): string => {
+    try {
+      parseAllowlist(text, 'security/allow.yml');
+    } catch (err) {
+      assert.ok(err instanceof UserError, String(err));
+      assert.ok(err.message.startsWith("Input 'allowlist': the file security/allow.yml ") && err.message.endsWith(HINT), err.message);
+      return err.message.slice("Input 'allowlist': the file security/allow.yml ".length, -HINT.length);
+    }
+    assert.fail(`accepted: ${text}`);
+  };
+  const entry = (lines: string[]) => lines.map((l, i) => (i === 0 ? `- ${l}` : `  ${l}`)).join('\n');
+
+  it('says what is wrong with the file as a whole', () => {
+    assert.equal(refusal('- id: ['), 'is not valid YAML (Flow sequence in block collection must be sufficiently indented and end with a ])');
+    assert.equal(refusal('- id: CVE-1\n  id: CVE-2'), 'is not valid YAML (Map keys must be unique)');
+    assert.equal(refusal(''), 'is empty');
+    assert.equal(refusal('# nothing yet\n'), 'is empty');
+    const notAList = "must be a list of entries (or a mapping with one key 'allowlist' holding that list)";
+    assert.equal(refusal('just text'), notAList);
+    assert.equal(refusal('allowlist: 3'), notAList);
+    assert.equal(refusal('allowlist: []\nextra: []'), notAList);
+    assert.equal(refusal('entries: []'), notAList);
+  });
+
+  it('says which entry is not a mapping or has keys it does not know', () => {
+    assert.equal(refusal(`${entry(['id: CVE-1', 'reason: r', 'expires: 2026-02-01'])}\n- CVE-2`), 'has entry 2 that is not a mapping');
+    assert.equal(refusal('-\n'), 'has entry 1 that is not a mapping');
+    assert.equal(refusal('- [CVE-1]'), 'has entry 1 that is not a mapping');
+    assert.equal(refusal(entry(['id: CVE-1', 'reason: r', 'expires: 2026-02-01', 'until: 2027-01-01'])), "has entry 1 with unknown key 'until'");
+    assert.equal(refusal(entry(['id: CVE-1', 'reason: r', 'expires: 2026-02-01', 'until: x', 'why: y'])), "has entry 1 with unknown keys 'until', 'why'");
+  });
+
+  it('says which entry lacks an id, a reason or an expiry, or has one that is not well formed', () => {
+    assert.equal(refusal(entry(['reason: r', 'expires: 2026-02-01'])), "has entry 1 without an 'id'");
+    assert.equal(refusal(entry(['id: "  "', 'reason: r', 'expires: 2026-02-01'])), "has entry 1 without an 'id'");
+    assert.equal(refusal(entry(['id: 6119', 'reason: r', 'expires: 2026-02-01'])), "has entry 1 without an 'id'");
+    assert.equal(refusal(entry(['id: 1CVE', 'reason: r', 'expires: 2026-02-01'])), "has entry 1 whose id '1CVE' is not a vulnerability id");
+    assert.equal(refusal(entry(['id: CVE-1!', 'reason: r', 'expires: 2026-02-01'])), "has entry 1 whose id 'CVE-1!' is not a vulnerability id");
+    assert.equal(refusal(entry(['id: CVE-1', 'expires: 2026-02-01'])), "has entry 1 (CVE-1) without a 'reason'");
+    assert.equal(refusal(entry(['id: CVE-1', 'reason: " "', 'expires: 2026-02-01'])), "has entry 1 (CVE-1) without a 'reason'");
+    assert.equal(refusal(entry(['id: CVE-1', 'reason: 42', 'expires: 2026-02-01'])), "has entry 1 (CVE-1) without a 'reason'");
+    assert.equal(refusal(entry(['id: CVE-1', 'reason: r'])), "has entry 1 (CVE-1) without 'expires'");
+    assert.equal(refusal(entry(['id: CVE-1', 'reason: r', 'expires: 20260201'])), "has entry 1 (CVE-1) without 'expires'");
+    for (const bad of ['26-02-01', '2026-2-1', '2026-13-01', '2026-02-30', '2026-02-01x', '+002026-02-01', '+020000-01']) {
+      assert.equal(refusal(entry(['id: CVE-1', 'reason: r', `expires: "${bad}"`])), `has entry 1 (CVE-1) whose 'expires' '${bad}' is not a date of the form YYYY-MM-DD`, bad);
+    }
+    assert.equal(refusal(entry(['id: CVE-1', 'package: 3', 'reason: r', 'expires: 2026-02-01'])), "has entry 1 (CVE-1) whose 'package' is not a package name");
+    assert.equal(refusal(entry(['id: CVE-1', 'package: "  "', 'reason: r', 'expires: 2026-02-01'])), "has entry 1 (CVE-1) whose 'package' is not a package name");
+  });
+
+  it('reads entries trimmed, the id in capitals, from a list or a mapping holding one', () => {
+    const text = entry(['id: " ghsa-4x3r_9.q:1 "', 'package: " libssl3 "', 'reason: "  vendor backport "', 'expires: " 2026-02-28 "'])
+      + `\n${entry(['id: C', 'reason: r', 'expires: 2026-12-31'])}`;
+    const expected = [
+      { id: 'GHSA-4X3R_9.Q:1', package: 'libssl3', reason: 'vendor backport', expires: '2026-02-28' },
+      { id: 'C', package: undefined, reason: 'r', expires: '2026-12-31' },
+    ];
+    assert.deepEqual(parseAllowlist(text, 'a.yml'), { source: 'a.yml', entries: expected });
+    assert.deepEqual(parseAllowlist(`allowlist:\n${text.replace(/^/gm, '  ')}`, 'a.yml').entries, expected);
+  });
+});
+
+describe('defender-scan-check: the policy at its edges', () => {
+  const finding = (id: string, severity: Finding['severity'], extra: Partial<Finding> = {}): Finding => ({
+    id, severity, cvss: [], package: 'openssl', installedVersion: '1', fixStatus: 'FixAvailable', fixedVersion: '2',
+    exploit: { inExploitKit: false, publiclyDisclosed: false, verified: false }, digest: DIGEST, model: 'assessments', ...extra,
+  });
+  const allow = (entries: { id: string; package?: string; expires: string }[]) => ({ source: 'allow.yml', entries: entries.map((e) => ({ reason: 'r', ...e })) });
+
+  it('applies an entry through the last millisecond of its expiry day, UTC', () => {
+    const list = allow([{ id: 'CVE-1', expires: '2026-11-22' }]);
+    const at = (iso: string) => evaluatePolicy([finding('CVE-1', 'High')], { failOnSeverity: 'High', onlyFixable: false, allowlist: list, now: new Date(iso) });
+    assert.equal(at('2026-11-22T23:59:59.999Z').allowlisted.length, 1);
+    const after = at('2026-11-23T00:00:00.000Z');
+    assert.deepEqual([after.allowlisted.length, after.failing.map((f) => f.id), after.expiredMatches.map((m) => m.entry.id)], [0, ['CVE-1'], ['CVE-1']]);
+  });
+
+  it('takes an entry whose expiry is no date as expired: it accepts nothing', () => {
+    const v = evaluatePolicy([finding('CVE-1', 'High')], { failOnSeverity: 'High', onlyFixable: false, allowlist: allow([{ id: 'CVE-1', expires: 'someday' }]) });
+    assert.deepEqual([v.allowlisted.length, v.failing.map((f) => f.id), v.expiredEntries.map((e) => e.expires)], [0, ['CVE-1'], ['someday']]);
+    const without = evaluatePolicy([finding('CVE-1', 'High')], { failOnSeverity: 'High', onlyFixable: false });
+    assert.deepEqual([without.allowlisted, without.expiredEntries, without.expiredMatches], [[], [], []], 'no allowlist: nothing accepted, nothing expired');
+  });
+
+  it('judges expiry against the current time when no time is given', () => {
+    const v = evaluatePolicy([finding('CVE-1', 'High'), finding('CVE-2', 'High')], {
+      failOnSeverity: 'High', onlyFixable: false, allowlist: allow([{ id: 'CVE-1', expires: '2000-01-01' }, { id: 'CVE-2', expires: '9999-12-31' }]),
+    });
+    assert.deepEqual([v.failing.map((f) => f.id), v.allowlisted.map((a) => a.finding.id), v.expiredEntries.map((e) => e.id)], [['CVE-1'], ['CVE-2'], ['CVE-1']]);
+  });
+
+  it('matches an entry\'s package in any case, and only that package', () => {
+    const v = evaluatePolicy([finding('CVE-1', 'High', { package: 'libssl3' }), finding('CVE-2', 'High', { package: 'LibSSL3' }), finding('CVE-3', 'High', { package: 'openssl' })], {
+      failOnSeverity: 'High', onlyFixable: false, now: new Date('2026-01-01T00:00:00Z'),
+      allowlist: allow([{ id: 'CVE-1', package: 'LibSSL3', expires: '2026-12-31' }, { id: 'CVE-2', package: 'libssl3', expires: '2026-12-31' }, { id: 'CVE-3', package: 'libssl3', expires: '2026-12-31' }]),
+    });
+    assert.deepEqual([v.allowlisted.map((a) => a.finding.id), v.failing.map((f) => f.id)], [['CVE-1', 'CVE-2'], ['CVE-3']]);
+  });
+
+  it('fails at Low on everything counted, and counts each severity in its own box', () => {
+    const fs = [finding('CVE-1', 'Low'), finding('CVE-2', 'Medium'), finding('CVE-3', 'Unknown'), finding('CVE-4', 'Critical'), finding('CVE-5', 'Low')];
+    const v = evaluatePolicy(fs, { failOnSeverity: 'Low', onlyFixable: false });
+    assert.equal(v.failing.length, 5);
+    assert.deepEqual(v.counts, { critical: 1, high: 1, medium: 1, low: 2 });
+    assert.deepEqual(evaluatePolicy(fs, { failOnSeverity: 'Medium', onlyFixable: false }).failing.map((f) => f.id), ['CVE-4', 'CVE-3', 'CVE-2']);
+    assert.deepEqual(v.counted.map((f) => f.id), ['CVE-1', 'CVE-2', 'CVE-3', 'CVE-4', 'CVE-5']);
+  });
+
+  it('lists failing findings worst first: by severity, then by CVSS base score, then by id', () => {
+    const cvss = (base: number) => [{ version: '3.1', base, vector: undefined }];
+    const fs = [
+      finding('CVE-5', 'High', { cvss: cvss(5) }), finding('CVE-9', 'High', { cvss: cvss(9.8) }), finding('CVE-1', 'Critical', { cvss: cvss(1) }),
+      finding('CVE-3', 'High'), finding('CVE-2', 'High', { cvss: cvss(5) }), finding('CVE-0', 'Unknown', { cvss: cvss(7) }),
+    ];
+    assert.deepEqual(evaluatePolicy(fs, { failOnSeverity: 'High', onlyFixable: false }).failing.map((f) => f.id), ['CVE-1', 'CVE-9', 'CVE-0', 'CVE-2', 'CVE-5', 'CVE-3']);
+  });
+
+  it('keeps an allowlisted finding out of the counts, even one without a fix under onlyFixable', () => {
+    const v = evaluatePolicy([finding('CVE-1', 'Critical', { fixStatus: 'NoFix', fixedVersion: undefined })], {
+      failOnSeverity: 'High', onlyFixable: true, now: new Date('2026-01-01T00:00:00Z'), allowlist: allow([{ id: 'CVE-1', expires: '2026-12-31' }]),
+    });
+    assert.deepEqual([v.allowlisted.length, v.unfixable.length, v.unfixableCritical.length, v.counted.length, v.failing.length], [1, 0, 0, 0, 0]);
   });
 });
 

@@ -74,4 +74,32 @@ describe('image references', () => {
     assert.ok(!isLoopbackRegistry('contoso.azurecr.io'));
     assert.ok(!isLoopbackRegistry('127.0.0.1.example.com'));
   });
+  it('takes registry ports from 1 to 65535 only, and host names of letters, digits and single dots', () => {
+    const why = (text: string) => {
+      try {
+        parseImageReference(text);
+      } catch (err) {
+        return (err as Error).message.replace(/^The image reference '.*' is not a valid image reference: /, '').replace(/\. Use registry\/repository.*$/, '');
+      }
+      return assert.fail(`accepted: ${text}`);
+    };
+    for (const port of ['0', '65536', 'x5000', '5000x', '123456']) assert.equal(why(`127.0.0.1:${port}/a`), `the registry port '${port}' is not a port number`, port);
+    assert.deepEqual([parseImageReference('127.0.0.1:1/a').registry, parseImageReference('127.0.0.1:65535/a').registry, parseImageReference('[::1]:5000/a').registry],
+      ['127.0.0.1:1', '127.0.0.1:65535', '[::1]:5000']);
+    assert.equal(why('bad_host.example:5000/a'), "the registry host 'bad_host.example' is not a host name");
+    assert.equal(why('a..example/x'), "the registry host 'a..example' is not a host name");
+    assert.equal(why(':5000/a'), "the registry host ':5000' is not a host name");
+    assert.equal(why(`127.0.0.1/${'a'.repeat(246)}`), 'the name is longer than 255 characters');
+    assert.equal(parseImageReference(`127.0.0.1/${'a'.repeat(245)}`).repository.length, 245, 'exactly 255 characters');
+  });
+
+  it('trims the reference and names it in the refusal', () => {
+    assert.deepEqual(parseImageReference(' 127.0.0.1:5000/shop/web:1 '), { registry: '127.0.0.1:5000', repository: 'shop/web', tag: '1', digest: undefined });
+    assert.throws(() => parseImageReference('127.0.0.1:0/a'), { message: "The image reference '127.0.0.1:0/a' is not a valid image reference: the registry port '0' is not a port number. Use registry/repository:tag or registry/repository@sha256:<64 hex digits>." });
+  });
+
+  it('knows every loopback address of 127.0.0.0/8, and nothing that only contains one', () => {
+    for (const host of ['127.10.0.1', '127.0.10.1', '127.0.0.10', '127.255.255.254:5000']) assert.ok(isLoopbackRegistry(host), host);
+    for (const host of ['1127.0.0.1', '127.0.0.1.example', '127.0.0', '10.0.0.1']) assert.ok(!isLoopbackRegistry(host), host);
+  });
 });

@@ -34,10 +34,25 @@ describe('task inputs', () => {
     assert.throws(() => inputs.choice('bad', ['auto', 'acrImport'] as const, 'auto'), userError(/must be one of 'auto', 'acrImport', not 'copy'/));
   });
 
+  it('takes only the whole words true and false, and whole numbers at the ends of their range', () => {
+    const inputs = fakeInputs({ a: 'truex', b: 'xtrue', c: 'falsey', d: 'nofalse', lo: '0', hi: '1000', under: '-1', over: '1001' });
+    for (const name of ['a', 'b', 'c', 'd']) assert.throws(() => inputs.bool(name, false), userError(/must be true or false/), name);
+    assert.deepEqual([inputs.int('lo', 5, 0, 1000), inputs.int('hi', 5, 0, 1000)], [0, 1000]);
+    assert.throws(() => inputs.int('under', 5, 0, 1000), userError(/^Input 'under' must be a whole number from 0 to 1000, not '-1'\.$/));
+    assert.throws(() => inputs.int('over', 5, 0, 1000), userError(/^Input 'over' must be a whole number from 0 to 1000, not '1001'\.$/));
+  });
+
+  it('reads pipeline variables trimmed, and blank ones as absent', () => {
+    const inputs = fakeInputs({}, {}, { a: '  x ', b: '  ' });
+    assert.deepEqual([inputs.variable('a'), inputs.variable('b'), inputs.variable('c')], ['x', undefined, undefined]);
+  });
+
   it('reads multi-line inputs as trimmed lines, commas optional', () => {
     const inputs = fakeInputs({ l: ' a \n\n b,c \r\n' });
     assert.deepEqual(inputs.lines('l'), ['a', 'b,c']);
     assert.deepEqual(inputs.lines('l', { commas: true }), ['a', 'b', 'c']);
+    assert.deepEqual(fakeInputs({ l: 'a,,b\n,c' }).lines('l', { commas: true }), ['a', 'b', 'c']);
+    assert.deepEqual(fakeInputs({}).lines('l'), []);
   });
 });
 

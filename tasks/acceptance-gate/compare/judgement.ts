@@ -20,6 +20,7 @@ export class CanaryJudgement {
   /** One evaluation's reading of a compare check, classified with everything measured before. */
   record(check: CompareCheck, reading: Reading): Measurement {
     if (reading.kind !== 'samples') return assess(check, reading);
+    // Stryker disable next-line ArrayDeclaration: classify leaves out whatever is not a finite number, so what the lists start with cannot show.
     const samples = this.samples.get(check.name) ?? { canary: [], baseline: [] };
     samples.canary.push(...reading.canary);
     samples.baseline.push(...reading.baseline);
@@ -28,7 +29,7 @@ export class CanaryJudgement {
     const outcome: Outcome = comparison.classification === 'Pass' ? 'passed' : comparison.classification === 'NoData' ? 'inconclusive' : 'failed';
     return {
       check: check.name, outcome, durationMs: reading.durationMs, comparison,
-      value: `${comparison.classification === 'NoData' && comparison.collecting ? 'collecting' : comparison.classification} (${comparison.canaryCount} canary, ${comparison.baselineCount} baseline values)`,
+      value: `${comparison.collecting ? 'collecting' : comparison.classification} (${comparison.canaryCount} canary, ${comparison.baselineCount} baseline values)`,
       message: describe(comparison),
     };
   }
@@ -40,12 +41,12 @@ export class CanaryJudgement {
    */
   settle(compares: readonly CompareCheck[], measurements: Measurement[]): Measurement[] {
     const judged = measurements.filter((m) => m.comparison);
-    if (judged.length === 0) return measurements;
     const byName = new Map(compares.map((c) => [c.name, c]));
     const critical = judged.find((m) => byName.get(m.check)?.critical && ['High', 'Low'].includes(m.comparison!.classification));
     const collecting = judged.filter((m) => m.comparison!.collecting).map((m) => `'${m.check}'`);
-    const score = critical || collecting.length ? undefined : scoreMetrics(judged.map((m) => ({
-      name: m.check, classification: m.comparison!.classification, weight: byName.get(m.check)?.weight, critical: byName.get(m.check)?.critical ?? false,
+    // Read only when no critical check is High or Low (that ends the canary below) and none is collecting.
+    const score = scoreMetrics(judged.map((m) => ({
+      name: m.check, classification: m.comparison!.classification, weight: byName.get(m.check)?.weight, critical: false,
     })), this.thresholds);
     return measurements.map((m): Measurement => {
       if (!m.comparison) return m;
@@ -57,7 +58,7 @@ export class CanaryJudgement {
       if (collecting.length) {
         return m.comparison.collecting ? m : { ...m, outcome: 'inconclusive', message: `${m.message}; the score waits for ${collecting.join(', ')} to reach minSamples` };
       }
-      if (!score || score.verdict === 'NoData') return m;
+      if (score.verdict === 'NoData') return m;
       return { ...m, outcome: OUTCOME_OF_VERDICT[score.verdict], message: `${m.message}; ${score.reason}` };
     });
   }
@@ -65,6 +66,7 @@ export class CanaryJudgement {
 
 /** "High: canary median 0.1, baseline median 0.01: shift 0.09 (98 % interval 0.08 to 0.1) lies above zero, …". */
 function describe(c: Comparison): string {
-  if (c.classification === 'NoData' && c.collecting) return `collecting: ${c.reason}`;
+  // Only a NoData comparison is ever collecting.
+  if (c.collecting) return `collecting: ${c.reason}`;
   return `${c.classification}: ${c.reason}`;
 }

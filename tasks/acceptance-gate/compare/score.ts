@@ -36,7 +36,8 @@ export function scoreMetrics(metrics: readonly ScoredMetric[], thresholds: Score
   const share = unweighted ? Math.max(0, 100 - given) / unweighted : 0;
   const counted = metrics.filter((m) => m.classification !== 'NoData').map((m) => ({ ...m, w: m.weight ?? share }));
   const total = counted.reduce((s, m) => s + m.w, 0);
-  if (counted.length === 0 || total === 0) return { verdict: 'NoData', reason: 'no metric had data to score' };
+  // No metric with data weighs anything, or there is none.
+  if (total === 0) return { verdict: 'NoData', reason: 'no metric had data to score' };
   const score = Math.round((counted.reduce((s, m) => s + (m.classification === 'Pass' ? m.w * 100 : 0), 0) / total) * 100) / 100;
   const verdict: ScoreVerdict = score >= thresholds.pass ? 'Pass' : score >= thresholds.marginal ? 'Marginal' : 'Fail';
   const failing = counted.filter((m) => m.classification !== 'Pass').map((m) => `'${m.name}' ${m.classification}`);

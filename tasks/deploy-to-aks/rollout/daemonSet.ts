@@ -16,8 +16,9 @@ export const daemonSet: WorkloadKind = {
 
   evaluate(obj) {
     const ds = obj as unknown as V1DaemonSet;
-    const status = ds.status ?? { currentNumberScheduled: 0, desiredNumberScheduled: 0, numberMisscheduled: 0, numberReady: 0 };
     if (!observed(obj)) return waitingForObservation(obj);
+    // Observed: the controller has written a status.
+    const status = ds.status!;
     const desired = status.desiredNumberScheduled ?? 0;
     const updated = status.updatedNumberScheduled ?? 0;
     const onDelete = ds.spec?.updateStrategy?.type === 'OnDelete';
@@ -34,8 +35,10 @@ export const daemonSet: WorkloadKind = {
   revisionPods(obj, view) {
     if (!observed(obj)) return undefined;
     const pods = ownedBy(obj, view.pods);
-    const generation = String(obj.metadata.generation ?? '');
-    const hashes = new Set(pods.filter((p) => p.metadata.labels?.['pod-template-generation'] === generation).map((p) => p.metadata.labels?.['controller-revision-hash']));
+    // The API server gives every DaemonSet a generation; the label holds it as text.
+    const generation = String(obj.metadata.generation);
+    // A pod of this generation without a hash vouches for no other pod (else every pod without one would count as new).
+    const hashes = new Set(pods.filter((p) => p.metadata.labels?.['pod-template-generation'] === generation).map((p) => p.metadata.labels['controller-revision-hash']).filter((h) => h !== undefined));
     const isNew = (p: KObj) => p.metadata.labels?.['pod-template-generation'] === generation || hashes.has(p.metadata.labels?.['controller-revision-hash']);
     return { current: pods.filter(isNew), previous: pods.filter((p) => !isNew(p)) };
   },

@@ -50,6 +50,7 @@ export const deployment: WorkloadKind = {
 function newReplicaSet(obj: KObj, replicaSets: KObj[]): KObj | undefined {
   if (!observed(obj)) return undefined;
   return ownedBy(obj, replicaSets)
-    .sort((a, b) => String(a.metadata.creationTimestamp ?? '').localeCompare(String(b.metadata.creationTimestamp ?? '')))
+    // The API server stamps every object's creation: the oldest ReplicaSet of the template is the controller's.
+    .sort((a, b) => String(a.metadata.creationTimestamp).localeCompare(String(b.metadata.creationTimestamp)))
     .find((rs) => sameTemplate(rs.spec?.template, obj.spec?.template));
 }

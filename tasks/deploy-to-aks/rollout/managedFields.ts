@@ -16,7 +16,8 @@ export function managersOf(obj: KObj, path: string[], except?: string): string[]
 function holds(fields: unknown, path: string[]): boolean {
   let cur = fields as Record<string, unknown> | undefined;
   for (const key of path) {
-    if (!cur || typeof cur !== 'object') return false;
+    // A text or a number has no `f:` keys either: indexing it answers undefined.
+    if (!cur) return false;
     cur = cur[`f:${key}`] as Record<string, unknown> | undefined;
   }
   return cur !== undefined;

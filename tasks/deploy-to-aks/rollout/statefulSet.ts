@@ -16,8 +16,9 @@ export const statefulSet: WorkloadKind = {
 
   evaluate(obj) {
     const s = obj as unknown as V1StatefulSet;
-    const status = s.status ?? { replicas: 0 };
     if (!observed(obj)) return waitingForObservation(obj);
+    // Observed: the controller has written a status.
+    const status = s.status!;
     const replicas = s.spec?.replicas ?? 1;
     const ready = status.readyReplicas ?? 0;
     if (ready < replicas) return { state: 'waiting', message: `waiting for ${replicas - ready} pods to be ready` };

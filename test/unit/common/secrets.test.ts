@@ -27,6 +27,7 @@ describe('common secrets: which values are registered with the agent, and in wha
     const pem = '-----BEGIN PRIVATE KEY-----\r\n  MIIEvQIBADANBgkqhkiG9w0BAQEFAASC \r\nBKcwggSjAgEAAoIBAQC7\n\n-----END PRIVATE KEY-----\n';
     assert.deepEqual(pemSecretLines(pem), ['MIIEvQIBADANBgkqhkiG9w0BAQEFAASC', 'BKcwggSjAgEAAoIBAQC7']);
     assert.deepEqual(pemSecretLines('  -----BEGIN CERTIFICATE-----\nAAAA'), ['AAAA'], 'an indented armour line is armour too');
+    assert.deepEqual(pemSecretLines('-----BEGIN RSA PRIVATE KEY\nAAAA\n'), ['AAAA'], 'a line that opens with the five dashes is armour, closed or not');
     assert.deepEqual(pemSecretLines(undefined), []);
     assert.deepEqual(pemSecretLines(' \n'), []);
   });

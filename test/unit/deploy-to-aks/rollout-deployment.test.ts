@@ -52,4 +52,25 @@ describe('deploy-to-aks rollout: Deployments', () => {
     assert.equal(deployment.collection('a b'), '/apis/apps/v1/namespaces/a%20b/deployments');
     assert.equal(deployment.readsReplicaSets, true);
   });
+  it('words each verdict, one replica and no pause unless the spec says otherwise', () => {
+    assert.deepEqual(deployment.evaluate(deploymentAt({ paused: true }, {})), { state: 'paused', message: 'deployment "web" is paused' });
+    assert.deepEqual(deployment.evaluate(deploymentAt({}, { conditions: [{ type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded' }] })),
+      { state: 'failed', progressDeadline: true, message: 'deployment "web" exceeded its progress deadline' });
+    assert.deepEqual(deployment.evaluate(deploymentAt({}, { updatedReplicas: 1 })), { state: 'waiting', message: '1 out of 3 new replicas have been updated' });
+    assert.deepEqual(deployment.evaluate(deploymentAt({}, { updatedReplicas: 3, replicas: 5 })), { state: 'waiting', message: '2 old replicas are pending termination' });
+    assert.deepEqual(deployment.evaluate(deploymentAt({}, { updatedReplicas: 3, replicas: 3 })), { state: 'waiting', message: '0 of 3 updated replicas are available' });
+    assert.deepEqual(deployment.evaluate(deploymentAt({}, { updatedReplicas: 3, replicas: 3, availableReplicas: 3 })), { state: 'ready', message: 'successfully rolled out (3 of 3 replicas available)' });
+    const bare = { ...deploymentAt({}, {}), spec: undefined };
+    assert.deepEqual(deployment.evaluate(bare), { state: 'waiting', message: '0 out of 1 new replicas have been updated' });
+    assert.deepEqual(deployment.evaluate({ ...bare, status: { observedGeneration: 2, updatedReplicas: 1, availableReplicas: 1 } }), { state: 'ready', message: 'successfully rolled out (1 of 1 replicas available)' });
+    assert.equal(deployment.revisionPods(bare, { pods: [], replicaSets: [replicaSet('web-new', 'web:2')] }), undefined, 'no template: no ReplicaSet of it');
+  });
+
+  it('takes the oldest ReplicaSet of the applied template, as the controller does, passing over one without a spec', () => {
+    const at = (name: string, created: string) => ({ ...replicaSet(name, 'web:2'), metadata: { ...replicaSet(name, 'web:2').metadata, creationTimestamp: created } });
+    const pods = [pod('a', 'rs-web-b'), pod('b', 'rs-web-a')];
+    const partial = { ...replicaSet('web-c', 'web:2'), spec: undefined };
+    const split = deployment.revisionPods(deploymentAt({}, {}), { pods, replicaSets: [partial, at('web-b', '2026-01-02T00:00:00Z'), at('web-a', '2026-01-01T00:00:00Z')] })!;
+    assert.deepEqual([split.current.map((p) => p.metadata.name), split.previous.map((p) => p.metadata.name)], [['b'], ['a']]);
+  });
 });
