@@ -13,7 +13,6 @@ import { dedupe, readRecord, type DataModel, type Finding, type RecordFacts } fr
 import type { ScanCheckOptions } from './options';
 import { evaluatePolicy, parseAllowlist, type Allowlist } from './policy';
 import { junitReport, markdownSummary, sarifChunks, type CheckedDigest, type ReportInput } from './reports';
-import { FindingsSource, findingsQuery } from './resourceGraph';
 
 export interface ScanCheckResult {
   status: TaskStatus;
@@ -132,6 +131,8 @@ export async function runScanCheck(options: ScanCheckOptions, log: TaskLog, tool
   const credential: TokenCredential = createAzureCredential(options.azure, log);
   const registry = new RegistryClient(options.image.registry, acrCredentials(options.azure, credential), log);
   const { targets, resolved } = await resolveTargets(registry, options, log);
+  // The Resource Graph SDK is loaded after the registry has answered: the first request does not wait for it.
+  const { FindingsSource, findingsQuery } = await import('./resourceGraph.js');
   const graph = new FindingsSource(options.azure, credential, log);
 
   const models: DataModel[] = options.dataSource === 'auto' ? ['assessments', 'subAssessments'] : [options.dataSource];

@@ -1,7 +1,7 @@
 import type { KubeConfig, User } from '@kubernetes/client-node';
 import type { TokenCredential } from '@azure/identity';
 import type { AzureConnection } from '../common/connections';
-import { UserError, errorMessage } from '../common/errors';
+import { UserError, errorMessage, isUserError } from '../common/errors';
 import { sdkNetworkFailure } from '../common/http';
 import type { TaskLog } from '../common/log';
 import { pemSecretLines } from '../common/secrets';
@@ -204,7 +204,7 @@ function schemeName(azure: AzureConnection): string {
 }
 
 function explainArmError(err: unknown, connection: Extract<ClusterConnection, { type: 'azureResourceManager' }>): Error {
-  if (err instanceof UserError) return err;
+  if (isUserError(err)) return err;
   const { azure, resourceGroup, clusterName, useClusterAdmin } = connection;
   const status = (err as { statusCode?: number }).statusCode;
   const code = (err as { code?: string }).code;
