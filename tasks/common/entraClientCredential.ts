@@ -52,15 +52,16 @@ export class EntraClientCredential implements TokenCredential {
   private async request(scope: string): Promise<AccessToken> {
     const { authorityHost, tenantId, clientId, proof, onRetry } = this.client;
     const url = new URL(`${encodeURIComponent(tenantId)}/oauth2/v2.0/token`, authorityHost);
+    const form = new URLSearchParams({ grant_type: 'client_credentials', client_id: clientId, scope });
+    if ('clientSecret' in proof) {
+      form.set('client_secret', proof.clientSecret);
+    } else {
+      // Outside the retries below: the assertion's source retries its own failures.
+      form.set('client_assertion_type', ASSERTION_TYPE);
+      form.set('client_assertion', await proof.assertion());
+    }
+    const body = form.toString();
     return retry(async () => {
-      const form = new URLSearchParams({ grant_type: 'client_credentials', client_id: clientId, scope });
-      if ('clientSecret' in proof) {
-        form.set('client_secret', proof.clientSecret);
-      } else {
-        form.set('client_assertion_type', ASSERTION_TYPE);
-        form.set('client_assertion', await proof.assertion());
-      }
-      const body = form.toString();
       const res = await send(url, {
         method: 'POST',
         body,

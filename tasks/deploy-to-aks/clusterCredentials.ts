@@ -26,8 +26,9 @@ export async function clusterKubeconfig(azure: AzureConnection & { subscriptionI
   const action = cluster.admin ? 'listClusterAdminCredential' : 'listClusterUserCredential';
   const url = new URL(`subscriptions/${encodeURIComponent(azure.subscriptionId)}/resourceGroups/${encodeURIComponent(cluster.resourceGroup)}/providers/Microsoft.ContainerService/managedClusters/${encodeURIComponent(cluster.name)}/${action}`, azure.armUrl);
   url.searchParams.set('api-version', AKS_API_VERSION);
+  // Outside the retries below: the credential retries its own requests, and its failures are final.
+  const token = await credential.getToken(armScope(azure));
   return retry(async () => {
-    const token = await credential.getToken(armScope(azure));
     const res = await send(url, {
       method: 'POST',
       headers: { authorization: `Bearer ${token!.token}`, accept: 'application/json', 'content-length': '0' },
