@@ -70,6 +70,19 @@ function chunkName(src, specifier, file) {
   return rel.split(path.sep).filter((p) => p !== '..').join('-');
 }
 
+/**
+ * The `yaml` package as ES modules (the build it ships for browsers, the same code), not its CommonJS build: esbuild
+ * hoists ES modules into one scope, which Node evaluates in about half the CPU time (measured, 6 ms against 11 ms for
+ * what the tasks import). It is loaded before the first request of acceptance-gate and deploy-to-aks. The one
+ * difference: its rare warnings go to console.warn instead of process.emitWarning, both on stderr.
+ */
+const yamlAsEsm = {
+  name: 'yaml-as-esm',
+  setup(b) {
+    b.onResolve({ filter: /^yaml$/ }, () => ({ path: path.join(root, 'node_modules/yaml/browser/index.js') }));
+  },
+};
+
 function taskLibInputs(metafile) {
   return new Set(Object.keys(metafile.inputs)
     .map((f) => /node_modules\/((?:@[^/]+\/)?azure-pipelines-task-lib)\//.exec(f)?.[0])
@@ -94,14 +107,14 @@ export async function buildTasks({ quiet = false } = {}) {
 
     const entry = path.join(src, 'index.ts');
     const lazy = new Map();
-    const main = await build({ ...ESBUILD_OPTIONS, entryPoints: [entry], outfile: path.join(dest, task.execution.Node20_1.target), plugins: [lazyModules(src, lazy)] });
+    const main = await build({ ...ESBUILD_OPTIONS, entryPoints: [entry], outfile: path.join(dest, task.execution.Node20_1.target), plugins: [lazyModules(src, lazy), yamlAsEsm] });
     if (taskLibInputs(main.metafile).size !== 1) throw new Error(`${folder}: the entry must hold exactly one copy of azure-pipelines-task-lib`);
     // Each lazy module may import others lazily in turn: built until no new one is found.
     for (const built = new Set(); built.size < lazy.size;) {
       for (const [name, file] of [...lazy]) {
         if (built.has(name)) continue;
         built.add(name);
-        const part = await build({ ...ESBUILD_OPTIONS, entryPoints: [file], outfile: path.join(dest, `${name}.js`), plugins: [lazyModules(src, lazy)] });
+        const part = await build({ ...ESBUILD_OPTIONS, entryPoints: [file], outfile: path.join(dest, `${name}.js`), plugins: [lazyModules(src, lazy), yamlAsEsm] });
         if (taskLibInputs(part.metafile).size > 0) throw new Error(`${folder}: ${path.relative(root, file)} must not import azure-pipelines-task-lib (only the entry does)`);
       }
     }
