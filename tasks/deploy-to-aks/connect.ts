@@ -32,40 +32,6 @@ async function newKubeConfig(): Promise<KubeConfig> {
   return new KubeConfig();
 }
 
-interface ArmCredential {
-  credential: TokenCredential;
-  /** The ARM token asked for ahead (`prefetchArmToken`); its failure is reported when the connection is opened. */
-  token?: Promise<unknown>;
-}
-
-const armCredentials = new WeakMap<AzureConnection, Promise<ArmCredential>>();
-
-/** One credential per service connection (and with it one token cache), whether or not its token was asked for ahead. */
-function armCredential(azure: AzureConnection, log: TaskLog): Promise<ArmCredential> {
-  let found = armCredentials.get(azure);
-  if (!found) {
-    found = import('../common/azureCredential.js').then((m) => ({ credential: m.createAzureCredential(azure, log) }));
-    armCredentials.set(azure, found);
-  }
-  return found;
-}
-
-/**
- * For an AzureRM cluster connection: sends the request for the ARM token now, so that its round trips overlap the
- * reading of the manifests, and returns once it is under way. Silent: its answer, or its failure, is for
- * `connectToCluster`, which a run with bad manifests never reaches.
- */
-export async function prefetchArmToken(connection: ClusterConnection, log: TaskLog): Promise<void> {
-  if (connection.type !== 'azureResourceManager') return;
-  const { azure } = connection;
-  const found = await armCredential(azure, log);
-  const { armScope } = await import('../common/azureCredential.js');
-  found.token ??= found.credential.getToken(armScope(azure));
-  found.token.catch(() => undefined);
-  // One turn of the event loop: the request's connection is then open, and reading the manifests does not hold it up.
-  await new Promise<void>((resolve) => setImmediate(resolve));
-}
-
 /** Opens the cluster the options name: AKS through ARM, a Kubernetes service connection, or a kubeconfig file. */
 export async function connectToCluster(connection: ClusterConnection, log: TaskLog): Promise<ClusterSession> {
   switch (connection.type) {
@@ -181,6 +147,7 @@ async function connectThroughArm(connection: Extract<ClusterConnection, { type: 
   if (!azure.subscriptionId) {
     throw new UserError(`Input 'azureSubscription': the service connection '${azure.id}' is not scoped to a subscription. Use a service connection at subscription scope.`);
   }
+  const { armCredential } = await import('./armCredential.js');
   const { credential, token } = await armCredential(azure, log);
   const kind = useClusterAdmin ? 'admin' : 'user';
   log.info(`Getting the ${kind} credentials of ${description}`);

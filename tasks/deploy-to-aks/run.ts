@@ -2,7 +2,7 @@ import { UserError, errorMessage, isUserError } from '../common/errors';
 import { formatImageReference } from '../common/imageReference';
 import { formatDuration, type TaskLog } from '../common/log';
 import { Discovery, FIELD_MANAGER, applyObject, describeObject, explainApiError, objectPath, unreachable, waitForCrd, type ApplyAction, type ResourceInfo } from './apply';
-import { connectToCluster, prefetchArmToken } from './connect';
+import { connectToCluster } from './connect';
 import { KubeApiError, type KObj, type KubeClient } from './kubeClient';
 import { addImagePullSecrets, expandGlobs, imagesOf, orderForApply, parseManifests, phaseOf, substituteImages, type Manifest } from './manifests';
 import { ANNOTATION_PREFIX, type DeployOptions } from './options';
@@ -52,7 +52,6 @@ const PRUNABLE: [string, string][] = [
 ];
 
 export async function run(options: DeployOptions, log: TaskLog, cwd: string): Promise<DeployResult> {
-  await prefetchArmToken(options.connection, log);
   const files = expandGlobs(options.manifests, cwd);
   const manifests = parseManifests(files, cwd);
   if (manifests.length === 0) throw new UserError(`Input 'manifests': the files (${files.length}) hold no Kubernetes objects.`);

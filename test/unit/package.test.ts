@@ -117,7 +117,7 @@ describe('the package', () => {
           'acceptance-gate': ['run.js', 'common-azureCredential.js', ...credentials],
           'promote-image': ['run.js', 'acr.js', 'common-azureCredential.js', ...credentials],
           'defender-scan-check': ['run.js', 'allowlist.js', 'resourceGraph.js', ...credentials],
-          'deploy-to-aks': ['run.js', 'gitopsDelivery.js', 'gitopsRollouts.js', 'kubeSdk.js', 'common-azureCredential.js', ...credentials],
+          'deploy-to-aks': ['run.js', 'armCredential.js', 'gitopsDelivery.js', 'gitopsRollouts.js', 'kubeSdk.js', 'common-azureCredential.js', ...credentials],
         }[folder]!;
         assert.deepEqual(fs.readdirSync(dir).sort(), ['icon.png', 'index.js', ...lazy, 'task.json'].sort());
         for (const bundle of lazy) assert.doesNotMatch(fs.readFileSync(path.join(dir, bundle), 'utf8'), /LIB_InputRequired/, `${bundle} holds no second copy of the task library`);
