@@ -1,51 +1,38 @@
-import { TaskApi } from 'azure-devops-node-api/TaskApi';
-import {
-  ClientAssertionCredential,
-  ClientCertificateCredential,
-  ClientSecretCredential,
-  ManagedIdentityCredential,
-  type AccessToken,
-  type GetTokenOptions,
-  type TokenCredential,
-} from '@azure/identity';
+import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/identity';
 
 import type { AzureConnection } from './connections';
-import { UserError, errorMessage } from './errors';
-import { devopsClient, devopsFailure } from './devopsConnection';
-import { HttpError, httpRetryVerdict, sdkNetworkFailure } from './http';
+import { UserError, errorMessage, isUserError } from './errors';
+import { EntraClientCredential } from './entraClientCredential';
+import { sdkNetworkFailure } from './http';
 import type { TaskLog } from './log';
 import { azureSdkNetworkOptions } from './network/clients';
 import type { RegistryCredentials } from './registry/client';
-import { retry } from './retry';
 import { pemSecretLines } from './secrets';
 
 /**
  * A TokenCredential for an AzureRM service connection: workload identity federation, service principal
  * (secret or certificate) or managed identity. Authority and audiences come from the connection, so
  * sovereign clouds and local stand-ins work the same way. Failures become UserErrors that say what to fix.
+ * A secret or a federated token is sent by the task's own client-credentials request; a certificate or a managed
+ * identity goes through @azure/identity, loaded on the first token request of such a connection.
  */
 export function createAzureCredential(connection: AzureConnection, log: TaskLog): TokenCredential {
   log.secret(connection.clientSecret);
   log.secret(connection.systemAccessToken);
   for (const line of pemSecretLines(connection.certificatePem)) log.secret(line);
-  // MSAL's requests go through core-rest-pipeline, so the agent's proxy and CA reach them through these options.
-  const common = { authorityHost: connection.authorityHost, disableInstanceDiscovery: true, ...azureSdkNetworkOptions(connection.authorityHost) };
-  const clientId = connection.clientId!;
+  const onRetry = (reason: string, delayMs: number) => log.debug(`token request: ${reason}; retrying in ${delayMs} ms`);
+  const client = { authorityHost: connection.authorityHost, tenantId: connection.tenantId, clientId: connection.clientId!, onRetry };
   let inner: TokenCredential;
-  switch (connection.scheme) {
-    case 'ServicePrincipal':
-      inner = connection.certificatePem
-        ? new ClientCertificateCredential(connection.tenantId, clientId, { certificate: connection.certificatePem }, common)
-        : new ClientSecretCredential(connection.tenantId, clientId, connection.clientSecret!, common);
-      break;
-    case 'WorkloadIdentityFederation': {
-      const oidc = new PipelineOidcToken(connection, log);
-      inner = new ClientAssertionCredential(connection.tenantId, clientId, () => oidc.get(), common);
-      break;
-    }
-    case 'ManagedServiceIdentity':
-      inner = new ManagedIdentityCredential({ ...(connection.msiClientId ? { clientId: connection.msiClientId } : {}), ...azureSdkNetworkOptions(managedIdentityEndpoint()) });
-      break;
+  if (connection.scheme === 'ServicePrincipal' && !connection.certificatePem) {
+    inner = new EntraClientCredential({ ...client, proof: { clientSecret: connection.clientSecret! } });
+  } else if (connection.scheme === 'WorkloadIdentityFederation') {
+    // The pipeline's federated token is asked for only when Entra ID is: azure-devops-node-api loads with it.
+    let oidc: Promise<{ get(): Promise<string> }> | undefined;
+    const assertion = async () => (await (oidc ??= import('./pipelineOidcToken.js').then((m) => new m.PipelineOidcToken(connection, log)))).get();
+    inner = new EntraClientCredential({ ...client, proof: { assertion } });
+  } else {
+    let loaded: Promise<TokenCredential> | undefined;
+    inner = { getToken: async (scopes, options) => (await (loaded ??= import('./identityCredential.js').then((m) => m.identityCredential(connection)))).getToken(scopes, options) };
   }
   return new ExplainingCredential(inner, connection, log);
 }
@@ -72,72 +59,6 @@ export function armClientOptions(connection: AzureConnection) {
     userAgentOptions: { userAgentPrefix: 'aks-secure-delivery' },
     ...azureSdkNetworkOptions(connection.armUrl),
   };
-}
-
-/**
- * Where @azure/identity's managed identity asks for tokens: App Service's IDENTITY_ENDPOINT, a pod identity host, or
- * the VM's instance metadata service (plain HTTP on a link-local address, which an agent's bypass list usually names).
- */
-function managedIdentityEndpoint(): string {
-  return process.env.IDENTITY_ENDPOINT || process.env.AZURE_POD_IDENTITY_AUTHORITY_HOST || 'http://169.254.169.254';
-}
-
-/**
- * The federated token of workload identity federation, requested as Microsoft's own tasks do (AzureCLIV2,
- * azure-arm-rest): azure-devops-node-api's TaskApi `createOidcToken` with the job's access token, for the plan and
- * job that System.OidcRequestUri names. Kept for a few minutes because MSAL asks for it twice per token; the
- * endpoint's tokens live ~10. Throttling, server errors and dropped connections are retried.
- */
-class PipelineOidcToken {
-  private cached?: { token: string; until: number };
-
-  constructor(private readonly connection: AzureConnection, private readonly log: TaskLog) {}
-
-  async get(): Promise<string> {
-    if (this.cached && Date.now() < this.cached.until) return this.cached.token;
-    const { oidcRequestUri, systemAccessToken, id, input } = this.connection;
-    if (!oidcRequestUri) {
-      throw new UserError(`Input '${input}': the service connection uses workload identity federation, but this job has no OIDC request endpoint (System.OidcRequestUri). Run the task in Azure DevOps Services, or use a service principal connection.`);
-    }
-    if (!systemAccessToken) {
-      throw new UserError(`Input '${input}': workload identity federation needs the job's access token (System.AccessToken), which this job does not have. Allow scripts to access the OAuth token for this job.`);
-    }
-    const job = oidcJob(oidcRequestUri, input);
-    const token = await retry(async () => {
-      // A client per attempt: VsoClient keeps the promise of its location lookup, a failed one included.
-      const tasks = devopsClient(TaskApi, job.collectionUri, systemAccessToken);
-      let answer: { oidcToken?: string } | null;
-      try {
-        answer = await tasks.createOidcToken({}, job.projectId, job.hub, job.planId, job.jobId, id);
-      } catch (err) {
-        const failure = devopsFailure(err);
-        if (!failure?.statusCode) throw err;
-        const headers = (err as { responseHeaders?: Record<string, string | string[] | undefined> }).responseHeaders ?? {};
-        const retryAfter = headers['retry-after'];
-        throw new HttpError(failure.statusCode, "the agent's OIDC endpoint", { retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter, body: failure.result?.message ?? failure.message });
-      }
-      if (typeof answer?.oidcToken !== 'string' || !answer.oidcToken) {
-        throw new UserError(`Input '${input}': the agent's OIDC endpoint answered without a token. Check that the service connection '${id}' uses workload identity federation.`);
-      }
-      return answer.oidcToken;
-    }, httpRetryVerdict, { onRetry: ({ delayMs, reason }) => this.log.debug(`OIDC token request: ${reason}; retrying in ${delayMs} ms`) });
-    this.log.secret(token);
-    this.cached = { token, until: Date.now() + 4 * 60_000 };
-    return token;
-  }
-}
-
-/**
- * The collection, project, hub, plan and job of System.OidcRequestUri
- * (`{collection}{projectId}/_apis/distributedtask/hubs/{hub}/plans/{planId}/jobs/{jobId}/oidctoken`): the agent
- * builds it for the job it runs, which is right in classic releases too, where hand-built URLs went wrong.
- */
-function oidcJob(uri: string, input: string): { collectionUri: string; projectId: string; hub: string; planId: string; jobId: string } {
-  const url = new URL(uri);
-  const m = /^(.*\/)([^/]+)\/_apis\/distributedtask\/hubs\/([^/]+)\/plans\/([^/]+)\/jobs\/([^/]+)\/oidctoken\/?$/i.exec(url.pathname);
-  if (!m) throw new UserError(`Input '${input}': the job's OIDC request endpoint (System.OidcRequestUri) is not in the form the agent writes: ${url.origin}${url.pathname}.`);
-  const [, base, projectId, hub, planId, jobId] = m.map(decodeURIComponent);
-  return { collectionUri: `${url.origin}${base}`, projectId, hub, planId, jobId };
 }
 
 /** AADSTS codes Entra ID returns, and what the pipeline author should do about each. */
@@ -177,7 +98,7 @@ class ExplainingCredential implements TokenCredential {
   }
 
   private explain(err: unknown, scopes: string | string[]): Error {
-    if (err instanceof UserError) return err;
+    if (isUserError(err)) return err;
     const { input, id, scheme, authorityHost } = this.connection;
     const raw = this.scrub(errorMessage(err));
     const code = /AADSTS(\d+)/.exec(raw)?.[1];

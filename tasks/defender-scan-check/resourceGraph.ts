@@ -2,7 +2,7 @@ import { ResourceGraphClient, RestError } from '@azure/arm-resourcegraph';
 import type { TokenCredential } from '@azure/identity';
 import { armClientOptions } from '../common/azureCredential';
 import { requireSubscription, type AzureConnection } from '../common/connections';
-import { UserError, errorMessage } from '../common/errors';
+import { UserError, errorMessage, isUserError } from '../common/errors';
 import { HttpError, httpRetryVerdict } from '../common/http';
 import type { TaskLog } from '../common/log';
 import { isDroppedConnection, isTransientStatus, parseRetryAfter, retry, sleep } from '../common/retry';
@@ -137,7 +137,7 @@ export class FindingsSource {
   }
 
   private explain(err: unknown, status: number, headers: { get(name: string): string | undefined } | undefined): Error {
-    if (err instanceof UserError) return err;
+    if (isUserError(err)) return err;
     const e = err as { statusCode?: number; code?: string; details?: unknown; message?: string };
     const code = typeof e.statusCode === 'number' ? e.statusCode : status;
     if (!code) return isDroppedConnection(err) ? (err as Error) : new UserError(`Cannot reach Resource Graph at ${this.connection.armUrl} (${errorMessage(err)}). Check the service connection's ARM URL and that the agent can reach it.`, { cause: err });

@@ -11,9 +11,8 @@ import { sleep } from '../common/retry';
 import type { TaskStatus } from '../common/pipeline';
 import { dedupe, readRecord, type DataModel, type Finding, type RecordFacts } from './findings';
 import type { ScanCheckOptions } from './options';
-import { evaluatePolicy, parseAllowlist, type Allowlist } from './policy';
+import { evaluatePolicy, type Allowlist } from './policy';
 import { junitReport, markdownSummary, sarifChunks, type CheckedDigest, type ReportInput } from './reports';
-import { FindingsSource, findingsQuery } from './resourceGraph';
 
 export interface ScanCheckResult {
   status: TaskStatus;
@@ -56,7 +55,7 @@ async function resolveTargets(client: RegistryClient, options: ScanCheckOptions,
   };
 }
 
-function readAllowlist(path: string | undefined): Allowlist | undefined {
+async function readAllowlist(path: string | undefined): Promise<Allowlist | undefined> {
   if (!path) return undefined;
   let text: string;
   try {
@@ -65,6 +64,7 @@ function readAllowlist(path: string | undefined): Allowlist | undefined {
     const code = (err as { code?: string }).code;
     throw new UserError(`Input 'allowlist': cannot read ${path} (${code === 'ENOENT' ? 'no such file' : code ?? String(err)}). Give the path of a YAML file in the repository, or leave the input empty.`);
   }
+  const { parseAllowlist } = await import('./allowlist.js');
   return parseAllowlist(text, path);
 }
 
@@ -127,11 +127,13 @@ async function hasDefenderAttestation(registry: RegistryClient, repository: stri
 }
 
 export async function runScanCheck(options: ScanCheckOptions, log: TaskLog, toolVersion = '1'): Promise<ScanCheckResult> {
-  const allowlist = readAllowlist(options.allowlistPath);
+  const allowlist = await readAllowlist(options.allowlistPath);
   if (allowlist) log.info(`Allowlist ${allowlist.source}: ${allowlist.entries.length} entr${allowlist.entries.length === 1 ? 'y' : 'ies'}`);
   const credential: TokenCredential = createAzureCredential(options.azure, log);
   const registry = new RegistryClient(options.image.registry, acrCredentials(options.azure, credential), log);
   const { targets, resolved } = await resolveTargets(registry, options, log);
+  // The Resource Graph SDK is loaded after the registry has answered: the first request does not wait for it.
+  const { FindingsSource, findingsQuery } = await import('./resourceGraph.js');
   const graph = new FindingsSource(options.azure, credential, log);
 
   const models: DataModel[] = options.dataSource === 'auto' ? ['assessments', 'subAssessments'] : [options.dataSource];

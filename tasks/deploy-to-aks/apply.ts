@@ -1,5 +1,5 @@
 import { sdkNetworkFailure } from '../common/http';
-import { UserError, errorMessage } from '../common/errors';
+import { UserError, errorMessage, isUserError } from '../common/errors';
 import type { TaskLog } from '../common/log';
 import { sleep } from '../common/retry';
 import { KubeApiError, isSchemaRefusal, type KObj, type KubeClient } from './kubeClient';
@@ -104,7 +104,7 @@ function canonical(value: unknown): string {
 
 /** Turns an API server refusal into a message that names the object and says what to change. */
 export function explainApiError(err: unknown, obj: KObj, source: string, verb: string): Error {
-  if (err instanceof UserError) return err;
+  if (isUserError(err)) return err;
   const what = `${describeObject(obj)} (${source})`;
   if (!(err instanceof KubeApiError)) return unreachable(err, what);
   const message = err.message;

@@ -1,10 +1,11 @@
 import type { KubeConfig, User } from '@kubernetes/client-node';
 import type { TokenCredential } from '@azure/identity';
 import type { AzureConnection } from '../common/connections';
-import { UserError, errorMessage } from '../common/errors';
+import { UserError, errorMessage, isUserError } from '../common/errors';
 import { sdkNetworkFailure } from '../common/http';
 import type { TaskLog } from '../common/log';
 import { pemSecretLines } from '../common/secrets';
+import { clusterKubeconfig } from './clusterCredentials';
 import { KubeClient } from './kubeClient';
 import type { ClusterConnection } from './options';
 
@@ -21,9 +22,10 @@ export interface ClusterSession {
 }
 
 /**
- * The Kubernetes SDK (a third of the bundle) is loaded when a connection is opened, and @azure/identity with the
- * ARM SDK only for an AzureRM connection: a task that ends on its inputs, or reaches a cluster through a kubeconfig,
- * does not pay for what it never uses, and an ARM run sends its first token request before the Kubernetes SDK loads.
+ * The Kubernetes SDK (a bundle of its own, 1 MB) is loaded when a connection is opened, and the credential code only
+ * for an AzureRM connection: a task that ends on its inputs, or reaches a cluster through a kubeconfig, does not pay
+ * for what it never uses, and an ARM run sends its token request and gets its kubeconfig before the Kubernetes SDK
+ * loads.
  */
 async function newKubeConfig(): Promise<KubeConfig> {
   const { KubeConfig } = await import('./kubeSdk.js');
@@ -145,23 +147,18 @@ async function connectThroughArm(connection: Extract<ClusterConnection, { type: 
   if (!azure.subscriptionId) {
     throw new UserError(`Input 'azureSubscription': the service connection '${azure.id}' is not scoped to a subscription. Use a service connection at subscription scope.`);
   }
-  const { armClientOptions, createAzureCredential } = await import('../common/azureCredential.js');
-  const credential = createAzureCredential(azure, log);
-  const { ContainerServiceClient } = await import('@azure/arm-containerservice');
-  const aks = new ContainerServiceClient(credential, azure.subscriptionId, armClientOptions(azure));
+  const { armCredential } = await import('./armCredential.js');
+  const { credential, token } = await armCredential(azure, log);
   const kind = useClusterAdmin ? 'admin' : 'user';
   log.info(`Getting the ${kind} credentials of ${description}`);
-  let value: Uint8Array | undefined;
+  let text: string | undefined;
   try {
-    const result = useClusterAdmin
-      ? await aks.managedClusters.listClusterAdminCredentials(resourceGroup, clusterName)
-      : await aks.managedClusters.listClusterUserCredentials(resourceGroup, clusterName);
-    value = result.kubeconfigs?.[0]?.value;
+    await token;
+    text = await clusterKubeconfig({ ...azure, subscriptionId: azure.subscriptionId }, credential, { resourceGroup, name: clusterName, admin: useClusterAdmin }, log);
   } catch (err) {
     throw explainArmError(err, connection);
   }
-  if (!value) throw new UserError(`Azure returned no kubeconfig for ${description}.`);
-  const text = Buffer.from(value).toString('utf8');
+  if (!text) throw new UserError(`Azure returned no kubeconfig for ${description}.`);
   const kc = await newKubeConfig();
   loadKubeconfig(kc, text, description);
   registerSecrets(kc, log);
@@ -204,9 +201,9 @@ function schemeName(azure: AzureConnection): string {
 }
 
 function explainArmError(err: unknown, connection: Extract<ClusterConnection, { type: 'azureResourceManager' }>): Error {
-  if (err instanceof UserError) return err;
+  if (isUserError(err)) return err;
   const { azure, resourceGroup, clusterName, useClusterAdmin } = connection;
-  const status = (err as { statusCode?: number }).statusCode;
+  const status = (err as { status?: number }).status;
   const code = (err as { code?: string }).code;
   const message = errorMessage(err);
   if (status === 404) {

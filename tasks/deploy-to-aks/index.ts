@@ -17,6 +17,9 @@ runTask(__dirname, async (pipeline, inputs) => {
     pipeline.uploadSummary('Deploy to AKS', gitOpsSummaryMarkdown(result));
     return { status: result.ok ? 'Succeeded' : 'Failed', reason: result.reason };
   }
+  // The ARM token request goes out first: its round trips overlap the loading of run.js and the reading of the manifests.
+  const { prefetchArmToken } = await import('./armCredential.js');
+  await prefetchArmToken(options.connection, pipeline);
   // Loaded only now: the client libraries are heavy, and a run with bad inputs should fail at once.
   const { run } = await import('./run.js');
   const result = await run(options, pipeline, cwd);

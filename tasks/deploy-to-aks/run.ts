@@ -1,4 +1,4 @@
-import { UserError, errorMessage } from '../common/errors';
+import { UserError, errorMessage, isUserError } from '../common/errors';
 import { formatImageReference } from '../common/imageReference';
 import { asSentence } from '../common/format';
 import { formatDuration, type TaskLog } from '../common/log';
@@ -180,7 +180,7 @@ export async function deploy(options: DeployOptions, log: TaskLog, client: KubeC
       const report: ObjectReport = { kind: p.obj.kind, apiVersion: p.obj.apiVersion, namespace: p.obj.metadata.namespace, name: p.obj.metadata.name, action: 'created' };
       if (result.status === 'rejected') {
         const err: unknown = result.reason;
-        if (options.dryRun && err instanceof UserError) {
+        if (options.dryRun && isUserError(err)) {
           report.action = 'denied';
           report.note = err.message;
           denials.push(err.message);
@@ -206,7 +206,7 @@ export async function deploy(options: DeployOptions, log: TaskLog, client: KubeC
     }
     if (failure) {
       // A refusal the author can fix ends the run with what was applied so far in the summary.
-      if (!(failure instanceof UserError)) throw failure;
+      if (!isUserError(failure)) throw failure;
       const failedAt = group.find((_, i) => settled[i].status === 'rejected')!;
       reports.push({ kind: failedAt.obj.kind, apiVersion: failedAt.obj.apiVersion, namespace: failedAt.obj.metadata.namespace, name: failedAt.obj.metadata.name, action: 'denied', note: failure.message });
       return { objects: reports, images: [...images], dryRun: false, cluster, rollouts: [], ok: false, reason: `${failure.message}${reports.length > 1 ? ` (${reports.length - 1} object${reports.length === 2 ? ' was' : 's were'} applied before it)` : ''}` };

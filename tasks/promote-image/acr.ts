@@ -3,7 +3,7 @@ import type { TokenCredential } from '@azure/identity';
 import { armClientOptions } from '../common/azureCredential';
 import { requireSubscription, type AzureConnection } from '../common/connections';
 import { sdkNetworkFailure } from '../common/http';
-import { UserError, errorMessage } from '../common/errors';
+import { UserError, errorMessage, isUserError } from '../common/errors';
 import { formatDuration, type TaskLog } from '../common/log';
 
 export interface AcrRegistry {
@@ -74,7 +74,7 @@ export class AcrManagement {
   }
 
   private explain(err: unknown, what: string, prefix = ''): Error {
-    if (err instanceof UserError) return err;
+    if (isUserError(err)) return err;
     const status = (err as { statusCode?: number }).statusCode;
     const code = (err as { code?: string }).code;
     const message = errorMessage(err);

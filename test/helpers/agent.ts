@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 export const ROOT = path.resolve(__dirname, '../..');
 export const BUILD_TASKS = path.join(ROOT, 'build/tasks');
@@ -78,9 +79,12 @@ export async function runTask(folder: string, options: RunOptions = {}): Promise
   return runAsAgent([path.join(taskDir, taskJson.execution.Node20_1.target)], options);
 }
 
-/** Runs a TypeScript script (a test probe) in the agent's environment, the same way as a task. */
+/**
+ * Runs a TypeScript script (a test probe) in the agent's environment, the same way as a task. tsx's ESM hooks too,
+ * not only its require hook: the tasks' dynamic `import('./module.js')` must find module.ts.
+ */
 export function runScriptAsAgent(script: string, options: RunOptions = {}): Promise<TaskRun> {
-  return runAsAgent(['--require', require.resolve('tsx/cjs'), script], options);
+  return runAsAgent(['--import', pathToFileURL(require.resolve('tsx')).href, script], options);
 }
 
 async function runAsAgent(args: string[], options: RunOptions): Promise<TaskRun> {

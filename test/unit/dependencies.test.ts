@@ -38,6 +38,5 @@ describe('dependencies', () => {
     const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
     assert.equal(pkg.dependencies['@azure/identity'], '4.13.1');
     assert.equal(pkg.dependencies['@kubernetes/client-node'], '1.4.0');
-    assert.equal(pkg.dependencies['@azure/arm-containerservice'], '25.3.0');
   });
 });

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isMap, isScalar, isSeq, parseAllDocuments, type Node as YamlNode } from 'yaml';
 import { parseGate } from '../../tasks/acceptance-gate/config';
-import { parseAllowlist } from '../../tasks/defender-scan-check/policy';
+import { parseAllowlist } from '../../tasks/defender-scan-check/allowlist';
 import { ROOT } from '../helpers/agent';
 
 interface TaskInput {

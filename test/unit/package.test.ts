@@ -109,11 +109,22 @@ describe('the package', () => {
         }
       });
 
-      it('holds exactly what ships: task.json, icon.png, the entry bundle and the bundle it loads once inputs are valid', () => {
-        // deploy-to-aks loads its GitOps delivery (Azure DevOps and Flux clients) and its rollout watch as bundles of their own.
-        const lazy = folder === 'deploy-to-aks' ? ['gitopsDelivery.js', 'gitopsRollouts.js', 'run.js'] : ['run.js'];
+      it('holds exactly what ships: task.json, icon.png, the entry bundle and the bundles loaded on demand', () => {
+        // Each dynamic import is a bundle of its own (scripts/build.mjs): run.js once the inputs are valid, and deeper
+        // down the SDKs and the credential code a run may never need.
+        const credentials = ['common-identityCredential.js', 'common-pipelineOidcToken.js'];
+        const lazy = {
+          'acceptance-gate': ['run.js', 'common-azureCredential.js', ...credentials],
+          'promote-image': ['run.js', 'acr.js', 'common-azureCredential.js', ...credentials],
+          'defender-scan-check': ['run.js', 'allowlist.js', 'resourceGraph.js', ...credentials],
+          'deploy-to-aks': ['run.js', 'armCredential.js', 'gitopsDelivery.js', 'gitopsRollouts.js', 'kubeSdk.js', 'common-azureCredential.js', ...credentials],
+        }[folder]!;
         assert.deepEqual(fs.readdirSync(dir).sort(), ['icon.png', 'index.js', ...lazy, 'task.json'].sort());
         for (const bundle of lazy) assert.doesNotMatch(fs.readFileSync(path.join(dir, bundle), 'utf8'), /LIB_InputRequired/, `${bundle} holds no second copy of the task library`);
+        // MSAL is read only for a certificate or a managed identity, never on the way to a secret's or a federated token's first request.
+        const read = (f: string) => fs.readFileSync(path.join(dir, f), 'utf8');
+        assert.match(read('common-identityCredential.js'), /msal-node/);
+        for (const f of lazy.filter((b) => !credentials.includes(b))) assert.doesNotMatch(read(f), /msal-node/, `${f} holds no MSAL`);
         for (const handler of Object.values(task().execution)) assert.equal(handler.target, 'index.js');
         assert.match(fs.readFileSync(path.join(dir, 'index.js'), 'utf8'), /(import|require)\("\.\/run\.js"\)/, 'the entry loads run.js');
         assert.doesNotMatch(fs.readFileSync(path.join(dir, 'run.js'), 'utf8'), /LIB_InputRequired/, 'run.js holds no second copy of the task library');

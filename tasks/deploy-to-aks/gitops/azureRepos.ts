@@ -1,7 +1,7 @@
 import { GitApi, type IGitApi } from 'azure-devops-node-api/GitApi';
 import { GitVersionType, PullRequestStatus, VersionControlChangeType, VersionControlRecursionType, type GitChange, type GitPullRequest } from 'azure-devops-node-api/interfaces/GitInterfaces';
 import { authenticatedUser, devopsClient, devopsFailure } from '../../common/devopsConnection';
-import { UserError, errorMessage } from '../../common/errors';
+import { UserError, errorMessage, isUserError } from '../../common/errors';
 import type { TaskLog } from '../../common/log';
 import type { GitOpsOptions, MergeStrategy } from './options';
 
@@ -138,7 +138,7 @@ const PERMISSION_NAMES: Record<string, string> = {
 };
 
 function explain(err: unknown, action: string, options: GitOpsOptions, identity: { name: string }, branch?: string): Error {
-  if (err instanceof UserError) return err;
+  if (isUserError(err)) return err;
   const failure = devopsFailure(err);
   const repo = options.repository;
   const text = failure?.result?.message ?? failure?.message ?? errorMessage(err);

@@ -1,5 +1,5 @@
 import { acrCredentials, createAzureCredential } from '../../common/azureCredential';
-import { UserError, errorMessage } from '../../common/errors';
+import { UserError, errorMessage, isUserError } from '../../common/errors';
 import type { ImageReference } from '../../common/imageReference';
 import { formatDuration, type TaskLog } from '../../common/log';
 import { RegistryClient, type RegistryCredentials } from '../../common/registry/client';
@@ -176,7 +176,7 @@ async function waitForFlux(options: DeployOptions, repo: GitOpsRepository, flux:
       await sleep(POLL_MS);
     }
   } catch (err) {
-    if (err instanceof UserError) throw err;
+    if (isUserError(err)) throw err;
     throw new UserError(`Reading the Flux configuration '${selection.name}' of ${flux.cluster} failed: ${errorMessage(err)}`, { cause: err });
   } finally {
     rollouts?.stop();

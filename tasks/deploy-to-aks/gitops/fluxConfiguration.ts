@@ -1,7 +1,7 @@
 import { SourceControlConfigurationClient, type FluxConfiguration } from '@azure/arm-kubernetesconfiguration';
 import { armClientOptions, createAzureCredential } from '../../common/azureCredential';
 import { requireSubscription } from '../../common/connections';
-import { UserError, errorMessage } from '../../common/errors';
+import { UserError, errorMessage, isUserError } from '../../common/errors';
 import type { TaskLog } from '../../common/log';
 import type { GitOpsOptions } from './options';
 
@@ -76,7 +76,7 @@ export class FluxConfigurations {
   private explain(err: unknown): Error {
     const status = (err as { statusCode?: number }).statusCode;
     const code = (err as { code?: string }).code;
-    if (err instanceof UserError) return err;
+    if (isUserError(err)) return err;
     if (status === 403) return new UserError(`Input '${this.target.azure.input}': the service connection may not read the Flux configurations of ${this.cluster} (${code}). Grant it Reader (Microsoft.KubernetesConfiguration/fluxConfigurations/read) on the cluster.`, { cause: err });
     if (status === 404) return new UserError(`Inputs 'resourceGroup' / 'kubernetesCluster': no AKS cluster ${this.cluster} in the subscription of '${this.target.azure.input}' (${code}: ${errorMessage(err)}).`, { cause: err });
     return err instanceof Error ? err : new Error(String(err));
