@@ -5,7 +5,7 @@ import { HttpError, httpRetryVerdict, send } from '../common/http';
 import type { TaskLog } from '../common/log';
 import { retry } from '../common/retry';
 
-/** The api-version @azure/arm-containerservice 25.3 used for this call, before this module replaced it. */
+/** The api-version of the credential actions, as @azure/arm-containerservice 25.3 sends it. */
 const AKS_API_VERSION = '2026-04-01';
 
 /** ARM's answer to a failed call: its status and the `error.code` of its body (ResourceGroupNotFound, …). */
