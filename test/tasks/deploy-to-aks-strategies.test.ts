@@ -282,11 +282,14 @@ describe('DeployToAks@1 with AcceptanceGate@1: the canary judged against its bas
     const prometheus = ManagedProcess.start('prometheus', 'prometheus', [`--config.file=${dir}/prometheus.yml`, `--storage.tsdb.path=${dir}/data`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'], path.join(dir, 'prometheus.log'));
     const ip = get(f, 'v1', 'Service', ns, 'web')!.spec.clusterIP;
     let stop = false;
-    // Six independent clients, so that one slow answer does not hold the others back.
+    // Six independent clients, so that one slow answer does not hold the others back, each request on a connection
+    // of its own: the Service spreads connections, not requests, over its pods, so kept-alive connections could
+    // leave the baseline or the canary without traffic for the whole gate.
+    const request = () => new Promise<void>((resolve) => {
+      http.get(`http://${ip}/api/x`, { agent: false }, (res) => res.resume().once('end', resolve).once('error', () => resolve())).once('error', () => setTimeout(resolve, 50));
+    });
     const traffic = Promise.all(Array.from({ length: 6 }, async () => {
-      while (!stop) {
-        await fetch(`http://${ip}/api/x`).then((r) => r.arrayBuffer()).catch(() => new Promise((r) => setTimeout(r, 50)));
-      }
+      while (!stop) await request();
     }));
     try {
       await prometheus.waitUntil(async () => (await fetch(`http://127.0.0.1:${port}/-/ready`)).ok, 30_000);
