@@ -50,6 +50,8 @@ export async function run(options: PromoteOptions, log: TaskLog): Promise<Promot
   };
   const sourceClient = new RegistryClient(source.registry, credentialsFor(options.sourceRegistryConnection), log);
   const targetClient = new RegistryClient(targetRegistry, credentialsFor(options.targetRegistryConnection), log);
+  // An OCI copy writes to the target: its token is fetched while the source is read (ACR import needs none).
+  if (options.method === 'ociCopy' || !options.azure) targetClient.prepare([`repository:${targetRepository}:pull,push`]);
 
   // 1. The digest the source reference means.
   const reference = source.digest ?? source.tag ?? 'latest';

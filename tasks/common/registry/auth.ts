@@ -40,19 +40,22 @@ export class RegistryAuth {
    */
   async header(scopes: string[]): Promise<string | undefined> {
     const key = scopeKeyOf(scopes);
-    await this.pending.get(key)?.catch(() => undefined);
-    if (!this.tokens.has(key) && !this.basic) {
+    await (this.pending.get(key) ?? covering(this.pending, scopes))?.catch(() => undefined);
+    const token = this.tokens.get(key) ?? covering(this.tokens, scopes);
+    if (!token && !this.basic) {
       await this.transport.baseUrl();
       const challenge = this.bearerChallenge ?? this.transport.challenge;
       if (challenge) return this.answer(challenge, scopes);
     }
-    const token = this.tokens.get(key);
     return token ? `Bearer ${token}` : this.basic;
   }
 
-  /** Drops the token of these scopes (it expired mid-copy), so the next request meets the challenge again. */
+  /**
+   * Drops the token that served these scopes (it expired mid-copy), whether asked for them or covering them, so
+   * the next request meets the challenge again.
+   */
   forget(scopes: string[]): void {
-    this.tokens.delete(scopeKeyOf(scopes));
+    for (const key of [...this.tokens.keys()]) if (covers(key, scopes)) this.tokens.delete(key);
   }
 
   /**
@@ -139,6 +142,27 @@ export class RegistryAuth {
     if (authorization) headers.authorization = authorization;
     return retry(async () => transientStatus(await this.transport.send(method, url, { headers, body: form }), `token request to ${new URL(url).host}`), httpRetryVerdict);
   }
+}
+
+/**
+ * The entry (a token, or a token request on its way) asked for these scopes or more: a token for `pull,push` on a
+ * repository serves its pulls too, so a copy needs one token per registry, not one per kind of request.
+ */
+function covering<T>(entries: Map<string, T>, scopes: string[]): T | undefined {
+  for (const [key, value] of entries) if (covers(key, scopes)) return value;
+  return undefined;
+}
+
+/** Whether a token asked for under `key` (scopes joined by spaces) grants everything `scopes` ask for. */
+function covers(key: string, scopes: string[]): boolean {
+  const held = new Set(key.split(' ').flatMap(grants));
+  return scopes.flatMap(grants).every((g) => held.has(g));
+}
+
+/** `repository:shop/web:pull,push` → `repository:shop/web:pull`, `repository:shop/web:push`. */
+function grants(scope: string): string[] {
+  const at = scope.lastIndexOf(':');
+  return scope.slice(at + 1).split(',').map((action) => `${scope.slice(0, at)}:${action}`);
 }
 
 /** The key of a token in the cache: the set of scopes it was asked for. */

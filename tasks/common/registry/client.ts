@@ -197,6 +197,14 @@ export class RegistryClient {
     return sendWith(header);
   }
 
+  /**
+   * Obtains the token for these scopes now, beside other work, so the requests that need it do not wait for it
+   * later; a failure is left to those requests to meet and report.
+   */
+  prepare(scopes: string[]): void {
+    this.auth.header(scopes).catch(() => undefined);
+  }
+
   /** `https://host`, or `http://host` for a loopback registry that does not speak TLS. */
   baseUrl(): Promise<string> {
     return this.transport.baseUrl();
