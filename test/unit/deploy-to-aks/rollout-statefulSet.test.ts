@@ -19,6 +19,21 @@ describe('deploy-to-aks rollout: StatefulSets', () => {
     assert.equal(statefulSet.evaluate(sts({}, { observedGeneration: 0 })).state, 'waiting');
   });
 
+  it('reports the newest FailedCreate event about this StatefulSet that came during the wait, and none about another', () => {
+    const event = (uid: string, at: string, message: string): KObj => ({
+      apiVersion: 'v1', kind: 'Event', metadata: { name: `db.${at}`, namespace: 'shop' }, involvedObject: { kind: 'StatefulSet', name: 'db', uid }, reason: 'FailedCreate', lastTimestamp: at, message,
+    });
+    const s = sts({}, { updateRevision: 'db-2' });
+    const view = (failedCreates: KObj[]) => ({ pods: [], replicaSets: [], failedCreates });
+    assert.equal(statefulSet.replicaFailure!(s, view([])), undefined);
+    assert.equal(statefulSet.replicaFailure!(s, view([event('other', '2026-01-01T10:00:02Z', 'not ours')])), undefined);
+    assert.equal(statefulSet.replicaFailure!(s, view([
+      event('s-1', '2026-01-01T10:00:03Z', 'create Pod db-0 in StatefulSet db failed error: exceeded quota'),
+      event('s-1', '2026-01-01T10:00:01Z', 'create Pod db-0 in StatefulSet db failed error: serviceaccount "db" not found'),
+      event('other', '2026-01-01T10:00:05Z', 'not ours'),
+    ])), 'FailedCreate: create Pod db-0 in StatefulSet db failed error: exceeded quota');
+  });
+
   it('splits pods by updateRevision', () => {
     const s = sts({}, { currentRevision: 'db-1', updateRevision: 'db-2' });
     const pods = [pod('db-0', 's-1', readyPod, { 'controller-revision-hash': 'db-1' }), pod('db-2', 's-1', readyPod, { 'controller-revision-hash': 'db-2' })];
