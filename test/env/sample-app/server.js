@@ -36,8 +36,13 @@ function metrics() {
   return `${lines.join('\n')}\n`;
 }
 
+// After SIGTERM: every answer closes its connection, so a client on a kept-alive connection reconnects (to the
+// pods the Service still selects) instead of meeting the close of an idle connection in the middle of a request.
+let draining = false;
+const DRAIN_MS = 1000;
+
 function answer(res, code, body, started) {
-  res.writeHead(code, { 'content-type': 'application/json' });
+  res.writeHead(code, { 'content-type': 'application/json', ...(draining ? { connection: 'close' } : {}) });
   res.end(JSON.stringify(body));
   observe(String(code), (Date.now() - started) / 1000);
 }
@@ -46,7 +51,7 @@ const server = http.createServer((req, res) => {
   const started = Date.now();
   const url = new URL(req.url, 'http://app');
   if (url.pathname === '/metrics') {
-    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
+    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4', ...(draining ? { connection: 'close' } : {}) });
     return res.end(metrics());
   }
   if (url.pathname === '/healthz') {
@@ -78,8 +83,13 @@ setTimeout(() => {
 }, startupDelayMs);
 
 
+// A graceful shutdown as a well-behaved server does it: drain for a second (answers close their connections), then
+// stop listening and close what is idle (server.close does both), and exit once the last answer is sent.
 process.on('SIGTERM', () => {
-  console.log('sample-app received SIGTERM, shutting down');
-  server.close(() => process.exit(0));
-  setTimeout(() => process.exit(0), 1000).unref();
+  console.log('sample-app received SIGTERM, draining');
+  draining = true;
+  setTimeout(() => {
+    server.close(() => process.exit(0));
+    setTimeout(() => process.exit(0), 1000).unref();
+  }, DRAIN_MS).unref();
 });
