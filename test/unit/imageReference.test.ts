@@ -100,6 +100,6 @@ describe('image references', () => {
 
   it('knows every loopback address of 127.0.0.0/8, and nothing that only contains one', () => {
     for (const host of ['127.10.0.1', '127.0.10.1', '127.0.0.10', '127.255.255.254:5000']) assert.ok(isLoopbackRegistry(host), host);
-    for (const host of ['1127.0.0.1', '127.0.0.1.example', '127.0.0', '10.0.0.1']) assert.ok(!isLoopbackRegistry(host), host);
+    for (const host of ['1127.0.0.1', '127.0.0.1.example', '127.0.0', '127.0.0.1x', 'localhost.example']) assert.ok(!isLoopbackRegistry(host), host);
   });
 });
