@@ -1,5 +1,5 @@
 import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/identity';
-import { HttpError, httpRetryVerdict, send } from './http';
+import { HttpError, httpRetryVerdict, jsonObject, send } from './http';
 import { retry } from './retry';
 
 /** How the application proves who it is: its client secret, or a signed assertion (a federated token). */
@@ -68,7 +68,7 @@ export class EntraClientCredential implements TokenCredential {
         headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': String(Buffer.byteLength(body)), accept: 'application/json' },
       });
       const text = await res.text();
-      const answer = parseJson(text);
+      const answer = jsonObject(text);
       if (res.status >= 400) {
         // Entra's own words (AADSTS code and description) are what the caller explains; they hold no secret.
         const description = typeof answer?.error_description === 'string' ? answer.error_description : undefined;
@@ -83,14 +83,5 @@ export class EntraClientCredential implements TokenCredential {
       }
       return { token, expiresOnTimestamp: Date.now() + expiresIn * 1000, tokenType: 'Bearer' };
     }, httpRetryVerdict, { onRetry: ({ reason, delayMs }) => onRetry?.(reason, delayMs) });
-  }
-}
-
-function parseJson(text: string): Record<string, unknown> | undefined {
-  try {
-    const value: unknown = JSON.parse(text);
-    return value && typeof value === 'object' ? value as Record<string, unknown> : undefined;
-  } catch {
-    return undefined;
   }
 }

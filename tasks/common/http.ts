@@ -68,6 +68,16 @@ export interface HttpErrorOptions {
   message?: string;
 }
 
+/** A body's JSON object, or undefined when the text is not one (an error page from a proxy, an empty answer). */
+export function jsonObject(text: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(text);
+    return value && typeof value === 'object' && !Array.isArray(value) ? value as Record<string, unknown> : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Throws an HttpError for a response with a status of 400 or more (reading the start of its body). */
 export async function failOnStatus(res: HttpResponse, what: string): Promise<HttpResponse> {
   if (res.status < 400) return res;

@@ -1,7 +1,7 @@
 import type { TokenCredential } from '@azure/identity';
 import { armScope } from '../common/azureCredential';
 import type { AzureConnection } from '../common/connections';
-import { HttpError, httpRetryVerdict, send } from '../common/http';
+import { HttpError, httpRetryVerdict, jsonObject, send } from '../common/http';
 import type { TaskLog } from '../common/log';
 import { retry } from '../common/retry';
 
@@ -34,7 +34,7 @@ export async function clusterKubeconfig(azure: AzureConnection & { subscriptionI
       headers: { authorization: `Bearer ${token!.token}`, accept: 'application/json', 'content-length': '0' },
     });
     const text = await res.text();
-    const answer = parseJson(text) as { kubeconfigs?: { value?: unknown }[]; error?: { code?: unknown; message?: unknown } } | undefined;
+    const answer = jsonObject(text) as { kubeconfigs?: { value?: unknown }[]; error?: { code?: unknown; message?: unknown } } | undefined;
     if (res.status >= 400) {
       const code = typeof answer?.error?.code === 'string' ? answer.error.code : undefined;
       const message = typeof answer?.error?.message === 'string' ? answer.error.message : `Azure Resource Manager answered ${res.status}${text ? `: ${text.slice(0, 300)}` : ''}`;
@@ -43,12 +43,4 @@ export async function clusterKubeconfig(azure: AzureConnection & { subscriptionI
     const value = answer?.kubeconfigs?.[0]?.value;
     return typeof value === 'string' && value ? Buffer.from(value, 'base64').toString('utf8') : undefined;
   }, httpRetryVerdict, { onRetry: ({ reason, delayMs }) => log.debug(`${action}: ${reason}; retrying in ${delayMs} ms`) });
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
 }
