@@ -41,8 +41,13 @@ function metrics() {
 let draining = false;
 const DRAIN_MS = 1000;
 
+/** An answer's headers: its content type, and `Connection: close` once draining. */
+function headers(contentType) {
+  return { 'content-type': contentType, ...(draining ? { connection: 'close' } : {}) };
+}
+
 function answer(res, code, body, started) {
-  res.writeHead(code, { 'content-type': 'application/json', ...(draining ? { connection: 'close' } : {}) });
+  res.writeHead(code, headers('application/json'));
   res.end(JSON.stringify(body));
   observe(String(code), (Date.now() - started) / 1000);
 }
@@ -51,7 +56,7 @@ const server = http.createServer((req, res) => {
   const started = Date.now();
   const url = new URL(req.url, 'http://app');
   if (url.pathname === '/metrics') {
-    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4', ...(draining ? { connection: 'close' } : {}) });
+    res.writeHead(200, headers('text/plain; version=0.0.4'));
     return res.end(metrics());
   }
   if (url.pathname === '/healthz') {
