@@ -1,6 +1,9 @@
 import { strict as assert } from 'node:assert';
+import { createHash, randomBytes } from 'node:crypto';
 import * as http from 'node:http';
+import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
 import { HttpError, NetworkError, describeNetworkFailure, httpRetryVerdict, send } from '../../tasks/common/http';
 
 describe('the HTTP layer (units)', () => {
@@ -59,6 +62,39 @@ describe('the HTTP layer (units)', () => {
     } finally {
       silent.closeAllConnections();
       silent.close();
+    }
+  });
+
+  it('sends a streamed body of small pieces in a few large writes, every byte in order', async () => {
+    const body = randomBytes(1024 * 1024);
+    let received = '';
+    const server = http.createServer((req, res) => {
+      const hash = createHash('sha256');
+      req.on('data', (c: Buffer) => hash.update(c)).on('end', () => {
+        received = hash.digest('hex');
+        res.end();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    // Writes to the server's socket, counted where the HTTP layer hands them to the connection.
+    const writes: number[] = [];
+    const write = net.Socket.prototype.write;
+    net.Socket.prototype.write = function (this: net.Socket, chunk: unknown, ...rest: unknown[]) {
+      if (this.remotePort === port && Buffer.isBuffer(chunk)) writes.push(chunk.length);
+      return (write as (...a: unknown[]) => boolean).call(this, chunk, ...rest);
+    } as typeof write;
+    try {
+      // 1,024 pieces of 1 KB, as a download hands them over (one TLS record each).
+      const pieces = Readable.from(Array.from({ length: 1024 }, (_, i) => body.subarray(i * 1024, (i + 1) * 1024)));
+      const res = await send(`http://127.0.0.1:${port}/upload`, { method: 'PUT', headers: { 'content-length': String(body.length) }, body: pieces });
+      await res.discard();
+      assert.equal(res.status, 200);
+      assert.equal(received, createHash('sha256').update(body).digest('hex'));
+      assert.ok(writes.length <= 5, `1 MB went out in ${writes.length} writes`);
+    } finally {
+      net.Socket.prototype.write = write;
+      server.close();
     }
   });
 });
