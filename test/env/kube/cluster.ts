@@ -200,7 +200,8 @@ export class KubeCluster implements ApiContext {
   /** The pod's processes have ended: it is removed (once no finalizers hold it). */
   podTerminated(pod: KObj): void {
     const live = this.get('v1', 'Pod', pod.metadata.namespace, pod.metadata.name);
-    if (!live?.metadata.deletionTimestamp) return;
+    // The same name may be a new pod by now (a StatefulSet's ordinal): only the one that terminated goes.
+    if (!live?.metadata.deletionTimestamp || live.metadata.uid !== pod.metadata.uid) return;
     this.put({ ...live, metadata: { ...live.metadata, deletionGracePeriodSeconds: 0 } });
   }
 
