@@ -175,4 +175,29 @@ describe('Kubernetes emulator fidelity: controllers delete pods gracefully', () 
       assert.deepEqual([j.status.active, j.status.failed, j.status.terminating], [0, 1, 0]);
       assert.equal((await podStatuses(c, ns)).size, 1, 'the failed pod is kept, the deleted one is gone');
     });
+
+  fidelity('fails a Job past activeDeadlineSeconds with DeadlineExceeded, its running pod deleted with its grace period',
+    'kubernetes pkg/controller/job/job_controller.go pastActiveDeadline; docs concepts/workloads/controllers/job#job-termination-and-cleanup', async (c) => {
+      const ns = c.namespace();
+      const job = {
+        apiVersion: 'batch/v1', kind: 'Job', metadata: { name: 'report' },
+        spec: {
+          activeDeadlineSeconds: 2,
+          template: { spec: { restartPolicy: 'Never', terminationGracePeriodSeconds: 20, containers: [{ name: 'report', image: `${c.f.image}:1.0`, command: ['sh', '-c', "trap 'sleep 2; exit 0' TERM; sleep 60 & wait"] }] } },
+        },
+      };
+      await apply(c, ns, job);
+      const pod = await poll('the pod to be deleted', async () => ((await getJson(c, ns, 'pods')).items as Any[]).find((p) => p.metadata.deletionTimestamp), 10_000);
+      const during = await getJson(c, ns, 'job', 'report');
+      const trueTypes = (j: Any) => (j.status.conditions as Any[]).filter((x) => x.status === 'True').map((x) => `${x.type}:${x.reason}`);
+      assert.deepEqual(trueTypes(during), ['FailureTarget:DeadlineExceeded'], 'not Failed while its pod terminates');
+      assert.equal((await podStatuses(c, ns)).get(pod.metadata.name), 'Terminating');
+      await c.kubectl('wait', '-n', ns, '--for=condition=Failed', 'job/report', '--timeout=20s');
+      const after = await getJson(c, ns, 'job', 'report');
+      assert.deepEqual(trueTypes(after), ['FailureTarget:DeadlineExceeded', 'Failed:DeadlineExceeded']);
+      assert.equal(after.status.conditions.find((x: Any) => x.type === 'Failed').message, 'Job was active longer than specified deadline');
+      assert.equal((await podStatuses(c, ns)).size, 0, 'the deleted pod is gone');
+      const events = await c.kubectl('get', 'events', '-n', ns, '--field-selector', 'involvedObject.kind=Job', '-o', 'jsonpath={range .items[*]}{.reason}{"\\n"}{end}');
+      assert.match(events, /DeadlineExceeded/);
+    });
 });

@@ -5,10 +5,10 @@ import { isReady, now, sameStatus } from '../status';
 
 /**
  * The Job controller (pkg/controller/job/job_controller.go): pods until completions succeed, or the Job fails past
- * its backoff limit. Kubernetes 1.32 finishes in two steps (delayTerminalCondition, on with
- * JobPodReplacementPolicy): first SuccessCriteriaMet or FailureTarget, with the pods still active deleted through
- * the API (deleteActivePods, so they get their grace period), then Complete or Failed once no pod is terminating.
- * Terminating pods are not active (IsPodActive) and are counted in status.terminating; with the default
+ * its backoff limit (BackoffLimitExceeded) or once active for activeDeadlineSeconds (DeadlineExceeded). Kubernetes
+ * 1.32 finishes in two steps (delayTerminalCondition, on with JobPodReplacementPolicy): first SuccessCriteriaMet or
+ * FailureTarget, with the pods still active deleted through the API (deleteActivePods, so they get their grace
+ * period), then Complete or Failed, with its event, once no pod is terminating. Terminating pods are not active (IsPodActive) and are counted in status.terminating; with the default
  * podReplacementPolicy (TerminatingOrFailed) a replacement does not wait for them.
  */
 export function reconcileJob(cluster: KubeCluster, j: KObj): void {
@@ -24,13 +24,19 @@ export function reconcileJob(cluster: KubeCluster, j: KObj): void {
   const failed = Math.max(status.failed ?? 0, pods.filter((p) => p.status?.phase === 'Failed').length + pods.reduce((n, p) => n + restarts(p), 0));
   const t = now();
   const condition = (type: string, reason: string, message: string) => ({ type, status: 'True', reason, message, lastProbeTime: t, lastTransitionTime: t });
-  let finishing: 'success' | 'failure' | undefined = has('SuccessCriteriaMet') ? 'success' : has('FailureTarget') ? 'failure' : undefined;
+  const target = conditions.find((x) => (x.type === 'SuccessCriteriaMet' || x.type === 'FailureTarget') && x.status === 'True');
+  let finishing: { type: 'Complete' | 'Failed'; reason: string; message: string } | undefined = target && { type: target.type === 'FailureTarget' ? 'Failed' : 'Complete', reason: target.reason, message: target.message };
+  const startTime: string = status.startTime ?? t;
+  // syncJob's order: completions, the backoff limit, then activeDeadlineSeconds (pastActiveDeadline: at or past it).
   if (!finishing && succeeded >= spec.completions) {
-    finishing = 'success';
-    conditions.push(condition('SuccessCriteriaMet', 'CompletionsReached', 'Reached expected number of succeeded pods'));
+    finishing = { type: 'Complete', reason: 'CompletionsReached', message: 'Reached expected number of succeeded pods' };
+    conditions.push(condition('SuccessCriteriaMet', finishing.reason, finishing.message));
   } else if (!finishing && failed > spec.backoffLimit) {
-    finishing = 'failure';
-    conditions.push(condition('FailureTarget', 'BackoffLimitExceeded', 'Job has reached the specified backoff limit'));
+    finishing = { type: 'Failed', reason: 'BackoffLimitExceeded', message: 'Job has reached the specified backoff limit' };
+    conditions.push(condition('FailureTarget', finishing.reason, finishing.message));
+  } else if (!finishing && spec.activeDeadlineSeconds !== undefined && Date.now() - Date.parse(startTime) >= spec.activeDeadlineSeconds * 1000) {
+    finishing = { type: 'Failed', reason: 'DeadlineExceeded', message: 'Job was active longer than specified deadline' };
+    conditions.push(condition('FailureTarget', finishing.reason, finishing.message));
   }
   if (finishing) {
     for (const p of pods.filter(isActivePod)) deletePod(cluster, j, p);
@@ -45,20 +51,17 @@ export function reconcileJob(cluster: KubeCluster, j: KObj): void {
   const live = ownedBy(cluster, j, 'v1', 'Pod');
   const active = live.filter(isActivePod);
   const terminating = live.filter((p) => isTerminating(p) && p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed').length;
-  const next: Any = {
-    startTime: status.startTime ?? t, active: active.length, succeeded, failed, terminating, ready: active.filter(isReady).length,
-    ...(conditions.length ? { conditions } : {}),
-  };
+  const next: Any = { startTime, active: active.length, succeeded, failed, terminating, ready: active.filter(isReady).length };
   if (finishing && terminating === 0) {
-    if (finishing === 'success') {
+    conditions.push(condition(finishing.type, finishing.reason, finishing.message));
+    if (finishing.type === 'Complete') {
       next.completionTime = t;
-      conditions.push(condition('Complete', 'CompletionsReached', 'Reached expected number of succeeded pods'));
       cluster.event(j, 'Normal', 'Completed', 'Job completed', 'job-controller');
     } else {
-      conditions.push(condition('Failed', 'BackoffLimitExceeded', 'Job has reached the specified backoff limit'));
-      cluster.event(j, 'Warning', 'BackoffLimitExceeded', 'Job has reached the specified backoff limit', 'job-controller');
+      cluster.event(j, 'Warning', finishing.reason, finishing.message, 'job-controller');
     }
   }
+  if (conditions.length) next.conditions = conditions;
   if (!sameStatus(j.status, next)) cluster.put({ ...j, status: next });
 }
 

@@ -30,6 +30,8 @@ export function reconcileStatefulSet(cluster: KubeCluster, s: KObj): void {
   const condemned: KObj[] = [];
   for (const p of owned) {
     const ordinal = ordinalOf(s, p);
+    // A pod whose ordinal cannot be read is ignored, as getOrdinal's -1 is.
+    if (!Number.isInteger(ordinal) || ordinal < 0) continue;
     if (ordinal < replicas) byOrdinal.set(ordinal, p);
     else condemned.push(p);
   }
