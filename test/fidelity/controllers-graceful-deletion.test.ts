@@ -114,15 +114,17 @@ describe('Kubernetes emulator fidelity: controllers delete pods gracefully', () 
     await apply(c, ns, statefulSetManifest('db', { replicas: 2 }, { image: `${c.f.image}:1.0`, ...SLOW_STOP }));
     await c.kubectl('rollout', 'status', '-n', ns, 'statefulset/db', '--timeout=30s');
     const old = new Map(podsOf(c, ns, 'db').map((p) => [p.metadata.name, p.metadata.uid]));
-    const stop = sampler(() => new Map(podsOf(c, ns, 'db').map((p) => [p.metadata.name, { uid: p.metadata.uid, terminating: !!p.metadata.deletionTimestamp, status: p.status }])));
+    const stop = sampler(() => Object.assign(new Map(podsOf(c, ns, 'db').map((p) => [p.metadata.name, { uid: p.metadata.uid, terminating: !!p.metadata.deletionTimestamp, status: p.status }])), { at: Date.now() }));
     await apply(c, ns, statefulSetManifest('db', { replicas: 2 }, { image: `${c.f.image}:2.0`, ...SLOW_STOP }));
     await c.kubectl('rollout', 'status', '-n', ns, 'statefulset/db', '--timeout=40s');
     const seen = stop();
     for (const name of ['db-0', 'db-1']) {
-      const lastOld = seen.findLastIndex((s) => s.get(name)?.uid === old.get(name));
-      const firstNew = seen.findIndex((s) => s.has(name) && s.get(name)!.uid !== old.get(name));
-      assert.ok(seen[lastOld].get(name)!.terminating, `${name} was Terminating before it went`);
-      assert.ok(firstNew > lastOld + 1 && seen.slice(lastOld + 1, firstNew).every((s) => !s.has(name)), `${name} was made again after the old one was gone`);
+      const deleted = seen.find((s) => s.get(name)?.uid === old.get(name) && s.get(name)!.terminating);
+      const lastOld = seen.findLast((s) => s.get(name)?.uid === old.get(name));
+      const firstNew = seen.find((s) => s.has(name) && s.get(name)!.uid !== old.get(name));
+      assert.ok(deleted && lastOld?.get(name)!.terminating, `${name} was Terminating until it went`);
+      // The old pod takes 3 seconds to stop after SIGTERM; the new one of its name is made only after that.
+      assert.ok(firstNew && firstNew.at - deleted.at >= 2500, `${name} was made again ${firstNew && firstNew.at - deleted.at} ms after the old one was deleted`);
     }
     const db1New = seen.findIndex((s) => s.get('db-1') && s.get('db-1')!.uid !== old.get('db-1') && s.get('db-1')!.status?.phase === 'Running');
     const db0Deleted = seen.findIndex((s) => s.get('db-0')?.terminating);
