@@ -14,6 +14,12 @@ export interface PodTemplateOptions {
   exitCode?: number;
   env?: Record<string, string>;
   serviceAccountName?: string;
+  /**
+   * Seconds the container keeps running after SIGTERM (a shell that traps it, beside the sample app, which drains
+   * for a second and exits): the pod stays Terminating that long.
+   */
+  shutdownSeconds?: number;
+  terminationGracePeriodSeconds?: number;
 }
 
 export function podTemplate(app: string, o: PodTemplateOptions): Record<string, unknown> {
@@ -24,7 +30,11 @@ export function podTemplate(app: string, o: PodTemplateOptions): Record<string, 
     metadata: { labels: { app } },
     spec: {
       ...(o.serviceAccountName ? { serviceAccountName: o.serviceAccountName } : {}),
-      containers: [{ name: app, image: o.image, ...(Object.keys(env).length ? { env: Object.entries(env).map(([name, value]) => ({ name, value })) } : {}), ...probe }],
+      ...(o.terminationGracePeriodSeconds !== undefined ? { terminationGracePeriodSeconds: o.terminationGracePeriodSeconds } : {}),
+      containers: [{
+        name: app, image: o.image, ...(Object.keys(env).length ? { env: Object.entries(env).map(([name, value]) => ({ name, value })) } : {}), ...probe,
+        ...(o.shutdownSeconds ? { command: ['sh', '-c', `trap 'sleep ${o.shutdownSeconds}; exit 0' TERM; node server.js & wait`] } : {}),
+      }],
     },
   };
 }

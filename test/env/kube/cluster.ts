@@ -23,7 +23,7 @@ export type AdmissionPolicy = (obj: KObj, operation: 'CREATE' | 'UPDATE', dryRun
 /**
  * One emulated Kubernetes cluster's control plane, as the parts under `apiserver/` make it up: the store, watches,
  * the REST handlers and the HTTPS front. Controllers and the kubelet stand-in
- * act on the store in-process through `get`, `list`, `put`, `remove` and `event`.
+ * act on the store in-process through `get`, `list`, `put`, `deleteObject` and `event`.
  */
 export class KubeCluster implements ApiContext {
   readonly faults = new Faults();
@@ -200,7 +200,8 @@ export class KubeCluster implements ApiContext {
   /** The pod's processes have ended: it is removed (once no finalizers hold it). */
   podTerminated(pod: KObj): void {
     const live = this.get('v1', 'Pod', pod.metadata.namespace, pod.metadata.name);
-    if (!live?.metadata.deletionTimestamp) return;
+    // The same name may be a new pod by now (a StatefulSet's ordinal): only the one that terminated goes.
+    if (!live?.metadata.deletionTimestamp || live.metadata.uid !== pod.metadata.uid) return;
     this.put({ ...live, metadata: { ...live.metadata, deletionGracePeriodSeconds: 0 } });
   }
 
@@ -226,8 +227,8 @@ export class KubeCluster implements ApiContext {
   }
 
   /**
-   * Removes an object at once with everything it owns and, for a namespace, everything in it: a test's clean-up,
-   * or a controller that bypasses the API. `deleteObject` is the API's deletion.
+   * Removes an object at once with everything it owns and, for a namespace, everything in it: a test's clean-up.
+   * `deleteObject` is the API's deletion, which the controllers use.
    */
   remove(obj: KObj): void {
     const existing = this.store.delete(obj);

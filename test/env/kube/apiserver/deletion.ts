@@ -62,7 +62,10 @@ export function deleteObject(d: Deleter, type: ResourceType, live: KObj, options
     throw staleError(type, name, `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${live.metadata.resourceVersion}`);
   }
   const isPod = live.kind === 'Pod';
-  const grace = isPod ? (live.spec?.nodeName ? (options.gracePeriodSeconds ?? live.spec?.terminationGracePeriodSeconds ?? 30) : 0) : 0;
+  // CheckGracefulDelete (pkg/registry/core/pod/strategy.go): a pod that is not scheduled, or has already finished
+  // (Succeeded or Failed: no process to end), is deleted at once; others get the asked or the pod's grace period.
+  const finished = live.status?.phase === 'Succeeded' || live.status?.phase === 'Failed';
+  const grace = isPod && live.spec?.nodeName && !finished ? (options.gracePeriodSeconds ?? live.spec?.terminationGracePeriodSeconds ?? 30) : 0;
   const finalizers = [...(live.metadata.finalizers ?? [])];
   if (options.propagationPolicy === 'Orphan' && !finalizers.includes('orphan')) finalizers.push('orphan');
   if (options.propagationPolicy === 'Foreground' && !finalizers.includes('foregroundDeletion')) finalizers.push('foregroundDeletion');

@@ -21,7 +21,9 @@ function columnsOf(type: ResourceType): [string, (o: KObj) => string, number?][]
     ];
     case 'Pod': return [
       ['Ready', (o) => `${(o.status?.containerStatuses ?? []).filter((c: { ready: boolean }) => c.ready).length}/${o.spec?.containers?.length ?? 0}`],
-      ['Status', (o) => (o.status?.containerStatuses ?? []).map((c: { state?: { waiting?: { reason: string } } }) => c.state?.waiting?.reason).find(Boolean) ?? o.status?.phase ?? 'Pending'],
+      // printPod (pkg/printers/internalversion/printers.go): a pod being deleted that has not finished shows Terminating.
+      ['Status', (o) => (o.metadata.deletionTimestamp && !['Succeeded', 'Failed'].includes(o.status?.phase) ? 'Terminating' : undefined)
+        ?? (o.status?.containerStatuses ?? []).map((c: { state?: { waiting?: { reason: string } } }) => c.state?.waiting?.reason).find(Boolean) ?? o.status?.phase ?? 'Pending'],
       ['Restarts', (o) => String((o.status?.containerStatuses ?? []).reduce((n: number, c: { restartCount: number }) => n + c.restartCount, 0))],
       ['IP', (o) => o.status?.podIP ?? '<none>', 1],
       ['Node', (o) => o.spec?.nodeName ?? '<none>', 1],

@@ -26,7 +26,7 @@ export function syncControllerRevision(cluster: KubeCluster, owner: KObj, podsIn
   }
   const limit = owner.spec.revisionHistoryLimit ?? 10;
   const old = revisions.filter((r) => r.metadata.name !== current!.metadata.name && !podsInUse.has(r.metadata.labels?.['controller.kubernetes.io/hash'] ?? ''));
-  for (const r of old.slice(0, Math.max(0, old.length - limit))) cluster.remove(r);
+  for (const r of old.slice(0, Math.max(0, old.length - limit))) cluster.deleteObject(r, {});
   return { name: current.metadata.name, hash: current.metadata.labels?.['controller.kubernetes.io/hash'] ?? '', revision: Number(current.revision) };
 }
 

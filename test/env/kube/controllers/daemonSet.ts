@@ -2,12 +2,15 @@ import type { KubeCluster } from '../cluster';
 import type { KObj } from '../types';
 import { syncControllerRevision } from './controllerRevisions';
 import { scaledValue } from './deployment/replicaSets';
-import { createPod, isActivePod, isAvailable, ownedBy, type Any } from './objects';
+import { createPod, deletePod, isAvailable, isTerminating, ownedBy, type Any } from './objects';
 import { isReady, sameStatus } from '../status';
 
 /**
  * The DaemonSet controller (pkg/controller/daemon): one pod per matching node, labelled with the template's
  * revision hash and generation; a RollingUpdate replaces old pods as update.go's rollingUpdate does (maxSurge 0).
+ * Pods are deleted through the API with their grace period. A node's pods are those getNodesToDaemonPods gives:
+ * every pod but a finished one already being deleted, so a Terminating pod still holds its node, which gets its
+ * new pod (manage: created only where no pod exists) once the old one is gone.
  */
 export function reconcileDaemonSet(cluster: KubeCluster, ds: KObj): void {
   const spec = ds.spec as Any;
@@ -17,9 +20,13 @@ export function reconcileDaemonSet(cluster: KubeCluster, ds: KObj): void {
   const generation = String(ds.metadata.generation);
   const isUpdated = (p: KObj) => p.metadata.labels?.['controller-revision-hash'] === hash || p.metadata.labels?.['pod-template-generation'] === generation;
   const minReady = spec.minReadySeconds ?? 0;
-  // A failed pod is deleted and made again (manage in daemon_controller.go).
-  for (const p of all.filter((x) => x.status?.phase === 'Failed')) cluster.remove(p);
-  const pods = all.filter(isActivePod);
+  const pods = all.filter((p) => !(isFinished(p) && isTerminating(p)));
+  // podsShouldBeOnNode (daemon_controller.go): a failed pod is deleted, with a FailedDaemonPod event, and its node
+  // gets a new pod on a later sync, once the failed one is gone (a finished pod is deleted at once: no grace).
+  for (const p of pods.filter((x) => x.status?.phase === 'Failed' && !isTerminating(x))) {
+    cluster.event(ds, 'Warning', 'FailedDaemonPod', `Found failed daemon pod ${p.metadata.namespace}/${p.metadata.name} on node ${p.spec.nodeName}, will try to kill it`, 'daemonset-controller');
+    deletePod(cluster, ds, p);
+  }
   for (const node of nodes) {
     if (!pods.some((p) => p.spec.nodeName === node.metadata.name)) {
       const created = createPod(cluster, ds, { generateName: `${ds.metadata.name}-` }, spec.template, { 'controller-revision-hash': hash, 'pod-template-generation': generation }, node.metadata.name);
@@ -27,23 +34,49 @@ export function reconcileDaemonSet(cluster: KubeCluster, ds: KObj): void {
     }
   }
   if (spec.updateStrategy?.type !== 'OnDelete') {
-    for (const p of oldPodsToDelete(spec, nodes.length, pods, isUpdated, minReady)) cluster.remove(p);
+    for (const p of oldPodsToDelete(spec, nodes.length, pods, isUpdated, minReady)) deletePod(cluster, ds, p);
   }
-  const live = ownedBy(cluster, ds, 'v1', 'Pod').filter(isActivePod);
-  const available = live.filter((p) => isAvailable(p, minReady)).length;
-  const status = {
-    observedGeneration: ds.metadata.generation, desiredNumberScheduled: nodes.length, currentNumberScheduled: live.length, numberMisscheduled: 0,
-    numberReady: live.filter(isReady).length, numberAvailable: available, updatedNumberScheduled: live.filter(isUpdated).length,
-    numberUnavailable: Math.max(0, nodes.length - available),
-  };
+  const status = nodeStatus(cluster, ds, nodes, isUpdated, minReady);
   if (!sameStatus(ds.status, status)) cluster.put({ ...ds, status });
+}
+
+function isFinished(p: KObj): boolean {
+  return p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed';
+}
+
+/**
+ * updateDaemonSetStatus: counted by node, from the node's oldest pod (podByCreationTimestampAndPhase), a
+ * Terminating one included, so a node whose old pod is still ready while it terminates counts as ready but not
+ * updated.
+ */
+function nodeStatus(cluster: KubeCluster, ds: KObj, nodes: KObj[], isUpdated: (p: KObj) => boolean, minReady: number): Any {
+  const pods = ownedBy(cluster, ds, 'v1', 'Pod').filter((p) => !(isFinished(p) && isTerminating(p)));
+  let current = 0;
+  let ready = 0;
+  let available = 0;
+  let updated = 0;
+  for (const node of nodes) {
+    const onNode = pods.filter((p) => p.spec.nodeName === node.metadata.name)
+      .sort((a, b) => String(a.metadata.creationTimestamp).localeCompare(String(b.metadata.creationTimestamp)) || a.metadata.name.localeCompare(b.metadata.name));
+    if (onNode.length === 0) continue;
+    current++;
+    if (isReady(onNode[0])) ready++;
+    if (isAvailable(onNode[0], minReady)) available++;
+    if (isUpdated(onNode[0])) updated++;
+  }
+  return {
+    observedGeneration: ds.metadata.generation, desiredNumberScheduled: nodes.length, currentNumberScheduled: current, numberMisscheduled: 0,
+    numberReady: ready, numberAvailable: available, updatedNumberScheduled: updated, numberUnavailable: Math.max(0, nodes.length - available),
+  };
 }
 
 /**
  * rollingUpdate (update.go), with maxSurge 0: an old pod that is not available is replaced at once, since deleting
  * it costs no availability (so a DaemonSet fixed forward after a broken revision rolls on); available old pods go
  * only while fewer than maxUnavailable pods (rounded up from a percentage of the desired nodes) are unavailable.
- * E.g. 2 nodes, maxUnavailable 1, both running a broken revision: both old pods are deleted in the same sync.
+ * findUpdatedPodsOnNode skips pods being deleted, so a node whose only pod is Terminating counts as unavailable
+ * and the next old pod waits for it. E.g. 2 nodes, maxUnavailable 1, both running a broken revision: both old
+ * pods are deleted in the same sync.
  */
 function oldPodsToDelete(spec: Any, desired: number, pods: KObj[], isUpdated: (p: KObj) => boolean, minReady: number): KObj[] {
   let maxUnavailable = scaledValue(spec.updateStrategy?.rollingUpdate?.maxUnavailable ?? 1, desired, true);
@@ -54,12 +87,14 @@ function oldPodsToDelete(spec: Any, desired: number, pods: KObj[], isUpdated: (p
   const byNode = new Map<string, KObj[]>();
   for (const p of pods) byNode.set(p.spec.nodeName, [...(byNode.get(p.spec.nodeName) ?? []), p]);
   for (const onNode of byNode.values()) {
-    const fresh = onNode.find(isUpdated);
-    const old = onNode.find((p) => !isUpdated(p));
-    if (onNode.length !== 1) unavailable++;
-    else if (fresh) unavailable += isAvailable(fresh, minReady) ? 0 : 1;
-    else if (!isAvailable(old!, minReady)) replace.push(old!);
-    else if (unavailable < maxUnavailable) candidates.push(old!);
+    const live = onNode.filter((p) => !isTerminating(p) && !isFinished(p));
+    const fresh = live.filter(isUpdated);
+    const old = live.filter((p) => !isUpdated(p));
+    // Several of a kind, both kinds or neither (only a Terminating pod): the manage loop's, and unavailable.
+    if (fresh.length > 1 || old.length > 1 || fresh.length === old.length) unavailable++;
+    else if (fresh.length) unavailable += isAvailable(fresh[0], minReady) ? 0 : 1;
+    else if (!isAvailable(old[0], minReady)) replace.push(old[0]);
+    else if (unavailable < maxUnavailable) candidates.push(old[0]);
   }
   return [...replace, ...candidates.slice(0, Math.max(0, maxUnavailable - unavailable))];
 }

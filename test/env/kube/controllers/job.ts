@@ -1,42 +1,67 @@
 import type { KubeCluster } from '../cluster';
 import { clone, type KObj } from '../types';
-import { createPod, ownedBy, type Any } from './objects';
+import { createPod, deletePod, isActivePod, isTerminating, ownedBy, type Any } from './objects';
 import { isReady, now, sameStatus } from '../status';
 
-/** The Job controller: pods until completions succeed, or the Job fails past its backoff limit. */
+/**
+ * The Job controller (pkg/controller/job/job_controller.go): pods until completions succeed, or the Job fails past
+ * its backoff limit (BackoffLimitExceeded) or once active for activeDeadlineSeconds (DeadlineExceeded). Kubernetes
+ * 1.32 finishes in two steps (delayTerminalCondition, on with JobPodReplacementPolicy): first SuccessCriteriaMet or
+ * FailureTarget, with the pods still active deleted through the API (deleteActivePods, so they get their grace
+ * period), then Complete or Failed, with its event, once no pod is terminating. Terminating pods are not active (IsPodActive) and are counted in status.terminating; with the default
+ * podReplacementPolicy (TerminatingOrFailed) a replacement does not wait for them.
+ */
 export function reconcileJob(cluster: KubeCluster, j: KObj): void {
   const spec = j.spec as Any;
   const status = clone(j.status ?? {}) as Any;
-  if ((status.conditions ?? []).some((x: Any) => (x.type === 'Complete' || x.type === 'Failed') && x.status === 'True')) return;
+  const conditions: Any[] = status.conditions ?? [];
+  const has = (type: string) => conditions.some((x) => x.type === type && x.status === 'True');
+  if (has('Complete') || has('Failed')) return;
   const pods = ownedBy(cluster, j, 'v1', 'Pod');
   const succeeded = pods.filter((p) => p.status?.phase === 'Succeeded').length;
-  const failed = pods.filter((p) => p.status?.phase === 'Failed').length + pods.reduce((n, p) => n + restarts(p), 0);
-  const active = pods.filter((p) => p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed');
+  // The count never goes down: the restarts of a pod deleted when the Job finishes stay counted (Kubernetes keeps
+  // the counts in status, tracked through the pods' finalizers).
+  const failed = Math.max(status.failed ?? 0, pods.filter((p) => p.status?.phase === 'Failed').length + pods.reduce((n, p) => n + restarts(p), 0));
   const t = now();
-  const next: Any = { startTime: status.startTime ?? t, active: active.length, succeeded, failed, ready: active.filter(isReady).length };
-  if (succeeded >= spec.completions) {
-    next.completionTime = t;
-    next.conditions = [
-      { type: 'SuccessCriteriaMet', status: 'True', reason: 'CompletionsReached', message: 'Reached expected number of succeeded pods', lastProbeTime: t, lastTransitionTime: t },
-      { type: 'Complete', status: 'True', reason: 'CompletionsReached', message: 'Reached expected number of succeeded pods', lastProbeTime: t, lastTransitionTime: t },
-    ];
-    cluster.event(j, 'Normal', 'Completed', 'Job completed', 'job-controller');
-    for (const p of active) cluster.remove(p);
-  } else if (failed > spec.backoffLimit) {
-    next.conditions = [
-      { type: 'FailureTarget', status: 'True', reason: 'BackoffLimitExceeded', message: 'Job has reached the specified backoff limit', lastProbeTime: t, lastTransitionTime: t },
-      { type: 'Failed', status: 'True', reason: 'BackoffLimitExceeded', message: 'Job has reached the specified backoff limit', lastProbeTime: t, lastTransitionTime: t },
-    ];
-    cluster.event(j, 'Warning', 'BackoffLimitExceeded', 'Job has reached the specified backoff limit', 'job-controller');
-    for (const p of active) cluster.remove(p);
+  const condition = (type: string, reason: string, message: string) => ({ type, status: 'True', reason, message, lastProbeTime: t, lastTransitionTime: t });
+  const target = conditions.find((x) => (x.type === 'SuccessCriteriaMet' || x.type === 'FailureTarget') && x.status === 'True');
+  let finishing: { type: 'Complete' | 'Failed'; reason: string; message: string } | undefined = target && { type: target.type === 'FailureTarget' ? 'Failed' : 'Complete', reason: target.reason, message: target.message };
+  const startTime: string = status.startTime ?? t;
+  // syncJob's order: completions, the backoff limit, then activeDeadlineSeconds (pastActiveDeadline: at or past it).
+  if (!finishing && succeeded >= spec.completions) {
+    finishing = { type: 'Complete', reason: 'CompletionsReached', message: 'Reached expected number of succeeded pods' };
+    conditions.push(condition('SuccessCriteriaMet', finishing.reason, finishing.message));
+  } else if (!finishing && failed > spec.backoffLimit) {
+    finishing = { type: 'Failed', reason: 'BackoffLimitExceeded', message: 'Job has reached the specified backoff limit' };
+    conditions.push(condition('FailureTarget', finishing.reason, finishing.message));
+  } else if (!finishing && spec.activeDeadlineSeconds !== undefined && Date.now() - Date.parse(startTime) >= spec.activeDeadlineSeconds * 1000) {
+    finishing = { type: 'Failed', reason: 'DeadlineExceeded', message: 'Job was active longer than specified deadline' };
+    conditions.push(condition('FailureTarget', finishing.reason, finishing.message));
+  }
+  if (finishing) {
+    for (const p of pods.filter(isActivePod)) deletePod(cluster, j, p);
   } else {
-    const want = Math.min(spec.parallelism, spec.completions - succeeded) - active.length;
+    const active = pods.filter(isActivePod).length;
+    const want = Math.min(spec.parallelism, spec.completions - succeeded) - active;
     for (let i = 0; i < want; i++) {
       const labels = { 'batch.kubernetes.io/job-name': j.metadata.name, 'job-name': j.metadata.name, 'batch.kubernetes.io/controller-uid': j.metadata.uid!, 'controller-uid': j.metadata.uid! };
       createPod(cluster, j, { generateName: `${j.metadata.name}-` }, spec.template, labels);
     }
-    next.conditions = status.conditions;
   }
+  const live = ownedBy(cluster, j, 'v1', 'Pod');
+  const active = live.filter(isActivePod);
+  const terminating = live.filter((p) => isTerminating(p) && p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed').length;
+  const next: Any = { startTime, active: active.length, succeeded, failed, terminating, ready: active.filter(isReady).length };
+  if (finishing && terminating === 0) {
+    conditions.push(condition(finishing.type, finishing.reason, finishing.message));
+    if (finishing.type === 'Complete') {
+      next.completionTime = t;
+      cluster.event(j, 'Normal', 'Completed', 'Job completed', 'job-controller');
+    } else {
+      cluster.event(j, 'Warning', finishing.reason, finishing.message, 'job-controller');
+    }
+  }
+  if (conditions.length) next.conditions = conditions;
   if (!sameStatus(j.status, next)) cluster.put({ ...j, status: next });
 }
 

@@ -81,7 +81,32 @@ export function admitServiceAccount(cluster: KubeCluster, pod: KObj, shownName: 
   }
 }
 
-/** Whether a pod counts for its controller: not finished and not being deleted (FilterActivePods). */
+/**
+ * Deletes a pod as a controller's PodControl does (RealPodControl.DeletePod in pkg/controller/controller_utils.go;
+ * a StatefulSet's DeleteStatefulPod in stateful_pod_control.go): through the API with the default grace period,
+ * so a pod on a node turns Terminating until the kubelet has ended its processes, and a SuccessfulDelete event on
+ * the owner. A pod already marked for deletion is left alone (the controllers skip those; deleting it again would
+ * change nothing but the event count).
+ */
+export function deletePod(cluster: KubeCluster, owner: KObj, pod: KObj): void {
+  if (pod.metadata.deletionTimestamp) return;
+  const { code } = cluster.deleteObject(pod, {});
+  if (code === 404) return;
+  const name = pod.metadata.name;
+  const message = owner.kind === 'StatefulSet' ? `delete Pod ${name} in StatefulSet ${owner.metadata.name} successful` : `Deleted pod: ${name}`;
+  cluster.event(owner, 'Normal', 'SuccessfulDelete', message, `${owner.kind.toLowerCase()}-controller`);
+}
+
+/** Whether a pod is being deleted (a deletionTimestamp: Terminating until the kubelet has ended it). */
+export function isTerminating(p: KObj): boolean {
+  return !!p.metadata.deletionTimestamp;
+}
+
+/**
+ * Whether a pod counts for its controller: not finished and not being deleted (IsPodActive, which FilterActivePods
+ * applies, in pkg/controller/controller_utils.go). A Terminating pod is not one of a ReplicaSet's replicas, so its
+ * replacement is made at once and a rollout does not wait for it to end.
+ */
 export function isActivePod(p: KObj): boolean {
   return p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed' && !p.metadata.deletionTimestamp;
 }

@@ -1,12 +1,15 @@
 import type { KubeCluster } from '../cluster';
 import { deepEqual, type KObj } from '../types';
-import { createPod, isActivePod, isAvailable, ownedBy, type Any } from './objects';
+import { createPod, deletePod, isActivePod, isAvailable, ownedBy, type Any } from './objects';
 import { isReady, now } from '../status';
 
 /**
  * The ReplicaSet controller (pkg/controller/replicaset): as many active pods as replicas. Pods are created through
  * admission and creation stops at the first refusal, which sets ReplicaFailure (reason FailedCreate, the refusal's
- * text) until a sync creates what it must without one. Extra pods go in the order getPodsToDelete ranks them.
+ * text) until a sync creates what it must without one. Extra pods go in the order getPodsToDelete ranks them,
+ * deleted through the API with their grace period (manageReplicas in replica_set.go): they turn Terminating, stop
+ * counting at once (IsPodActive), and are gone when the kubelet has ended them. status.replicas and the other
+ * counts are of active pods only (calculateStatus over the filtered pods, replica_set_utils.go).
  * availableReplicas counts pods ready for minReadySeconds.
  */
 export function reconcileReplicaSet(cluster: KubeCluster, rs: KObj): void {
@@ -23,7 +26,7 @@ export function reconcileReplicaSet(cluster: KubeCluster, rs: KObj): void {
   }
   if (pods.length > want) {
     const doomed = [...pods].sort(deletionOrder).slice(0, pods.length - want);
-    for (const p of doomed) cluster.remove(p);
+    for (const p of doomed) deletePod(cluster, rs, p);
     pods.splice(0, pods.length, ...pods.filter((p) => !doomed.includes(p)));
   }
   const minReady = rs.spec.minReadySeconds ?? 0;

@@ -1,17 +1,19 @@
 import type { KubeCluster } from '../cluster';
 import type { KObj } from '../types';
 import { syncControllerRevision, templateOf } from './controllerRevisions';
-import { createPod, isActivePod, isAvailable, ownedBy, type Any } from './objects';
+import { createPod, deletePod, isAvailable, isTerminating, ownedBy, type Any } from './objects';
 import { isReady, sameStatus } from '../status';
 
 /**
- * The StatefulSet controller (pkg/controller/statefulset/stateful_set_control.go). Pods are made by ordinal, each
- * at its revision: below the partition the current revision, else the update revision (newVersionedStatefulSetPod).
- * With OrderedReady (monotonic) the controller stops at the first pod that is not Running and Ready, before it
- * ever gets to the update: so a broken pod of the old revision is never replaced, and the rollout is stuck until
- * someone deletes that pod (kubernetes/kubernetes#67250). With Parallel it creates every missing pod at once and
- * rolls on. The update itself deletes one pod per sync, from the highest ordinal down to the partition, waiting
- * for each replacement to be healthy.
+ * The StatefulSet controller (pkg/controller/statefulset/stateful_set_control.go, updateStatefulSet). Pods are made
+ * by ordinal, each at its revision: below the partition the current revision, else the update revision
+ * (newVersionedStatefulSetPod). With OrderedReady (monotonic) the controller stops at the first pod that is not
+ * Running and Ready, or is Terminating, before it ever gets to the update: so a broken pod of the old revision is
+ * never replaced, and the rollout is stuck until someone deletes that pod (kubernetes/kubernetes#67250). With
+ * Parallel it creates every missing pod at once and rolls on. Pods are deleted through the API with their grace
+ * period, and an ordinal whose pod is Terminating gets its new pod (the same name) only once the old one is gone.
+ * The update deletes one pod per sync, from the highest ordinal down to the partition, waiting for each
+ * replacement to be healthy.
  */
 export function reconcileStatefulSet(cluster: KubeCluster, s: KObj): void {
   const spec = s.spec as Any;
@@ -23,28 +25,24 @@ export function reconcileStatefulSet(cluster: KubeCluster, s: KObj): void {
   const partition = rolling ? (spec.updateStrategy?.rollingUpdate?.partition ?? 0) : 0;
   const monotonic = spec.podManagementPolicy !== 'Parallel';
   const minReady = spec.minReadySeconds ?? 0;
+  // Pods within [0, replicas) by ordinal, the others condemned, highest ordinal first; Terminating ones included.
   const byOrdinal = new Map<number, KObj>();
+  const condemned: KObj[] = [];
   for (const p of owned) {
-    // A failed pod is deleted and made again at its ordinal.
-    if (p.status?.phase === 'Failed') cluster.remove(p);
-    else if (isActivePod(p)) byOrdinal.set(ordinalOf(s, p), p);
+    const ordinal = ordinalOf(s, p);
+    // A pod whose ordinal cannot be read is ignored, as getOrdinal's -1 is.
+    if (!Number.isInteger(ordinal) || ordinal < 0) continue;
+    if (ordinal < replicas) byOrdinal.set(ordinal, p);
+    else condemned.push(p);
   }
-  const blocked = processReplicas(cluster, s, byOrdinal, { replicas, partition, rolling, monotonic, currentRevision, updateRevision: update.name });
-  if (!blocked) {
-    condemn(cluster, byOrdinal, replicas, monotonic);
-    if (rolling) rollOne(cluster, byOrdinal, replicas, partition, update.name);
+  condemned.sort((a, b) => ordinalOf(s, b) - ordinalOf(s, a));
+  // A StatefulSet being deleted only has its status updated.
+  if (!s.metadata.deletionTimestamp) {
+    const plan = { replicas, partition, rolling, monotonic, currentRevision, updateRevision: update.name };
+    const blocked = processReplicas(cluster, s, byOrdinal, plan) || processCondemned(cluster, s, byOrdinal, condemned, plan);
+    if (!blocked && rolling) rollOne(cluster, s, byOrdinal, replicas, partition, update.name);
   }
-  const pods = [...byOrdinal.values()].filter(isActivePod);
-  const updated = pods.filter((p) => p.metadata.labels?.['controller-revision-hash'] === update.name).length;
-  const ready = pods.filter(isReady).length;
-  // completeRollingUpdate: the update revision becomes the current one once every pod runs it and is ready.
-  const complete = rolling && updated === replicas && pods.length === replicas && ready === replicas;
-  const current = complete ? update.name : currentRevision;
-  const status = {
-    observedGeneration: s.metadata.generation, replicas: pods.length, readyReplicas: ready, availableReplicas: pods.filter((p) => isAvailable(p, minReady)).length,
-    currentReplicas: pods.filter((p) => p.metadata.labels?.['controller-revision-hash'] === current).length, updatedReplicas: updated,
-    currentRevision: current, updateRevision: update.name, collisionCount: 0,
-  };
+  const status = statusOf(s, ownedBy(cluster, s, 'v1', 'Pod'), { rolling, minReady, currentRevision, updateRevision: update.name });
   if (!sameStatus(s.status, status)) cluster.put({ ...s, status });
 }
 
@@ -57,10 +55,33 @@ interface Plan {
   updateRevision: string;
 }
 
-/** processReplica for each ordinal; true when a monotonic StatefulSet must wait (a pod missing or not ready). */
+/** isRunningAndReady (stateful_set_utils.go). */
+function isRunningAndReady(p: KObj): boolean {
+  return p.status?.phase === 'Running' && isReady(p);
+}
+
+/** isHealthy: Running and Ready and not Terminating. */
+function isHealthy(p: KObj): boolean {
+  return isRunningAndReady(p) && !isTerminating(p);
+}
+
+function isFinished(p: KObj): boolean {
+  return p.status?.phase === 'Failed' || p.status?.phase === 'Succeeded';
+}
+
+/**
+ * processReplica for each ordinal; true when the StatefulSet must wait. A Failed or Succeeded pod is deleted (at
+ * once: a finished pod has no grace period) and made again on a later sync, once it is gone. A missing pod is
+ * created; a monotonic StatefulSet then waits, as it does for a pod that is Terminating or not Running and Ready.
+ */
 function processReplicas(cluster: KubeCluster, s: KObj, byOrdinal: Map<number, KObj>, plan: Plan): boolean {
   for (let i = 0; i < plan.replicas; i++) {
-    let pod = byOrdinal.get(i);
+    const pod = byOrdinal.get(i);
+    if (pod && isFinished(pod)) {
+      deletePod(cluster, s, pod);
+      if (plan.monotonic) return true;
+      continue;
+    }
     if (!pod) {
       const revision = plan.rolling && i < plan.partition ? plan.currentRevision : plan.updateRevision;
       const revisionObject = cluster.get('apps/v1', 'ControllerRevision', s.metadata.namespace, revision);
@@ -69,35 +90,67 @@ function processReplicas(cluster: KubeCluster, s: KObj, byOrdinal: Map<number, K
       const created = createPod(cluster, s, { name }, template, { 'controller-revision-hash': revision, 'statefulset.kubernetes.io/pod-name': name, 'apps.kubernetes.io/pod-index': String(i) });
       if (typeof created === 'string') return true;
       byOrdinal.set(i, created);
-      pod = created;
+      if (plan.monotonic) return true;
+      continue;
     }
-    if (plan.monotonic && !(pod.status?.phase === 'Running' && isReady(pod))) return true;
+    if (plan.monotonic && !isHealthy(pod)) return true;
   }
   return false;
 }
 
-/** Pods at ordinals beyond replicas go, highest first; monotonic: one at a time, only while the rest are healthy. */
-function condemn(cluster: KubeCluster, byOrdinal: Map<number, KObj>, replicas: number, monotonic: boolean): void {
-  const condemned = [...byOrdinal.keys()].filter((i) => i >= replicas).sort((a, b) => b - a);
-  for (const i of condemned) {
-    cluster.remove(byOrdinal.get(i)!);
-    byOrdinal.delete(i);
-    if (monotonic) return;
+/**
+ * processCondemned for the pods beyond replicas, highest ordinal first. Monotonic: one deletion per sync, after
+ * which the StatefulSet waits for that pod to be gone; an unhealthy pod blocks unless it is the first unhealthy
+ * one. Parallel: all are deleted at once.
+ */
+function processCondemned(cluster: KubeCluster, s: KObj, byOrdinal: Map<number, KObj>, condemned: KObj[], plan: Plan): boolean {
+  const firstUnhealthy = [...[...byOrdinal.entries()].sort(([a], [b]) => a - b).map(([, p]) => p), ...[...condemned].reverse()].find((p) => !isHealthy(p));
+  for (const pod of condemned) {
+    if (isTerminating(pod)) {
+      if (plan.monotonic) return true;
+      continue;
+    }
+    if (plan.monotonic && !isRunningAndReady(pod) && pod !== firstUnhealthy) return true;
+    deletePod(cluster, s, pod);
+    if (plan.monotonic) return true;
   }
+  return false;
 }
 
-/** The rolling update: the highest-ordinal pod not at the update revision is deleted; an unhealthy one is waited for. */
-function rollOne(cluster: KubeCluster, byOrdinal: Map<number, KObj>, replicas: number, partition: number, updateRevision: string): void {
+/**
+ * The rolling update: the highest-ordinal pod not at the update revision and not already Terminating is deleted;
+ * a pod that is not healthy (a Terminating one included) is waited for.
+ */
+function rollOne(cluster: KubeCluster, s: KObj, byOrdinal: Map<number, KObj>, replicas: number, partition: number, updateRevision: string): void {
   for (let i = replicas - 1; i >= partition; i--) {
     const pod = byOrdinal.get(i);
     if (!pod) return;
-    if (pod.metadata.labels?.['controller-revision-hash'] !== updateRevision) {
-      cluster.remove(pod);
-      byOrdinal.delete(i);
+    if (pod.metadata.labels?.['controller-revision-hash'] !== updateRevision && !isTerminating(pod)) {
+      deletePod(cluster, s, pod);
       return;
     }
-    if (!(pod.status?.phase === 'Running' && isReady(pod))) return;
+    if (!isHealthy(pod)) return;
   }
+}
+
+/**
+ * computeReplicaStatus over every pod: replicas, readyReplicas and availableReplicas count Terminating pods too (a
+ * Terminating pod still runs), currentReplicas and updatedReplicas do not. completeRollingUpdate: the update
+ * revision becomes the current one once every pod counted runs it and is ready.
+ */
+function statusOf(s: KObj, pods: KObj[], o: { rolling: boolean; minReady: number; currentRevision: string; updateRevision: string }): Any {
+  const revisionOf = (p: KObj) => p.metadata.labels?.['controller-revision-hash'];
+  const kept = pods.filter((p) => !isTerminating(p));
+  const ready = pods.filter(isRunningAndReady).length;
+  const updated = kept.filter((p) => revisionOf(p) === o.updateRevision).length;
+  const complete = o.rolling && updated === pods.length && ready === pods.length;
+  const current = complete ? o.updateRevision : o.currentRevision;
+  return {
+    observedGeneration: s.metadata.generation, replicas: pods.length, readyReplicas: ready,
+    availableReplicas: pods.filter((p) => isRunningAndReady(p) && isAvailable(p, o.minReady)).length,
+    currentReplicas: kept.filter((p) => revisionOf(p) === current).length, updatedReplicas: updated,
+    currentRevision: current, updateRevision: o.updateRevision, collisionCount: 0,
+  };
 }
 
 function ordinalOf(s: KObj, p: KObj): number {

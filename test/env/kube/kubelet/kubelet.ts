@@ -37,6 +37,8 @@ export class Kubelet {
     this.containers = new Containers(cluster, this.images, dir);
     this.block = loopbackBlockOf(cluster);
     cluster.subresources.set('pods/log', (x, pod) => this.serveLog(x, pod));
+    // Graceful deletion waits for this kubelet: the pod stays (Terminating) until its processes have ended.
+    cluster.onPodTerminating((pod) => this.terminate(pod));
   }
 
   /** The registries the cluster itself may pull from. */
@@ -73,7 +75,10 @@ export class Kubelet {
     }
   }
 
-  /** A pod marked for deletion: its processes are ended, then it is removed from the store. */
+  /**
+   * A pod marked for deletion: its processes get SIGTERM, SIGKILL after deletionGracePeriodSeconds, and once they
+   * have ended the API server is told (podTerminated), which removes the pod unless finalizers hold it.
+   */
   private terminate(pod: KObj): void {
     const uid = pod.metadata.uid!;
     if (this.terminating.has(uid)) return;
@@ -81,8 +86,7 @@ export class Kubelet {
     const graceSeconds = pod.metadata.deletionGracePeriodSeconds ?? pod.spec.terminationGracePeriodSeconds ?? 30;
     void this.containers.kill(uid, graceSeconds * 1000).finally(() => {
       this.release(uid);
-      const live = this.cluster.get('v1', 'Pod', pod.metadata.namespace, pod.metadata.name);
-      if (live?.metadata.uid === uid) this.cluster.remove(live);
+      this.cluster.podTerminated(pod);
     });
   }
 

@@ -178,7 +178,9 @@ function proportion(rs: KObj, d: KObj, toAdd: number, added: number): number {
 
 /**
  * cleanupDeployment: old ReplicaSets beyond revisionHistoryLimit go, lowest revision first, but only empty ones
- * whose controller has seen their last change.
+ * whose controller has seen their last change. Empty counts active pods only, so a ReplicaSet whose last pods are
+ * still Terminating may go: it is deleted through the API (Background), and the garbage collector leaves those
+ * pods to finish terminating.
  */
 export function cleanupOldReplicaSets(sync: DeploymentSync): void {
   const limit = sync.d.spec.revisionHistoryLimit;
@@ -187,7 +189,7 @@ export function cleanupOldReplicaSets(sync: DeploymentSync): void {
   const excess = alive.length - limit;
   for (const rs of alive.slice(0, Math.max(0, excess))) {
     if ((rs.status?.replicas ?? 0) !== 0 || replicasOf(rs) !== 0 || (rs.metadata.generation ?? 0) > (rs.status?.observedGeneration ?? 0)) continue;
-    sync.cluster.remove(rs);
+    sync.cluster.deleteObject(rs, {});
     sync.oldRSs = sync.oldRSs.filter((o) => o !== rs);
   }
 }
