@@ -37,7 +37,7 @@ export class GitSource {
   }
 
   /**
-   * Fetches `branch` and returns its tip. With nothing new, protocol v2 makes this one ref listing and no pack.
+   * Fetches `branch` and returns its tip. With nothing new this is one GET of the ref advertisement.
    * Throws GitFetchError with git's message when the server refuses the credential, lacks the repository or the
    * branch, or cannot be reached.
    */
@@ -46,6 +46,9 @@ export class GitSource {
     const local = `refs/remotes/origin/${branch}`;
     const basic = Buffer.from(`${credential.username}:${credential.password}`).toString('base64');
     const config: [string, string][] = [
+      // go-git, which source-controller fetches with, speaks protocol v0; with nothing new that is one ref
+      // advertisement and no POST, half the requests (and git processes on the server) of v2's ls-refs.
+      ['protocol.version', '0'],
       // Sent with the first request, as go-git sends basic auth, which saves a 401 round trip at every sync.
       ['http.extraheader', `Authorization: Basic ${basic}`],
       // Asked only after a 401: it gives the same credential again, so that a refused one ends in git's

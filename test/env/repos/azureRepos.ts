@@ -115,7 +115,7 @@ export class AzureRepos {
   readonly buildIdentity: Identity;
   /** Runs once when the next push arrives, before it is checked: how a test makes another client win the race. */
   beforeNextPush?: (repo: RepositoryRecord) => Promise<void>;
-  /** git-upload-pack requests (what a clone or fetch that reads refs or objects sends), by identity uniqueName. */
+  /** Requests for git-upload-pack (a fetch's ref advertisement, and its POST when it needs objects), by identity uniqueName. */
   readonly uploadPacks = new Map<string, number>();
   /** Personal access tokens by their value. */
   readonly personalAccessTokens = new Map<string, PersonalAccessToken>();
@@ -237,7 +237,7 @@ export class AzureRepos {
       }
       const record = this.repositories.get(x.params.repo.replace(/\.git$/, '').toLowerCase());
       if (!record || !this.isProject(x.params.project)) return x.send(404, `TF401019: The Git repository with name or identifier ${x.params.repo} does not exist or you do not have permissions for the operation you are attempting.\n`);
-      if (x.method === 'POST' && x.params.rest === 'git-upload-pack') this.uploadPacks.set(identity.uniqueName, (this.uploadPacks.get(identity.uniqueName) ?? 0) + 1);
+      if (x.params.rest === 'git-upload-pack' || x.query('service') === 'git-upload-pack') this.uploadPacks.set(identity.uniqueName, (this.uploadPacks.get(identity.uniqueName) ?? 0) + 1);
       await serveGit(x, record.git.dir, x.params.rest, identity.uniqueName);
     };
     router.add('GET', '/:org/:project/_git/:repo/*rest', git);
