@@ -105,7 +105,8 @@ class DevOpsError extends Error {
  * Azure Repos on the Azure DevOps emulator: the REST surface azure-devops-node-api's GitApi uses (location and
  * resource-area negotiation, connection data, repositories, refs, pushes, items, pull requests with auto-complete
  * and branch policies, commit statuses, merge bases) over HTTPS with the job's access token, backed by real bare
- * repositories that `git http-backend` serves for cloning at `{org}/{project}/_git/{repo}`. Facts and error texts:
+ * repositories that `git http-backend` serves for cloning and fetching at `{org}/{project}/_git/{repo}` to the job
+ * token or a personal access token (how Flux's source-controller fetches). Facts and error texts:
  * ../shared/reference/gitops.md §1 and §6.
  */
 export class AzureRepos {
