@@ -181,7 +181,7 @@ export async function startEnvironment(options: { dir?: string } = {}): Promise<
     });
     stops.push(() => aks.stop());
     // ---- deploy-to-aks (GitOps): Flux reconciling the GitOps repository into each cluster (stopped before the clusters)
-    const flux = await startFlux({ arm, repos: devops.repos, clusters: aks.clusters, caPem: ca.caPem });
+    const flux = await startFlux({ arm, repos: devops.repos, clusters: aks.clusters, caPem: ca.caPem, caFile: ca.caCertPath, dir: path.join(dir, 'flux') });
     stops.push(() => flux.stop());
     // ---- acceptance-gate: sample app, Prometheus, Azure Monitor query endpoint (noAccess is no Monitoring Data Reader)
     const monitoring = await startMonitoring(path.join(dir, 'monitoring'), tls, entra,

@@ -1,3 +1,4 @@
+import * as path from 'node:path';
 import { ArmError, type ArmEmulator } from '../arm';
 import type { AksCluster } from '../aks';
 import type { AzureRepos, RepositoryRecord } from '../repos/azureRepos';
@@ -16,10 +17,11 @@ export interface FluxEnvironment {
 /**
  * AKS's GitOps extension on both clusters: one Azure Repos repository (`shop-gitops`, branch main) with a folder
  * per cluster, a fluxConfiguration per cluster whose Kustomization reconciles that folder, and ARM's
- * fluxConfigurations resources. `syncIntervalInSeconds` is short so tests do not wait Flux's default ten minutes; a failed
+ * fluxConfigurations resources. Each configuration fetches over HTTPS with its own personal access token (user
+ * `flux`, the token as password, as Microsoft's tutorials connect Azure Repos), into its own copy under `dir`. `syncIntervalInSeconds` is short so tests do not wait Flux's default ten minutes; a failed
  * revision is retried after `retryIntervalInSeconds` (10 s unless given), long enough for a poller to read the failure.
  */
-export async function startFlux(options: { arm: ArmEmulator; repos: AzureRepos; clusters: { staging: AksCluster; production: AksCluster }; caPem: string; syncIntervalInSeconds?: number; retryIntervalInSeconds?: number }): Promise<FluxEnvironment> {
+export async function startFlux(options: { arm: ArmEmulator; repos: AzureRepos; clusters: { staging: AksCluster; production: AksCluster }; caPem: string; caFile: string; dir: string; syncIntervalInSeconds?: number; retryIntervalInSeconds?: number }): Promise<FluxEnvironment> {
   const { arm, repos, clusters } = options;
   const repository = await repos.addRepository('shop-gitops', 'main');
   await repos.commitAs(repository, 'main', (['staging', 'production'] as const).map((key) => ({
@@ -27,9 +29,10 @@ export async function startFlux(options: { arm: ArmEmulator; repos: AzureRepos; 
   })), 'One folder per cluster', { name: 'Platform Team', email: 'platform@contoso.example' });
   const make = (cluster: AksCluster, key: 'staging' | 'production') => new FluxReconciler({
     name: `shop-${key}`, namespace: 'flux-system', repository, branch: 'main', syncIntervalInSeconds: options.syncIntervalInSeconds ?? 1,
+    credential: { username: 'flux', password: repos.issuePersonalAccessToken(`Flux shop-${key}`).token }, timeoutInSeconds: 60,
     retryIntervalInSeconds: options.retryIntervalInSeconds ?? 10,
     kustomizations: [{ name: 'apps', path: `./clusters/${key}`, prune: true, wait: true, timeoutInSeconds: 60 }],
-  }, cluster, repos, options.caPem);
+  }, cluster, repos, options.caPem, { dir: path.join(options.dir, `shop-${key}`), caFile: options.caFile });
   const reconcilers = { staging: make(clusters.staging, 'staging'), production: make(clusters.production, 'production') };
   const byCluster = new Map<AksCluster, FluxReconciler[]>([[clusters.staging, [reconcilers.staging]], [clusters.production, [reconcilers.production]]]);
   addRoutes(arm, byCluster);

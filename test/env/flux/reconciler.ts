@@ -6,6 +6,7 @@ import type { KubeCluster } from '../kube/cluster';
 import type { KObj } from '../kube/types';
 import type { AzureRepos, Identity, RepositoryRecord } from '../repos/azureRepos';
 import { kstatus } from './health';
+import { GitSource, type GitCredential } from './source';
 
 export interface KustomizationSpec {
   /** The key in the configuration's `kustomizations` map. */
@@ -23,7 +24,11 @@ export interface FluxConfigurationSpec {
   namespace: string;
   repository: RepositoryRecord;
   branch: string;
+  /** The GitRepository's secret (`httpsUser` and the protected `httpsKey`); replacing it is rotating the secret. */
+  credential: GitCredential;
   syncIntervalInSeconds: number;
+  /** How long one fetch may take (ARM `gitRepository.timeoutInSeconds`). */
+  timeoutInSeconds: number;
   /**
    * How long a Kustomization whose attempt failed waits before it tries the same revision again (ARM
    * `retryIntervalInSeconds`, Flux's `spec.retryInterval`); a new revision is tried at the next sync whatever it is.
@@ -66,8 +71,9 @@ const GROUP = 'kustomize.toolkit.fluxcd.io';
 
 /**
  * A Flux stand-in for one cluster and one AKS fluxConfiguration (the `microsoft.flux` extension): every
- * `syncIntervalInSeconds` it reads the branch's tip from the repository (source-controller), and for a new
- * revision (or after a failure) applies each Kustomization's folder to the cluster through its API by server-side
+ * `syncIntervalInSeconds` it fetches the branch over HTTPS from Azure Repos into its own copy with the
+ * configuration's credential (source-controller; a failed fetch makes the GitRepository Ready=False with git's
+ * message, and the Kustomizations keep what they applied), and for a new revision (or after a failure) applies each Kustomization's folder to the cluster through its API by server-side
  * apply as `kustomize-controller`, prunes what the folder no longer holds, and with `wait: true` waits until
  * every applied object is Current in kstatus' terms, failing early on a stalled one and at `timeoutInSeconds`
  * otherwise. It keeps a Kustomization object with Flux's status in the cluster, the ARM `fluxConfigurations`
@@ -78,11 +84,13 @@ export class FluxReconciler {
   sourceSyncedCommitId?: string;
   sourceUpdatedAt?: Date;
   statusUpdatedAt?: Date;
-  private source: Condition;
+  private sourceReady: Condition;
   private readonly states = new Map<string, KustomizationState>();
   private timer?: NodeJS.Timeout;
   private running?: Promise<void>;
   private stopped = false;
+  private readonly abort = new AbortController();
+  private gitSource?: Promise<GitSource>;
   private readonly providerUid = randomUUID();
   /** Each reconciliation's outcome, newest last (tests and benchmarks read when a revision was applied). */
   readonly history: { kustomization: string; revision: string; ready: boolean; at: number }[] = [];
@@ -92,8 +100,10 @@ export class FluxReconciler {
     private readonly cluster: { kube: KubeCluster; resourceId: string },
     private readonly repos: AzureRepos,
     private readonly caPem: string,
+    /** Where the copy of the repository is kept, and the CA file git trusts. */
+    private readonly local: { dir: string; caFile: string },
   ) {
-    this.source = condition('Ready', 'Unknown', 'Progressing', 'reconciliation in progress');
+    this.sourceReady = condition('Ready', 'Unknown', 'Progressing', 'reconciliation in progress');
     for (const k of spec.kustomizations) {
       this.states.set(k.name, { ready: condition('Ready', 'Unknown', 'Progressing', 'reconciliation in progress'), inventory: new Map(), objects: [] });
     }
@@ -119,6 +129,7 @@ export class FluxReconciler {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
+    this.abort.abort();
     await this.running;
   }
 
@@ -126,7 +137,7 @@ export class FluxReconciler {
   resource() {
     const k8sName = (k: KustomizationSpec) => `${this.spec.name}-${k.name}`;
     const statuses = [
-      { name: this.spec.name, namespace: this.spec.namespace, kind: 'GitRepository', complianceState: compliance(this.source), statusConditions: [this.source] },
+      { name: this.spec.name, namespace: this.spec.namespace, kind: 'GitRepository', complianceState: compliance(this.sourceReady), statusConditions: [this.sourceReady] },
       ...this.spec.kustomizations.flatMap((k) => {
         const state = this.states.get(k.name)!;
         return [
@@ -138,7 +149,7 @@ export class FluxReconciler {
         ];
       }),
     ];
-    const readies = [this.source, ...[...this.states.values()].map((s) => s.ready)];
+    const readies = [this.sourceReady, ...[...this.states.values()].map((s) => s.ready)];
     const complianceState = this.spec.suspend ? 'Suspended'
       : readies.some((c) => c.status === 'False') ? 'Non-Compliant'
         : readies.every((c) => c.status === 'True') ? 'Compliant' : 'Pending';
@@ -149,8 +160,8 @@ export class FluxReconciler {
       properties: {
         scope: 'cluster', namespace: this.spec.namespace, sourceKind: 'GitRepository', suspend: this.spec.suspend ?? false,
         gitRepository: {
-          url: this.repos.cloneUrl(this.spec.repository), timeoutInSeconds: 600, syncIntervalInSeconds: this.spec.syncIntervalInSeconds,
-          repositoryRef: { branch: this.spec.branch, tag: null, semver: null, commit: null }, httpsUser: 'flux', provider: 'Generic', localAuthRef: null,
+          url: this.repos.cloneUrl(this.spec.repository), timeoutInSeconds: this.spec.timeoutInSeconds, syncIntervalInSeconds: this.spec.syncIntervalInSeconds,
+          repositoryRef: { branch: this.spec.branch, tag: null, semver: null, commit: null }, httpsUser: this.spec.credential.username, provider: 'Generic', localAuthRef: null,
         },
         kustomizations: Object.fromEntries(this.spec.kustomizations.map((k) => [k.name, {
           name: k.name, path: k.path, dependsOn: [], timeoutInSeconds: k.timeoutInSeconds, syncIntervalInSeconds: this.spec.syncIntervalInSeconds,
@@ -170,18 +181,22 @@ export class FluxReconciler {
   /** One pass: fetch the branch, and reconcile each Kustomization whose revision is new or whose last attempt failed. */
   async reconcile(): Promise<void> {
     if (this.spec.suspend) return;
-    const ref = `refs/heads/${this.spec.branch}`;
-    const sha = await this.spec.repository.git.resolve(ref);
-    if (!sha) {
-      this.setSource(condition('Ready', 'False', 'GitOperationFailed', `failed to checkout and determine revision: unable to clone '${this.repos.cloneUrl(this.spec.repository)}': couldn't find remote ref "${ref}"`));
+    const source = await this.source();
+    let sha: string;
+    try {
+      sha = await source.fetch(this.spec.branch, this.spec.credential, { signal: this.abort.signal, timeoutMs: this.spec.timeoutInSeconds * 1000 });
+    } catch (err) {
+      if (this.stopped) return;
+      // source-controller keeps the last artifact, so the Kustomizations keep what they applied.
+      this.setSource(condition('Ready', 'False', 'GitOperationFailed', `failed to checkout and determine revision: unable to clone '${source.url}': ${(err as Error).message}`));
       return;
     }
     const revision = `${this.spec.branch}@sha1:${sha}`;
     if (revision !== this.sourceSyncedCommitId) {
       this.sourceSyncedCommitId = revision;
       this.sourceUpdatedAt = new Date();
-      this.setSource(condition('Ready', 'True', 'Succeeded', `stored artifact for revision '${revision}'`));
     }
+    if (this.sourceReady.status !== 'True' || this.sourceReady.message !== storedArtifact(revision)) this.setSource(condition('Ready', 'True', 'Succeeded', storedArtifact(revision)));
     for (const k of this.spec.kustomizations) {
       const state = this.states.get(k.name)!;
       if (state.lastAppliedRevision === revision && state.ready.status === 'True') continue;
@@ -189,6 +204,11 @@ export class FluxReconciler {
       if (retrying && Date.now() - state.failedAt! < this.spec.retryIntervalInSeconds * 1000) continue;
       await this.reconcileKustomization(k, state, sha, revision);
     }
+  }
+
+  private source(): Promise<GitSource> {
+    this.gitSource ??= GitSource.create(this.local.dir, this.repos.cloneUrl(this.spec.repository), this.local.caFile);
+    return this.gitSource;
   }
 
   private async reconcileKustomization(k: KustomizationSpec, state: KustomizationState, sha: string, revision: string): Promise<void> {
@@ -263,7 +283,7 @@ export class FluxReconciler {
 
   /** kustomize build of the folder: its kustomization.yaml's resources, or (as Flux generates one) every YAML file in it. */
   private async build(k: KustomizationSpec, sha: string): Promise<KObj[]> {
-    const git = this.spec.repository.git;
+    const git = (await this.source()).repository;
     const folder = path.posix.normalize(k.path.replace(/^\.\//, '')).replace(/^\.$|\/+$/g, '');
     const entries = await git.tree(sha, folder);
     const under = entries.filter((e) => !folder || e.path.startsWith(`${folder}/`));
@@ -297,7 +317,7 @@ export class FluxReconciler {
   }
 
   private setSource(c: Condition): void {
-    this.source = c.status === this.source.status && c.reason === this.source.reason ? { ...c, lastTransitionTime: this.source.lastTransitionTime } : c;
+    this.sourceReady = c.status === this.sourceReady.status && c.reason === this.sourceReady.reason ? { ...c, lastTransitionTime: this.sourceReady.lastTransitionTime } : c;
     this.statusUpdatedAt = new Date();
   }
 
@@ -364,6 +384,10 @@ class FluxError extends Error {
   constructor(readonly reason: string, message: string) {
     super(message);
   }
+}
+
+function storedArtifact(revision: string): string {
+  return `stored artifact for revision '${revision}'`;
 }
 
 function condition(type: string, status: Condition['status'], reason: string, message: string): Condition {

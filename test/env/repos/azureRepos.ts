@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import * as path from 'node:path';
 import type { Exchange, Router } from '../http';
 import { BareRepository, ZERO_SHA, type FileChange, type Signature } from './bareRepository';
@@ -68,6 +68,13 @@ export interface RepositoryRecord {
   pushes: { pushId: number; ref: string; commit: string }[];
 }
 
+/** A personal access token: a user's secret for git over HTTPS (any username, the token as basic password). */
+export interface PersonalAccessToken {
+  token: string;
+  identity: Identity;
+  revoked: boolean;
+}
+
 const GIT_AREA_ID = '4e080c62-fa21-4fbc-8fef-2a10a2b38049';
 /** Location ids of GitApi 17.0.1 (api/GitApi.ts) with the route templates of the REST reference's URLs. */
 const GIT_LOCATIONS: [string, string, string, number][] = [
@@ -98,7 +105,8 @@ class DevOpsError extends Error {
  * Azure Repos on the Azure DevOps emulator: the REST surface azure-devops-node-api's GitApi uses (location and
  * resource-area negotiation, connection data, repositories, refs, pushes, items, pull requests with auto-complete
  * and branch policies, commit statuses, merge bases) over HTTPS with the job's access token, backed by real bare
- * repositories that `git http-backend` serves for cloning at `{org}/{project}/_git/{repo}`. Facts and error texts:
+ * repositories that `git http-backend` serves for cloning and fetching at `{org}/{project}/_git/{repo}` to the job
+ * token or a personal access token (how Flux's source-controller fetches). Facts and error texts:
  * ../shared/reference/gitops.md §1 and §6.
  */
 export class AzureRepos {
@@ -108,6 +116,10 @@ export class AzureRepos {
   readonly buildIdentity: Identity;
   /** Runs once when the next push arrives, before it is checked: how a test makes another client win the race. */
   beforeNextPush?: (repo: RepositoryRecord) => Promise<void>;
+  /** Requests for git-upload-pack (a fetch's ref advertisement, and its POST when it needs objects), by identity uniqueName. */
+  readonly uploadPacks = new Map<string, number>();
+  /** Personal access tokens by their value. */
+  readonly personalAccessTokens = new Map<string, PersonalAccessToken>();
   private nextPush = 1;
   private nextPullRequest = 1;
   private nextStatus = 1;
@@ -128,6 +140,21 @@ export class AzureRepos {
 
   cloneUrl(repo: RepositoryRecord): string {
     return `${this.options.baseUrl()}/${this.options.organization}/${encodeURIComponent(this.options.project)}/_git/${encodeURIComponent(repo.name)}`;
+  }
+
+  /** Mints a personal access token for a user, as a person does in User settings > Personal access tokens. */
+  issuePersonalAccessToken(displayName: string): PersonalAccessToken {
+    const id = randomUUID();
+    // 52 characters, the length of the tokens Azure DevOps issued for years.
+    const pat: PersonalAccessToken = { token: randomBytes(26).toString('hex'), identity: { id, displayName, uniqueName: `${displayName.toLowerCase().replace(/[^a-z0-9]+/g, '.')}@contoso.example` }, revoked: false };
+    this.personalAccessTokens.set(pat.token, pat);
+    return pat;
+  }
+
+  /** Revokes a personal access token: git requests that carry it are refused from then on (TF400813). */
+  revokePersonalAccessToken(token: string): void {
+    const pat = this.personalAccessTokens.get(token);
+    if (pat) pat.revoked = true;
   }
 
   /** Another client's commit straight onto a branch (a person, another pipeline): what makes our next push stale. */
@@ -202,18 +229,28 @@ export class AzureRepos {
     router.add('POST', `${repo}/commits/:sha/statuses`, guarded((x) => this.createStatus(x)));
     router.add('GET', `${repo}/commits/:sha/mergeBases`, guarded((x) => this.getMergeBases(x)));
 
-    // Smart HTTP for git clients, with the agent's `http.extraheader` bearer header or a PAT as basic password.
+    // Smart HTTP for git clients, with the agent's `http.extraheader` bearer header, or the job token or a
+    // personal access token as basic password (Flux's GitRepository secret).
     const git = async (x: Exchange) => {
-      const basic = x.basicCredentials();
-      if (x.bearerToken() !== this.options.accessToken() && basic?.password !== this.options.accessToken()) {
+      const identity = this.gitIdentity(x);
+      if (!identity) {
         return x.send(401, 'TF400813: The user is not authorized to access this resource.\n', { 'www-authenticate': 'Basic realm="https://dev.azure.com/"', 'content-type': 'text/plain' });
       }
       const record = this.repositories.get(x.params.repo.replace(/\.git$/, '').toLowerCase());
       if (!record || !this.isProject(x.params.project)) return x.send(404, `TF401019: The Git repository with name or identifier ${x.params.repo} does not exist or you do not have permissions for the operation you are attempting.\n`);
-      await serveGit(x, record.git.dir, x.params.rest, this.buildIdentity.uniqueName);
+      if (x.params.rest === 'git-upload-pack' || x.query('service') === 'git-upload-pack') this.uploadPacks.set(identity.uniqueName, (this.uploadPacks.get(identity.uniqueName) ?? 0) + 1);
+      await serveGit(x, record.git.dir, x.params.rest, identity.uniqueName);
     };
     router.add('GET', '/:org/:project/_git/:repo/*rest', git);
     router.add('POST', '/:org/:project/_git/:repo/*rest', git);
+  }
+
+  /** Who a git request authenticates as: the job (its token as bearer or basic password) or a live PAT's user. */
+  private gitIdentity(x: Exchange): Identity | undefined {
+    const password = x.basicCredentials()?.password;
+    if (x.bearerToken() === this.options.accessToken() || password === this.options.accessToken()) return this.buildIdentity;
+    const pat = password === undefined ? undefined : this.personalAccessTokens.get(password);
+    return pat && !pat.revoked ? pat.identity : undefined;
   }
 
   // ---- handlers

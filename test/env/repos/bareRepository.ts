@@ -51,6 +51,14 @@ export class BareRepository {
     return repo;
   }
 
+  /** An empty bare repository: a client's own copy that fetches into it (Flux's source-controller keeps one). */
+  static async init(dir: string): Promise<BareRepository> {
+    fs.mkdirSync(dir, { recursive: true });
+    const repo = new BareRepository(dir);
+    await repo.git(['init', '--quiet', '--bare']);
+    return repo;
+  }
+
   /** The SHA a ref points at, or undefined. */
   async resolve(ref: string): Promise<string | undefined> {
     const out = await this.git(['rev-parse', '--verify', '--quiet', `${ref}^{commit}`]).catch(() => undefined);

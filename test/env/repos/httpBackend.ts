@@ -45,6 +45,9 @@ export async function serveGit(x: Exchange, repositoryDir: string, rest: string,
     child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
     child.once('error', reject);
     child.once('close', (code) => (code === 0 || chunks.length ? resolve(Buffer.concat(chunks)) : reject(new Error(`git http-backend exited ${code}: ${stderr}`))));
+    // A backend that answers without reading its input (a ref advertisement, a refusal) has closed its stdin by
+    // the time the body is written: that EPIPE says nothing its output and exit code do not.
+    child.stdin.once('error', () => undefined);
     child.stdin.end(body);
   });
   const split = output.indexOf('\r\n\r\n') >= 0 ? output.indexOf('\r\n\r\n') : output.indexOf('\n\n');
