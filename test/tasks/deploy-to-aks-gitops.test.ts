@@ -87,6 +87,30 @@ describe('DeployToAks@1: GitOps delivery through Azure Repos and Flux', function
     assert.ok(run.durationMs < 40_000, `took ${run.durationMs} ms`);
   });
 
+  it('fails within seconds when Flux cannot fetch its source (its token revoked), with git\'s message and what to check', async () => {
+    const ns = freshNamespace(f);
+    const reconciler = f.env.flux.reconcilers.staging;
+    const repos = f.env.devops.repos;
+    const revoked = reconciler.spec.credential.password;
+    repos.revokePersonalAccessToken(revoked);
+    try {
+      // The fetch fails before the commit as well as after it: Flux only retries, so there is nothing to wait for.
+      const deadline = Date.now() + 15_000;
+      while (reconciler.resource().properties.statuses.find((x) => x.kind === 'GitRepository')?.statusConditions[0].status !== 'False') {
+        assert.ok(Date.now() < deadline, 'the stand-in reports the failed fetch');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const run = await runGitOps(f, 'staging', { manifests: writeManifest(f, workload({ image: 'shop/web', replicas: 1 })), namespace: ns, images: `${f.image}:2.0` });
+      assert.equal(run.result?.status, 'Failed', describeRun(run));
+      assert.match(run.result!.message, /^Flux cannot fetch its source, GitRepository flux-system\/shop-staging \(GitOperationFailed: failed to checkout and determine revision: unable to clone '[^']+': Authentication failed .*\)\. Check the Flux configuration's repository URL, branch and credentials/);
+      assert.match(run.outputs.gitCommit, /^[0-9a-f]{40}$/, 'the commit was made; Flux could not fetch it');
+      assert.ok(run.durationMs < 15_000, `took ${run.durationMs} ms`);
+      assert.deepEqual(secretLeaks(run, [f.env.devops.accessToken, revoked]), []);
+    } finally {
+      reconciler.spec.credential = { username: 'flux', password: repos.issuePersonalAccessToken('Flux shop-staging').token };
+    }
+  });
+
   it('delivers to production by a pull request that auto-completes once the required reviewer approves', async () => {
     const repo = gitopsRepository(f);
     const reviewer = { id: 'b5b0f5a2-3c4d-4e5f-8a9b-0c1d2e3f4a5b', displayName: 'Release Approvers' };

@@ -58,17 +58,18 @@ export async function judge(config: FluxConfiguration, target: FluxTarget, conta
   if (updated !== undefined && updated < target.since - 1000) {
     return { state: 'pending', say: `status from ${config.statusUpdatedAt!.toISOString()}, before our commit (stale)` };
   }
-  if (!synced) return { state: 'pending', say: `no source revision yet (${config.complianceState ?? 'Unknown'})` };
+  const objects = objectStatuses(config);
+  const fetching = sourceFailure(objects);
+  if (!synced) return fetching ?? { state: 'pending', say: `no source revision yet (${config.complianceState ?? 'Unknown'})` };
   const short = (sha: string) => sha.slice(0, 8);
   let superseded = false;
   if (synced.sha !== target.sha) {
-    if (await contains(target.sha, synced.sha)) return { state: 'pending', say: `source at ${short(synced.sha)}, older than our ${short(target.sha)}: Flux has not fetched it yet` };
+    if (await contains(target.sha, synced.sha)) return fetching ?? { state: 'pending', say: `source at ${short(synced.sha)}, older than our ${short(target.sha)}: Flux has not fetched it yet` };
     if (!(await contains(synced.sha, target.sha))) {
       return { state: 'failed', say: `Flux reconciles ${config.sourceSyncedCommitId}, which does not contain our commit ${target.sha}: the branch was rewritten, or the configuration follows another branch`, objects: [] };
     }
     superseded = true;
   }
-  const objects = objectStatuses(config);
   const kustomization = objects.find((o) => o.kind === 'Kustomization' && o.name === target.kustomization);
   const ready = kustomization?.conditions.find((c) => c.type === 'Ready');
   const appliedBy = objects.filter((o) => o.appliedBy === target.kustomization);
@@ -87,4 +88,21 @@ export async function judge(config: FluxConfiguration, target: FluxTarget, conta
   }
   const progress = ready ? `${ready.status === 'Unknown' ? 'in progress' : ready.status}: ${ready.message ?? ready.reason ?? ''}` : 'no status yet';
   return { state: 'pending', say: `source at ${about}; Kustomization ${target.kustomization} ${progress} (${config.complianceState ?? 'Unknown'})` };
+}
+
+/**
+ * A source that Flux cannot fetch (its GitRepository Ready=False: a refused credential, a repository or branch that
+ * is gone), while our commit is not applied yet: Flux only retries the same fetch, so waiting would end at the
+ * timeout with nothing more to say.
+ */
+function sourceFailure(objects: FluxObjectStatus[]): FluxVerdict | undefined {
+  const source = objects.find((o) => o.kind === 'GitRepository');
+  const ready = source?.conditions.find((c) => c.type === 'Ready');
+  if (ready?.status !== 'False') return undefined;
+  return {
+    state: 'failed',
+    say: `Flux cannot fetch its source, GitRepository ${source!.namespace ? `${source!.namespace}/` : ''}${source!.name} (${ready.reason}: ${(ready.message ?? '').replace(/\.$/, '')}). Check the Flux configuration's repository URL, branch and credentials (its HTTPS user and token, or SSH key), then run again.`,
+    // The condition is in the sentence already.
+    objects: [],
+  };
 }
