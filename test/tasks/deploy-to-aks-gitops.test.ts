@@ -87,7 +87,7 @@ describe('DeployToAks@1: GitOps delivery through Azure Repos and Flux', function
     assert.ok(run.durationMs < 40_000, `took ${run.durationMs} ms`);
   });
 
-  it('fails within seconds when Flux cannot fetch its source (its token revoked), with git\'s message and what to check', async () => {
+  it('fails within seconds when Flux cannot fetch its source (its token revoked), with git\'s message; an unchanged re-run fails too until Flux has applied it', async () => {
     const ns = freshNamespace(f);
     const reconciler = f.env.flux.reconcilers.staging;
     const repos = f.env.devops.repos;
@@ -100,15 +100,27 @@ describe('DeployToAks@1: GitOps delivery through Azure Repos and Flux', function
         assert.ok(Date.now() < deadline, 'the stand-in reports the failed fetch');
         await new Promise((r) => setTimeout(r, 100));
       }
-      const run = await runGitOps(f, 'staging', { manifests: writeManifest(f, workload({ image: 'shop/web', replicas: 1 })), namespace: ns, images: `${f.image}:2.0` });
+      const inputs = { manifests: writeManifest(f, workload({ image: 'shop/web', replicas: 1 })), namespace: ns, images: `${f.image}:2.0` };
+      const run = await runGitOps(f, 'staging', inputs);
       assert.equal(run.result?.status, 'Failed', describeRun(run));
       assert.match(run.result!.message, /^Flux cannot fetch its source, GitRepository flux-system\/shop-staging \(GitOperationFailed: failed to checkout and determine revision: unable to clone '[^']+': Authentication failed .*\)\. Check the Flux configuration's repository URL, branch and credentials/);
       assert.match(run.outputs.gitCommit, /^[0-9a-f]{40}$/, 'the commit was made; Flux could not fetch it');
       assert.ok(run.durationMs < 15_000, `took ${run.durationMs} ms`);
       assert.deepEqual(secretLeaks(run, [f.env.devops.accessToken, revoked]), []);
+
+      // The re-run finds nothing to commit, but what it would deliver is not live: it must not pass.
+      const rerun = await runGitOps(f, 'staging', inputs);
+      assert.equal(rerun.result?.status, 'Failed', describeRun(rerun));
+      assert.match(rerun.result!.message, /^Flux cannot fetch its source/);
+      assert.equal(rerun.outputs.gitCommit, '', 'nothing committed the second time');
+      assert.equal(f.cluster.kube.get('apps/v1', 'Deployment', ns, 'web'), undefined, 'kubectl\'s view: nothing of it is on the cluster');
     } finally {
       reconciler.spec.credential = { username: 'flux', password: repos.issuePersonalAccessToken('Flux shop-staging').token };
     }
+    const fixed = await runGitOps(f, 'staging', { manifests: writeManifest(f, workload({ image: 'shop/web', replicas: 1 })), namespace: ns, images: `${f.image}:2.0` });
+    assert.equal(fixed.result?.status, 'Succeeded', describeRun(fixed));
+    assert.match(fixed.result!.message, /^No change: .* nothing was committed\. Flux applied [0-9a-f]{8} to .*Ready and Compliant/);
+    assert.equal(f.cluster.kube.get('apps/v1', 'Deployment', ns, 'web')?.status?.availableReplicas, 1, 'the Deployment Flux applied is available');
   });
 
   it('delivers to production by a pull request that auto-completes once the required reviewer approves', async () => {

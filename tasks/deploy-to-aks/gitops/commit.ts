@@ -15,6 +15,8 @@ export interface CommitOutcome {
   files: FileReport[];
   /** Undefined when the folder already held exactly the rendered objects. */
   commit?: string;
+  /** Without a commit: the branch tip that already holds them, which Flux must have applied. */
+  holdingTip?: string;
   /** When the commit landed on the branch Flux follows, or the pull request was created (ms). */
   at: number;
   pullRequest?: { id: number; url: string; sourceBranch: string };
@@ -75,7 +77,7 @@ export async function commitFolder(repo: GitOpsRepository, options: GitOpsOption
     if (!tip) throw new UserError(`Input 'gitBranch': the branch '${branch}' no longer exists in '${repo.repository.name}'.`);
     const existing = await repo.folder(tip, options.path);
     const { changes, files } = planChanges(rendered, existing);
-    if (changes.length === 0) return { files, branch, at: Date.now() };
+    if (changes.length === 0) return { files, branch, at: Date.now(), holdingTip: tip };
     const comment = message(files);
     try {
       if (options.change === 'push') {

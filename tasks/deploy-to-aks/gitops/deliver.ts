@@ -69,9 +69,16 @@ export async function deliverByGitOps(options: DeployOptions, log: TaskLog, cwd:
 
   const outcome = await commitFolder(repo, g, branch, rendered, (files) => commitMessage(g, options.appName, images, files), log);
   base.files = outcome.files;
+  const workloads = objects.filter((o) => WORKLOAD_KINDS.has(o.kind) && o.kind !== 'Pod');
+  const watchRollouts = () => rolloutWatcher && workloads.length ? rolloutWatcher(options.connection, workloads, g.reconcileTimeoutSeconds, log) : undefined;
   if (!outcome.commit) {
     log.info(`Nothing to commit: ${g.path} on ${branch} already holds exactly these ${rendered.length} objects.`);
-    return { ...base, reason: `No change: ${g.path} on ${branch} of ${repo.repository.name} already holds these ${rendered.length} objects; nothing was committed.` };
+    const noChange = `No change: ${g.path} on ${branch} of ${repo.repository.name} already holds these ${rendered.length} objects; nothing was committed.`;
+    if (!flux || !selection) return { ...base, reason: noChange };
+    // Unchanged is not yet delivered: after a run that failed while Flux could not apply it, a re-run must not pass
+    // unless the cluster runs it. Flux has to report the tip that holds these objects applied, as for a new commit.
+    const held = await waitForFlux(options, repo, flux, selection, { sha: outcome.holdingTip!, since: 0 }, Date.now() + g.reconcileTimeoutSeconds * 1000, base, watchRollouts(), log);
+    return held.ok ? { ...held, reason: `${noChange} ${held.reason}` } : held;
   }
   base.commit = { sha: outcome.commit, url: repo.commitUrl(outcome.commit) };
   if (outcome.pullRequest) base.pullRequest = { id: outcome.pullRequest.id, url: outcome.pullRequest.url, state: 'active' };
@@ -89,9 +96,7 @@ export async function deliverByGitOps(options: DeployOptions, log: TaskLog, cwd:
     base.commit = { sha: merged.sha, url: repo.commitUrl(merged.sha) };
     target = { sha: merged.sha, since: merged.at };
   }
-  const workloads = objects.filter((o) => WORKLOAD_KINDS.has(o.kind) && o.kind !== 'Pod');
-  const rollouts = rolloutWatcher && workloads.length ? rolloutWatcher(options.connection, workloads, g.reconcileTimeoutSeconds, log) : undefined;
-  return waitForFlux(options, repo, flux, selection, target, deadline, base, rollouts, log);
+  return waitForFlux(options, repo, flux, selection, target, deadline, base, watchRollouts(), log);
 }
 
 /** Resolves a tag to its digest through the registry, with the AzureRM connection's Entra identity for ACRs. */
@@ -146,7 +151,7 @@ async function waitForFlux(options: DeployOptions, repo: GitOpsRepository, flux:
       const config = await flux.get(selection.name);
       if (!config) throw new UserError(`Input 'fluxConfiguration': the Flux configuration '${selection.name}' was deleted from ${flux.cluster} while waiting.`);
       statuses = objectStatuses(config);
-      verdict = await judge(config, { ...target, kustomization: selection.kustomization }, contains);
+      verdict = await judge(config, { ...target, kustomization: selection.kustomization, waitingSince: started }, contains);
       const flux_ = { configuration: selection.name, kustomization: selection.kustomization, verdict: verdict.state === 'pending' ? verdict.say : verdict.state, statuses };
       if (verdict.state === 'applied') {
         const how = verdict.superseded ? `superseded by ${verdict.sha.slice(0, 8)}, which contains it: ` : '';
@@ -155,7 +160,7 @@ async function waitForFlux(options: DeployOptions, repo: GitOpsRepository, flux:
         if (failed) return { ...base, flux: flux_, appliedRevision: verdict.revision, rollouts: rollouts!.results(), ok: false, reason: failed };
         return {
           ...base, flux: flux_, appliedRevision: verdict.revision, rollouts: rollouts?.results() ?? [],
-          reason: `Flux applied ${base.commit!.sha.slice(0, 8)} to ${flux.cluster}${verdict.superseded ? ` (in the newer ${verdict.sha.slice(0, 8)})` : ''}: ${selection.kustomization} Ready and Compliant in ${formatDuration(Date.now() - started)}.`,
+          reason: `Flux applied ${target.sha.slice(0, 8)} to ${flux.cluster}${verdict.superseded ? ` (in the newer ${verdict.sha.slice(0, 8)})` : ''}: ${selection.kustomization} Ready and Compliant in ${formatDuration(Date.now() - started)}.`,
         };
       }
       if (verdict.state === 'failed') {

@@ -23,6 +23,11 @@ export interface FluxTarget {
   since: number;
   /** `<fluxConfiguration>-<kustomization key>`: the Kustomization object covering gitPath. */
   kustomization: string;
+  /**
+   * When the task began to wait (ms). A source failure counts only in a reading Flux made since: one reported just
+   * before (a credential renewed a moment ago, not fetched with yet) is what Flux said about an earlier try.
+   */
+  waitingSince: number;
 }
 
 /**
@@ -59,7 +64,7 @@ export async function judge(config: FluxConfiguration, target: FluxTarget, conta
     return { state: 'pending', say: `status from ${config.statusUpdatedAt!.toISOString()}, before our commit (stale)` };
   }
   const objects = objectStatuses(config);
-  const fetching = sourceFailure(objects);
+  const fetching = updated !== undefined && updated >= target.waitingSince ? sourceFailure(objects) : undefined;
   if (!synced) return fetching ?? { state: 'pending', say: `no source revision yet (${config.complianceState ?? 'Unknown'})` };
   const short = (sha: string) => sha.slice(0, 8);
   let superseded = false;
