@@ -18,8 +18,9 @@ export interface FluxEnvironment {
  * AKS's GitOps extension on both clusters: one Azure Repos repository (`shop-gitops`, branch main) with a folder
  * per cluster, a fluxConfiguration per cluster whose Kustomization reconciles that folder, and ARM's
  * fluxConfigurations resources. Each configuration fetches over HTTPS with its own personal access token (user
- * `flux`, the token as password, as Microsoft's tutorials connect Azure Repos), into its own copy under `dir`. `syncIntervalInSeconds` is short so tests do not wait Flux's default ten minutes; a failed
- * revision is retried after `retryIntervalInSeconds` (10 s unless given), long enough for a poller to read the failure.
+ * `flux`, the token as password, as Microsoft's tutorials connect Azure Repos), into its own copy under `dir`.
+ * `syncIntervalInSeconds` is short so tests do not wait Flux's default ten minutes; a failed revision is retried
+ * after `retryIntervalInSeconds` (10 s unless given), long enough for a poller to read the failure.
  */
 export async function startFlux(options: { arm: ArmEmulator; repos: AzureRepos; clusters: { staging: AksCluster; production: AksCluster }; caPem: string; caFile: string; dir: string; syncIntervalInSeconds?: number; retryIntervalInSeconds?: number }): Promise<FluxEnvironment> {
   const { arm, repos, clusters } = options;
