@@ -131,6 +131,7 @@ export class FluxReconciler {
     clearInterval(this.timer);
     this.abort.abort();
     await this.running;
+    (await this.gitSource?.catch(() => undefined))?.close();
   }
 
   /** The fluxConfigurations resource as ARM serves it (2023-05-01 onwards). */

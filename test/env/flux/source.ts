@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as https from 'node:https';
 import * as path from 'node:path';
 import { BareRepository } from '../repos/bareRepository';
 
@@ -18,12 +19,17 @@ export class GitFetchError extends Error {}
  * command line. Trees and files are then read from this copy, never from the server's repository.
  */
 export class GitSource {
+  /** One kept-alive connection for the ref checks of every sync. */
+  private readonly agent: https.Agent;
+
   private constructor(
     readonly repository: BareRepository,
     readonly url: string,
     private readonly caFile: string,
     private readonly caPath: string,
-  ) {}
+  ) {
+    this.agent = new https.Agent({ keepAlive: true, maxSockets: 1, ca: fs.readFileSync(caFile) });
+  }
 
   /** `dir` holds the copy; `url` must be a loopback HTTPS URL (the environment contacts nothing else). */
   static async create(dir: string, url: string, caFile: string): Promise<GitSource> {
@@ -45,6 +51,11 @@ export class GitSource {
     const ref = `refs/heads/${branch}`;
     const local = `refs/remotes/origin/${branch}`;
     const basic = Buffer.from(`${credential.username}:${credential.password}`).toString('base64');
+    // source-controller first lists the remote's refs and skips the clone when the tip is the artifact it has
+    // (go-git's Remote.List). Here that check is one request on a kept-alive connection, with no git process on
+    // this side; anything but a clean answer is left to git fetch, whose words the failure then carries.
+    const have = await this.repository.resolve(local);
+    if (have && (await this.advertisedTip(ref, basic, options.signal)) === have) return have;
     const config: [string, string][] = [
       // go-git, which source-controller fetches with, speaks protocol v0; with nothing new that is one ref
       // advertisement and no POST, half the requests (and git processes on the server) of v2's ls-refs.
@@ -75,6 +86,27 @@ export class GitSource {
     const sha = await this.repository.resolve(local);
     if (!sha) throw new GitFetchError(`couldn't find remote ref ${ref}`);
     return sha;
+  }
+
+  /** Closes the kept-alive connection. */
+  close(): void {
+    this.agent.destroy();
+  }
+
+  /** The sha the server advertises for `ref` (smart HTTP, protocol v0), or undefined when it did not answer cleanly. */
+  private advertisedTip(ref: string, basic: string, signal: AbortSignal): Promise<string | undefined> {
+    return new Promise((resolve) => {
+      const req = https.get(`${this.url}/info/refs?service=git-upload-pack`, { agent: this.agent, signal, headers: { authorization: `Basic ${basic}` } }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c)).on('error', () => resolve(undefined)).on('end', () => {
+          if (res.statusCode !== 200) return resolve(undefined);
+          // pkt-lines: four hex digits of length, then `<sha> <ref>` (the first ref also carries \0 and capabilities).
+          const text = Buffer.concat(chunks).toString('latin1');
+          resolve(text.split(/0000|\n/).map((l) => /^[0-9a-f]{4}([0-9a-f]{40}) ([^\0]+)/.exec(l)).find((m) => m?.[2] === ref)?.[1]);
+        });
+      });
+      req.on('error', () => resolve(undefined));
+    });
   }
 }
 
