@@ -2,7 +2,7 @@ import type { KubeCluster } from '../cluster';
 import type { KObj } from '../types';
 import { syncControllerRevision } from './controllerRevisions';
 import { scaledValue } from './deployment/replicaSets';
-import { createPod, deletePod, isAvailable, isTerminating, ownedBy, type Any } from './objects';
+import { createPod, deletePod, isActivePod, isAvailable, isFinished, isTerminating, ownedBy, type Any } from './objects';
 import { isReady, sameStatus } from '../status';
 
 /**
@@ -38,10 +38,6 @@ export function reconcileDaemonSet(cluster: KubeCluster, ds: KObj): void {
   }
   const status = nodeStatus(cluster, ds, nodes, isUpdated, minReady);
   if (!sameStatus(ds.status, status)) cluster.put({ ...ds, status });
-}
-
-function isFinished(p: KObj): boolean {
-  return p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed';
 }
 
 /**
@@ -87,7 +83,7 @@ function oldPodsToDelete(spec: Any, desired: number, pods: KObj[], isUpdated: (p
   const byNode = new Map<string, KObj[]>();
   for (const p of pods) byNode.set(p.spec.nodeName, [...(byNode.get(p.spec.nodeName) ?? []), p]);
   for (const onNode of byNode.values()) {
-    const live = onNode.filter((p) => !isTerminating(p) && !isFinished(p));
+    const live = onNode.filter(isActivePod);
     const fresh = live.filter(isUpdated);
     const old = live.filter((p) => !isUpdated(p));
     // Several of a kind, both kinds or neither (only a Terminating pod): the manage loop's, and unavailable.

@@ -1,6 +1,6 @@
 import type { KubeCluster } from '../cluster';
 import { clone, type KObj } from '../types';
-import { createPod, deletePod, isActivePod, isTerminating, ownedBy, type Any } from './objects';
+import { createPod, deletePod, isActivePod, isFinished, isTerminating, ownedBy, type Any } from './objects';
 import { isReady, now, sameStatus } from '../status';
 
 /**
@@ -8,8 +8,9 @@ import { isReady, now, sameStatus } from '../status';
  * its backoff limit (BackoffLimitExceeded) or once active for activeDeadlineSeconds (DeadlineExceeded). Kubernetes
  * 1.32 finishes in two steps (delayTerminalCondition, on with JobPodReplacementPolicy): first SuccessCriteriaMet or
  * FailureTarget, with the pods still active deleted through the API (deleteActivePods, so they get their grace
- * period), then Complete or Failed, with its event, once no pod is terminating. Terminating pods are not active (IsPodActive) and are counted in status.terminating; with the default
- * podReplacementPolicy (TerminatingOrFailed) a replacement does not wait for them.
+ * period), then Complete or Failed, with its event, once no pod is terminating. Terminating pods are not active
+ * (IsPodActive) and are counted in status.terminating; with the default podReplacementPolicy (TerminatingOrFailed)
+ * a replacement does not wait for them.
  */
 export function reconcileJob(cluster: KubeCluster, j: KObj): void {
   const spec = j.spec as Any;
@@ -50,7 +51,7 @@ export function reconcileJob(cluster: KubeCluster, j: KObj): void {
   }
   const live = ownedBy(cluster, j, 'v1', 'Pod');
   const active = live.filter(isActivePod);
-  const terminating = live.filter((p) => isTerminating(p) && p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed').length;
+  const terminating = live.filter((p) => isTerminating(p) && !isFinished(p)).length;
   const next: Any = { startTime, active: active.length, succeeded, failed, terminating, ready: active.filter(isReady).length };
   if (finishing && terminating === 0) {
     conditions.push(condition(finishing.type, finishing.reason, finishing.message));

@@ -102,13 +102,18 @@ export function isTerminating(p: KObj): boolean {
   return !!p.metadata.deletionTimestamp;
 }
 
+/** Whether a pod's containers have finished for good (Succeeded or Failed): it has no process left to end. */
+export function isFinished(p: KObj): boolean {
+  return p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed';
+}
+
 /**
  * Whether a pod counts for its controller: not finished and not being deleted (IsPodActive, which FilterActivePods
  * applies, in pkg/controller/controller_utils.go). A Terminating pod is not one of a ReplicaSet's replicas, so its
  * replacement is made at once and a rollout does not wait for it to end.
  */
 export function isActivePod(p: KObj): boolean {
-  return p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed' && !p.metadata.deletionTimestamp;
+  return !isFinished(p) && !isTerminating(p);
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { KubeCluster } from '../cluster';
 import type { KObj } from '../types';
 import { syncControllerRevision, templateOf } from './controllerRevisions';
-import { createPod, deletePod, isAvailable, isTerminating, ownedBy, type Any } from './objects';
+import { createPod, deletePod, isAvailable, isFinished, isTerminating, ownedBy, type Any } from './objects';
 import { isReady, sameStatus } from '../status';
 
 /**
@@ -63,10 +63,6 @@ function isRunningAndReady(p: KObj): boolean {
 /** isHealthy: Running and Ready and not Terminating. */
 function isHealthy(p: KObj): boolean {
   return isRunningAndReady(p) && !isTerminating(p);
-}
-
-function isFinished(p: KObj): boolean {
-  return p.status?.phase === 'Failed' || p.status?.phase === 'Succeeded';
 }
 
 /**
