@@ -24,17 +24,6 @@ async function podStatuses(c: FidelityContext, ns: string): Promise<Map<string, 
   }));
 }
 
-/** Polls until `check` returns a value. */
-async function poll<T>(what: string, check: () => T | undefined | Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 const podsOf = (c: FidelityContext, ns: string, app: string): KObj[] => c.f.cluster.kube.list('v1', 'Pod', ns, (p) => p.metadata.labels?.app === app);
 const isAlive = (pid: number) => fs.existsSync(`/proc/${pid}`) && !/^State:\s+Z/m.test(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
 
@@ -56,15 +45,15 @@ describe('Kubernetes emulator fidelity: controllers delete pods gracefully', () 
       const [oldRs] = replicaSetsOf(c, ns, 'web');
       assert.equal((await getJson(c, ns, 'replicaset', oldRs.metadata.name)).status.replicas, 0, 'a Terminating pod is not one of its replicas');
       // The EndpointSlice controller follows on its own; a Terminating pod still serves but is not ready.
-      const conditions = await poll('the endpoint to be terminating', async () => {
+      const conditions = await until('the endpoint to be terminating', async () => {
         const slice = (await getJson(c, ns, 'endpointslices')).items[0];
         const endpoint = (slice?.endpoints ?? []).find((e: Any) => e.addresses.includes(terminating[0].status.podIP));
         return endpoint?.conditions?.terminating ? endpoint.conditions : undefined;
       }, 5000);
       assert.deepEqual(conditions, { ready: false, serving: true, terminating: true });
-      await poll('the old pods to be gone', async () => {
+      await until('the old pods to be gone', async () => {
         const now = await podStatuses(c, ns);
-        return oldPods.every((p) => !now.has(p.metadata.name)) ? true : undefined;
+        return oldPods.every((p) => !now.has(p.metadata.name));
       });
     });
 
@@ -74,18 +63,18 @@ describe('Kubernetes emulator fidelity: controllers delete pods gracefully', () 
     await c.kubectl('rollout', 'status', '-n', ns, 'deployment/web', '--timeout=30s');
     const pids = new Map(podsOf(c, ns, 'web').map((p) => [p.metadata.name, c.f.cluster.kubelet.containers.pid(p, 'web')!]));
     await c.kubectl('scale', '-n', ns, 'deployment/web', '--replicas=1');
-    const doomed = await poll('a pod marked for deletion', async () => ((await getJson(c, ns, 'pods')).items as Any[]).find((p) => p.metadata.deletionTimestamp));
+    const doomed = await until('a pod marked for deletion', async () => ((await getJson(c, ns, 'pods')).items as Any[]).find((p) => p.metadata.deletionTimestamp));
     assert.equal(doomed.metadata.deletionGracePeriodSeconds, 20, 'the pod\'s terminationGracePeriodSeconds');
     const pid = pids.get(doomed.metadata.name)!;
-    await poll('the SIGTERM in the log', async () => (/received SIGTERM/.test(await c.kubectl('logs', '-n', ns, doomed.metadata.name)) ? true : undefined));
+    await until('the SIGTERM in the log', async () => /received SIGTERM/.test(await c.kubectl('logs', '-n', ns, doomed.metadata.name)));
     let goneWhileRunning = false;
     let seenAfterTerm = false;
-    await poll('the pod to be gone', () => {
+    await until('the pod to be gone', () => {
       const present = !!c.f.cluster.kube.get('v1', 'Pod', ns, doomed.metadata.name);
       const alive = isAlive(pid);
       if (!present && alive) goneWhileRunning = true;
       if (present) seenAfterTerm = true;
-      return present ? undefined : true;
+      return !present;
     }, 15_000);
     assert.ok(seenAfterTerm, 'the pod stayed while its process shut down');
     assert.ok(!goneWhileRunning, 'the pod went only after its process had ended');
@@ -189,7 +178,7 @@ describe('Kubernetes emulator fidelity: controllers delete pods gracefully', () 
         },
       };
       await apply(c, ns, job);
-      const pod = await poll('the pod to be deleted', async () => ((await getJson(c, ns, 'pods')).items as Any[]).find((p) => p.metadata.deletionTimestamp), 10_000);
+      const pod = await until('the pod to be deleted', async () => ((await getJson(c, ns, 'pods')).items as Any[]).find((p) => p.metadata.deletionTimestamp), 10_000);
       const during = await getJson(c, ns, 'job', 'report');
       const trueTypes = (j: Any) => (j.status.conditions as Any[]).filter((x) => x.status === 'True').map((x) => `${x.type}:${x.reason}`);
       assert.deepEqual(trueTypes(during), ['FailureTarget:DeadlineExceeded'], 'not Failed while its pod terminates');
