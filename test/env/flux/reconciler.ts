@@ -73,10 +73,10 @@ const GROUP = 'kustomize.toolkit.fluxcd.io';
  * A Flux stand-in for one cluster and one AKS fluxConfiguration (the `microsoft.flux` extension): every
  * `syncIntervalInSeconds` it fetches the branch over HTTPS from Azure Repos into its own copy with the
  * configuration's credential (source-controller; a failed fetch makes the GitRepository Ready=False with git's
- * message, and the Kustomizations keep what they applied), and for a new revision (or after a failure) applies each Kustomization's folder to the cluster through its API by server-side
- * apply as `kustomize-controller`, prunes what the folder no longer holds, and with `wait: true` waits until
- * every applied object is Current in kstatus' terms, failing early on a stalled one and at `timeoutInSeconds`
- * otherwise. It keeps a Kustomization object with Flux's status in the cluster, the ARM `fluxConfigurations`
+ * message, and the Kustomizations keep what they applied), and for a new revision (or after a failure) applies
+ * each Kustomization's folder to the cluster through its API by server-side apply as `kustomize-controller`,
+ * prunes what the folder no longer holds, and with `wait: true` waits until every applied object is Current in
+ * kstatus' terms, failing early on a stalled one and at `timeoutInSeconds` otherwise. It keeps a Kustomization object with Flux's status in the cluster, the ARM `fluxConfigurations`
  * resource's status as fluxconfig-agent reports it, and commit statuses as the `azuredevops` notification
  * provider posts them. Semantics: ../shared/reference/gitops.md §2.3-2.4 and §3.
  */

@@ -21,6 +21,8 @@ export class GitFetchError extends Error {}
 export class GitSource {
   /** One kept-alive connection for the ref checks of every sync. */
   private readonly agent: https.Agent;
+  /** The tip the last fetch brought: what the copy holds, known without asking git at every sync. */
+  private fetched?: string;
 
   private constructor(
     readonly repository: BareRepository,
@@ -54,8 +56,7 @@ export class GitSource {
     // source-controller first lists the remote's refs and skips the clone when the tip is the artifact it has
     // (go-git's Remote.List). Here that check is one request on a kept-alive connection, with no git process on
     // this side; anything but a clean answer is left to git fetch, whose words the failure then carries.
-    const have = await this.repository.resolve(local);
-    if (have && (await this.advertisedTip(ref, basic, options.signal)) === have) return have;
+    if (this.fetched && (await this.advertisedTip(ref, basic, options.signal)) === this.fetched) return this.fetched;
     const config: [string, string][] = [
       // go-git, which source-controller fetches with, speaks protocol v0; with nothing new that is one ref
       // advertisement and no POST, half the requests (and git processes on the server) of v2's ls-refs.
@@ -85,6 +86,7 @@ export class GitSource {
     });
     const sha = await this.repository.resolve(local);
     if (!sha) throw new GitFetchError(`couldn't find remote ref ${ref}`);
+    this.fetched = sha;
     return sha;
   }
 
@@ -100,14 +102,32 @@ export class GitSource {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c)).on('error', () => resolve(undefined)).on('end', () => {
           if (res.statusCode !== 200) return resolve(undefined);
-          // pkt-lines: four hex digits of length, then `<sha> <ref>` (the first ref also carries \0 and capabilities).
-          const text = Buffer.concat(chunks).toString('latin1');
-          resolve(text.split(/0000|\n/).map((l) => /^[0-9a-f]{4}([0-9a-f]{40}) ([^\0]+)/.exec(l)).find((m) => m?.[2] === ref)?.[1]);
+          resolve(advertisedRefs(Buffer.concat(chunks).toString('latin1')).get(ref));
         });
       });
       req.on('error', () => resolve(undefined));
     });
   }
+}
+
+/**
+ * The refs of a smart-HTTP ref advertisement: pkt-lines, each four hex digits giving its length (the digits
+ * included; `0000` is a flush), holding `<sha> <ref>`, the first one followed by \0 and the capabilities.
+ */
+function advertisedRefs(body: string): Map<string, string> {
+  const refs = new Map<string, string>();
+  for (let at = 0; at + 4 <= body.length;) {
+    const length = parseInt(body.slice(at, at + 4), 16);
+    if (Number.isNaN(length)) break;
+    if (length < 4) {
+      at += 4;
+      continue;
+    }
+    const [sha, name] = body.slice(at + 4, at + length).replace(/\n$/, '').split('\0')[0].split(' ');
+    if (/^[0-9a-f]{40}$/.test(sha) && name) refs.set(name, sha);
+    at += length;
+  }
+  return refs;
 }
 
 /** git's complaint: the fatal line without its prefix, followed by what the server said (`remote:` lines). */
