@@ -10,7 +10,7 @@ import { WORKLOAD_KINDS, type RolloutResult } from '../rollout';
 import { GitOpsRepository } from './azureRepos';
 import { commitFolder, commitMessage, type CommitOutcome, type FileReport } from './commit';
 import { FluxConfigurations, type FluxSelection } from './fluxConfiguration';
-import { judge, objectStatuses, type FluxObjectStatus, type FluxVerdict } from './fluxStatus';
+import { judge, objectName, objectStatuses, type FluxObjectStatus, type FluxVerdict } from './fluxStatus';
 import type { GitOpsOptions } from './options';
 import { pinImages, renderFiles, renderObjects } from './render';
 import type { RolloutWatch, watchRollouts } from '../gitopsRollouts';
@@ -69,6 +69,7 @@ export async function deliverByGitOps(options: DeployOptions, log: TaskLog, cwd:
 
   const outcome = await commitFolder(repo, g, branch, rendered, (files) => commitMessage(g, options.appName, images, files), log);
   base.files = outcome.files;
+  const deadline = Date.now() + g.reconcileTimeoutSeconds * 1000;
   const workloads = objects.filter((o) => WORKLOAD_KINDS.has(o.kind) && o.kind !== 'Pod');
   const watchRollouts = () => rolloutWatcher && workloads.length ? rolloutWatcher(options.connection, workloads, g.reconcileTimeoutSeconds, log) : undefined;
   if (!outcome.commit) {
@@ -77,7 +78,7 @@ export async function deliverByGitOps(options: DeployOptions, log: TaskLog, cwd:
     if (!flux || !selection) return { ...base, reason: noChange };
     // Unchanged is not yet delivered: after a run that failed while Flux could not apply it, a re-run must not pass
     // unless the cluster runs it. Flux has to report the tip that holds these objects applied, as for a new commit.
-    const held = await waitForFlux(options, repo, flux, selection, { sha: outcome.holdingTip!, since: 0 }, Date.now() + g.reconcileTimeoutSeconds * 1000, base, watchRollouts(), log);
+    const held = await waitForFlux(options, repo, flux, selection, { sha: outcome.holdingTip!, since: 0 }, deadline, base, watchRollouts(), log);
     return held.ok ? { ...held, reason: `${noChange} ${held.reason}` } : held;
   }
   base.commit = { sha: outcome.commit, url: repo.commitUrl(outcome.commit) };
@@ -87,7 +88,6 @@ export async function deliverByGitOps(options: DeployOptions, log: TaskLog, cwd:
     const what = outcome.pullRequest ? `pull request ${outcome.pullRequest.id} (${outcome.pullRequest.url})` : `commit ${outcome.commit}`;
     return { ...base, reason: `Committed ${what}; not waiting for Flux (waitForReconcile is false).` };
   }
-  const deadline = Date.now() + g.reconcileTimeoutSeconds * 1000;
   let target = { sha: outcome.commit, since: outcome.at };
   if (outcome.pullRequest) {
     const merged = await waitForMerge(repo, outcome, deadline, log);
@@ -193,7 +193,7 @@ export function describeObjects(objects: FluxObjectStatus[]): string[] {
   return objects.filter((o) => o.complianceState !== 'Compliant').map((o) => {
     const bad = o.conditions.filter((c) => (c.type === 'Ready' || c.type === 'Available' || c.type === 'Progressing') ? c.status !== 'True' : c.status === 'True' && /Failure|Failed/.test(c.type ?? ''));
     const text = (bad.length ? bad : o.conditions).map((c) => `${c.type}=${c.status} ${c.reason ?? ''}: ${(c.message ?? '').replace(/\.$/, '')}`.trim()).join('; ');
-    return `${o.kind} ${o.namespace ? `${o.namespace}/` : ''}${o.name} ${o.complianceState}${text ? `: ${text}` : ''}`;
+    return `${o.kind} ${objectName(o)} ${o.complianceState}${text ? `: ${text}` : ''}`;
   });
 }
 

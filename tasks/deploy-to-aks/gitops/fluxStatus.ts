@@ -42,6 +42,11 @@ export function parseRevision(text: string | undefined): { branch?: string; sha:
   return old ? { branch: old[1], sha: old[2].toLowerCase() } : undefined;
 }
 
+/** `namespace/name`, or the name alone for an object without a namespace. */
+export function objectName(o: FluxObjectStatus): string {
+  return `${o.namespace ? `${o.namespace}/` : ''}${o.name}`;
+}
+
 /** ARM's statuses[] in our shape. */
 export function objectStatuses(config: FluxConfiguration): FluxObjectStatus[] {
   return (config.statuses ?? []).filter((s) => s !== null).map((s) => ({
@@ -103,10 +108,10 @@ export async function judge(config: FluxConfiguration, target: FluxTarget, conta
 function sourceFailure(objects: FluxObjectStatus[]): FluxVerdict | undefined {
   const source = objects.find((o) => o.kind === 'GitRepository');
   const ready = source?.conditions.find((c) => c.type === 'Ready');
-  if (ready?.status !== 'False') return undefined;
+  if (!source || ready?.status !== 'False') return undefined;
   return {
     state: 'failed',
-    say: `Flux cannot fetch its source, GitRepository ${source!.namespace ? `${source!.namespace}/` : ''}${source!.name} (${ready.reason}: ${(ready.message ?? '').replace(/\.$/, '')}). Check the Flux configuration's repository URL, branch and credentials (its HTTPS user and token, or SSH key), then run again.`,
+    say: `Flux cannot fetch its source, GitRepository ${objectName(source)} (${ready.reason}: ${(ready.message ?? '').replace(/\.$/, '')}). Check the Flux configuration's repository URL, branch and credentials (its HTTPS user and token, or SSH key), then run again.`,
     // The condition is in the sentence already.
     objects: [],
   };
