@@ -10,7 +10,8 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { errorMessage } from './errors';
-import { nodeAgentFor } from './network/clients';
+import { connectThrough, nodeAgentFor } from './network/clients';
+import { getOnSocket } from './network/ownConnection';
 import { networkSettings, proxyFor, type NetworkSettings, type ProxyEndpoint } from './network/settings';
 import { isDroppedConnection, isTransientStatus, parseRetryAfter, type TransientVerdict } from './retry';
 
@@ -24,6 +25,11 @@ export interface SendOptions {
   timeoutMs?: number;
   /** Follow redirects (default false). The authorization header never follows to another host. */
   followRedirects?: boolean;
+  /**
+   * A large download (GET only): read on a connection of its own without Node's HTTP parser, which copies every
+   * 16 KB piece of a body once more (network/ownConnection.ts).
+   */
+  ownConnection?: boolean;
 }
 
 export interface HttpResponse {
@@ -118,10 +124,15 @@ export async function send(url: string | URL, options: SendOptions = {}): Promis
 function sendOnce(target: URL, method: string, headers: Record<string, string>, body: SendOptions['body'], options: SendOptions): Promise<HttpResponse> {
   const route = routeFor(target);
   const timeoutMs = options.timeoutMs ?? 60_000;
+  if (options.ownConnection && method === 'GET') return getOnOwnConnection(target, headers, route, timeoutMs, options.signal);
   return new Promise((resolve, reject) => {
     const req = (target.protocol === 'http:' ? http : https).request(target, { method, headers, agent: route.agent, signal: options.signal }, (res) => {
       req.setTimeout(0);
-      resolve(wrap(res, target.toString()));
+      const header = (name: string) => {
+        const value = res.headers[name.toLowerCase()];
+        return Array.isArray(value) ? value.join(', ') : value;
+      };
+      resolve(wrap(res.statusCode ?? 0, target.toString(), header, res));
     });
     // An idle timeout: a connection that hangs, or a server that says nothing, while an upload that is moving never ends.
     req.setTimeout(timeoutMs, () => req.destroy(Object.assign(new Error(`no answer within ${Math.round(timeoutMs / 1000)} s`), { code: 'UND_ERR_HEADERS_TIMEOUT' })));
@@ -167,28 +178,35 @@ class WriteBatches extends Transform {
   }
 }
 
-function wrap(res: http.IncomingMessage, url: string): HttpResponse {
+async function getOnOwnConnection(target: URL, headers: Record<string, string>, route: Route, timeoutMs: number, signal?: AbortSignal): Promise<HttpResponse> {
+  try {
+    const socket = await connectThrough(route.agent, target, timeoutMs);
+    const res = await getOnSocket(socket, target, headers, { timeoutMs, signal });
+    return wrap(res.status, target.toString(), (name) => res.headers.get(name.toLowerCase()), res.body);
+  } catch (err) {
+    throw new NetworkError(target, route.proxy, err);
+  }
+}
+
+function wrap(status: number, url: string, header: (name: string) => string | undefined, body: Readable): HttpResponse {
   const bytes = () => new Promise<Buffer>((resolve, reject) => {
     const chunks: Buffer[] = [];
-    res.on('data', (c: Buffer) => chunks.push(c));
-    res.once('end', () => resolve(Buffer.concat(chunks)));
-    res.once('error', reject);
-    res.once('aborted', () => reject(Object.assign(new Error('the response was cut off'), { code: 'ECONNRESET' })));
+    body.on('data', (c: Buffer) => chunks.push(c));
+    body.once('end', () => resolve(Buffer.concat(chunks)));
+    body.once('error', reject);
+    body.once('aborted', () => reject(Object.assign(new Error('the response was cut off'), { code: 'ECONNRESET' })));
   });
   return {
-    status: res.statusCode ?? 0,
+    status,
     url,
-    header(name) {
-      const value = res.headers[name.toLowerCase()];
-      return Array.isArray(value) ? value.join(', ') : value;
-    },
-    body: res,
+    header,
+    body,
     text: async () => (await bytes()).toString('utf8'),
     bytes,
     discard: () => new Promise<void>((resolve) => {
-      if (res.complete || res.destroyed) return resolve();
-      res.once('end', resolve).once('close', resolve).once('error', () => resolve());
-      res.resume();
+      if ((body as Partial<http.IncomingMessage>).complete || body.readableEnded || body.destroyed) return resolve();
+      body.once('end', resolve).once('close', resolve).once('error', () => resolve());
+      body.resume();
     }),
   };
 }

@@ -61,6 +61,31 @@ class EarlyConnectHttpsAgent extends https.Agent {
   }
 }
 
+/**
+ * A connection of its own to `url`'s origin through `agent`, as the agent would open one for its pool: directly or
+ * through the proxy's tunnel, with the same TLS settings. Used for downloads read without Node's HTTP parser.
+ */
+export function connectThrough(agent: http.Agent, url: URL, timeoutMs: number): Promise<Duplex> {
+  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  const secure = url.protocol === 'https:';
+  const options = {
+    host, port: Number(url.port) || (secure ? 443 : 80), timeout: timeoutMs,
+    ...(secure ? { ...tlsOptions(), servername: net.isIP(host) ? undefined : host } : {}),
+  };
+  return new Promise((resolve, reject) => {
+    let done = false;
+    // An agent either returns the socket or calls back with it (hpagent, once the CONNECT is answered).
+    const finish = (err: Error | null | undefined, socket?: Duplex | null) => {
+      if (done || (!err && !socket)) return;
+      done = true;
+      if (err) reject(err);
+      else resolve(socket!);
+    };
+    const socket = agent.createConnection(options, finish);
+    if (socket) finish(null, socket);
+  });
+}
+
 /** The credentials go in a header of the CONNECT request, so they never need URL-encoding. */
 function proxyRequestOptions(proxy: ProxyEndpoint): { headers: Record<string, string> } {
   return { headers: proxy.authorization ? { 'proxy-authorization': proxy.authorization } : {} };

@@ -116,7 +116,7 @@ export class RegistryClient {
   async blobStream(repository: string, digest: string): Promise<Readable> {
     const scopes = [`repository:${repository}:pull`];
     const path = `/v2/${repository}/blobs/${digest}`;
-    const open = async () => this.transport.send('GET', path, { authorization: await this.auth.header(scopes), followRedirects: true });
+    const open = async () => this.transport.send('GET', path, { authorization: await this.auth.header(scopes), followRedirects: true, ownConnection: true });
     let res = await open();
     if (res.status === 401) {
       await res.discard();
