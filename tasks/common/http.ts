@@ -203,8 +203,10 @@ function wrap(status: number, url: string, header: (name: string) => string | un
     body,
     text: async () => (await bytes()).toString('utf8'),
     bytes,
+    // A body that has arrived whole must still be read to its end: only then does Node give the connection back
+    // to the pool (otherwise every answer without a body, HEAD's above all, costs a new connection and handshake).
     discard: () => new Promise<void>((resolve) => {
-      if ((body as Partial<http.IncomingMessage>).complete || body.readableEnded || body.destroyed) return resolve();
+      if (body.readableEnded || body.destroyed) return resolve();
       body.once('end', resolve).once('close', resolve).once('error', () => resolve());
       body.resume();
     }),

@@ -54,6 +54,29 @@ describe('the HTTP layer (units)', () => {
     }
   });
 
+  it('gives the connection back to its pool after an answer without a body, or with one that is discarded', async () => {
+    let connections = 0;
+    const server = http.createServer((req, res) => {
+      if (req.method === 'HEAD') return res.writeHead(404, { 'content-length': '19' }).end();
+      res.writeHead(401, { 'content-type': 'application/json' }).end('{"errors":[]}');
+    });
+    server.on('connection', () => connections++);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v2/`;
+      for (const method of ['HEAD', 'GET', 'HEAD', 'GET', 'GET']) {
+        const res = await send(url, { method });
+        // A short answer has usually arrived whole by now, which must not keep its connection from the pool.
+        await new Promise((r) => setTimeout(r, 5));
+        await res.discard();
+      }
+      assert.equal(connections, 1, `five requests one after another took ${connections} connections`);
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+
   it('fails a request that gets no answer within its timeout, as a network error', async () => {
     const silent = http.createServer(() => undefined);
     await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
