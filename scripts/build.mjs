@@ -1,6 +1,8 @@
-// Builds each task exactly as it ships: build/tasks/<folder>/{task.json, icon.png, index.js, run.js}.
-// - index.js is the entry: the task library, input reading and validation. It starts fast, so a run with bad
-//   inputs fails at once.
+// Builds each task exactly as it ships: build/tasks/<folder>/{task.json, icon.png, index.js, main.js, run.js}.
+// - index.js, the file the agent runs, turns on V8's code cache for the folder (tasks/common/compileCache.ts) and
+//   loads main.js.
+// - main.js is the task's entry (tasks/<task>/index.ts): the task library, input reading and validation. It starts
+//   fast, so a run with bad inputs fails at once.
 // - Each module the entry imports dynamically (`await import('./run.js')`, the SDKs and the task's work) becomes a
 //   bundle of its own, required only after the inputs are valid. It must not contain the task library: one copy
 //   per process holds the inputs and secrets.
@@ -107,7 +109,7 @@ export async function buildTasks({ quiet = false } = {}) {
 
     const entry = path.join(src, 'index.ts');
     const lazy = new Map();
-    const main = await build({ ...ESBUILD_OPTIONS, entryPoints: [entry], outfile: path.join(dest, task.execution.Node20_1.target), plugins: [lazyModules(src, lazy), yamlAsEsm] });
+    const main = await build({ ...ESBUILD_OPTIONS, entryPoints: [entry], outfile: path.join(dest, 'main.js'), plugins: [lazyModules(src, lazy), yamlAsEsm] });
     if (taskLibInputs(main.metafile).size !== 1) throw new Error(`${folder}: the entry must hold exactly one copy of azure-pipelines-task-lib`);
     // Each lazy module may import others lazily in turn: built until no new one is found.
     for (const built = new Set(); built.size < lazy.size;) {
@@ -119,6 +121,7 @@ export async function buildTasks({ quiet = false } = {}) {
       }
     }
 
+    await build({ ...ESBUILD_OPTIONS, entryPoints: [path.join(root, 'tasks/common/taskLoader.ts')], outfile: path.join(dest, task.execution.Node20_1.target), external: [...ESBUILD_OPTIONS.external, './main.js'] });
     writeFileSync(path.join(dest, 'task.json'), `${JSON.stringify(task, null, 2)}\n`);
     copyFileSync(path.join(src, 'icon.png'), path.join(dest, 'icon.png'));
     rmSync(final, { recursive: true, force: true });

@@ -74,7 +74,8 @@ export interface TaskRun {
  * service connections and variables in the agent's environment variables, and parses every ##vso line it prints.
  */
 export async function runTask(folder: string, options: RunOptions = {}): Promise<TaskRun> {
-  const taskDir = path.join(BUILD_TASKS, folder);
+  // A folder of build/tasks, or the absolute path of a copy of one.
+  const taskDir = path.resolve(BUILD_TASKS, folder);
   const taskJson = JSON.parse(fs.readFileSync(path.join(taskDir, 'task.json'), 'utf8')) as { execution: Record<string, { target: string }> };
   return runAsAgent([path.join(taskDir, taskJson.execution.Node20_1.target)], options);
 }
