@@ -7,7 +7,6 @@
  * every bundle and its WebAssembly parser cost more CPU at start-up than skopeo spends on a whole 100 MB copy.
  */
 import * as http from 'node:http';
-import * as https from 'node:https';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { errorMessage } from './errors';
 import { connectThrough, nodeAgentFor } from './network/clients';
@@ -126,7 +125,7 @@ function sendOnce(target: URL, method: string, headers: Record<string, string>, 
   const timeoutMs = options.timeoutMs ?? 60_000;
   if (options.ownConnection && method === 'GET') return getOnOwnConnection(target, headers, route, timeoutMs, options.signal);
   return new Promise((resolve, reject) => {
-    const req = (target.protocol === 'http:' ? http : https).request(target, { method, headers, agent: route.agent, signal: options.signal }, (res) => {
+    const req = (target.protocol === 'http:' ? http : process.getBuiltinModule('node:https')).request(target, { method, headers, agent: route.agent, signal: options.signal }, (res) => {
       req.setTimeout(0);
       const header = (name: string) => {
         const value = res.headers[name.toLowerCase()];

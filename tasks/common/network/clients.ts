@@ -10,26 +10,33 @@
  */
 import * as fs from 'node:fs';
 import * as http from 'node:http';
-import * as https from 'node:https';
+import type * as https from 'node:https';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Duplex } from 'node:stream';
-import { HttpProxyAgent, HttpsProxyAgent } from 'hpagent';
 import { networkSettings, proxyFor, tlsOptions, type ProxyEndpoint } from './settings';
 
-/** A node:http(s) agent for one target: direct, or tunnelled with CONNECT through the proxy the settings give. */
+/**
+ * A node:http(s) agent for one target: direct, or tunnelled with CONNECT through the proxy the settings give.
+ * node:https (with node:tls) and hpagent are loaded with the first agent that needs them: a run whose requests are
+ * all plain http and direct, as a gate's in-cluster checks are, starts without them (about 2 ms).
+ */
 export function nodeAgentFor(target: string | URL, options: { keepAlive?: boolean; maxSockets?: number } = {}): http.Agent {
   const url = new URL(target);
   const proxy = proxyFor(url);
   const base = { keepAlive: options.keepAlive ?? true, maxSockets: options.maxSockets ?? 16, ...tlsOptions() };
   const secure = url.protocol === 'https:';
-  if (!proxy) return secure ? new EarlyConnectHttpsAgent(base) : new http.Agent(base);
+  if (!proxy) return secure ? new (earlyConnectHttpsAgent())(base) : new http.Agent(base);
   const tunnel = { ...base, proxy: proxy.origin, proxyRequestOptions: proxyRequestOptions(proxy) };
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded here, on first use, as said above
+  const { HttpProxyAgent, HttpsProxyAgent } = require('hpagent') as typeof import('hpagent');
   return secure ? new HttpsProxyAgent(tunnel) : new HttpProxyAgent(tunnel);
 }
 
 let trustStoreBuilt = false;
+type HttpsAgentClass = new (options: https.AgentOptions) => https.Agent;
+let earlyConnectAgentClass: HttpsAgentClass | undefined;
 
 /**
  * An https agent whose first connection in the process starts its TCP handshake (and DNS lookup) before the TLS
@@ -37,28 +44,30 @@ let trustStoreBuilt = false;
  * CPU measured, which Node does before it even opens the socket; here that work overlaps the network round trips.
  * Later connections, whose contexts are cheap, go the usual way (with TLS session reuse).
  */
-class EarlyConnectHttpsAgent extends https.Agent {
-  override createConnection(options: https.RequestOptions, callback?: (err: Error | null, stream: Duplex) => void): Duplex | null | undefined {
-    if (trustStoreBuilt || !callback) return super.createConnection(options, callback);
-    trustStoreBuilt = true;
-    // Only what opens the TCP connection: the request's own options (its path above all) would mean a Unix socket.
-    const socket = net.connect({ host: options.host ?? 'localhost', port: Number(options.port) || 443, family: options.family, localAddress: options.localAddress, lookup: options.lookup as net.LookupFunction | undefined });
-    let failed: Error | undefined;
-    const early = (err: Error) => { failed = err; };
-    socket.once('error', early);
-    // After this turn of the event loop the connect has been issued; the TLS context is built while it is under way.
-    setImmediate(() => {
-      socket.off('error', early);
-      if (failed) return callback(failed, socket);
-      try {
-        callback(null, super.createConnection({ ...options, socket } as https.RequestOptions)!);
-      } catch (err) {
-        socket.destroy();
-        callback(err as Error, socket);
-      }
-    });
-    return undefined;
-  }
+function earlyConnectHttpsAgent(): HttpsAgentClass {
+  return (earlyConnectAgentClass ??= class EarlyConnectHttpsAgent extends process.getBuiltinModule('node:https').Agent {
+    override createConnection(options: https.RequestOptions, callback?: (err: Error | null, stream: Duplex) => void): Duplex | null | undefined {
+      if (trustStoreBuilt || !callback) return super.createConnection(options, callback);
+      trustStoreBuilt = true;
+      // Only what opens the TCP connection: the request's own options (its path above all) would mean a Unix socket.
+      const socket = net.connect({ host: options.host ?? 'localhost', port: Number(options.port) || 443, family: options.family, localAddress: options.localAddress, lookup: options.lookup as net.LookupFunction | undefined });
+      let failed: Error | undefined;
+      const early = (err: Error) => { failed = err; };
+      socket.once('error', early);
+      // After this turn of the event loop the connect has been issued; the TLS context is built while it is under way.
+      setImmediate(() => {
+        socket.off('error', early);
+        if (failed) return callback(failed, socket);
+        try {
+          callback(null, super.createConnection({ ...options, socket } as https.RequestOptions)!);
+        } catch (err) {
+          socket.destroy();
+          callback(err as Error, socket);
+        }
+      });
+      return undefined;
+    }
+  });
 }
 
 /**

@@ -1,5 +1,4 @@
 import * as fs from 'node:fs';
-import * as tls from 'node:tls';
 import { UserError } from '../errors';
 import type { TaskLog } from '../log';
 import { agentBypass, noProxyBypass, type BypassMatcher } from './bypass';
@@ -184,7 +183,7 @@ export function tlsOptions(settings: NetworkSettings = networkSettings()): TlsOp
   if (agentCa) {
     const extraFile = process.env.NODE_EXTRA_CA_CERTS;
     const extra = extraFile && fs.existsSync(extraFile) ? fs.readFileSync(extraFile, 'utf8') : undefined;
-    options.ca = [...tls.rootCertificates, ...(extra ? [extra] : []), agentCa];
+    options.ca = [...process.getBuiltinModule('node:tls').rootCertificates, ...(extra ? [extra] : []), agentCa];
   }
   if (settings.clientCert) {
     options.cert = readSettingFile(settings.clientCert.certFile, 'Agent.ClientCert');
