@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Transform, pipeline, type TransformCallback } from 'node:stream';
+import { Transform, pipeline, type Readable, type TransformCallback } from 'node:stream';
 import { httpRetryVerdict } from '../common/http';
 import type { ManifestResponse, RegistryClient } from '../common/registry/client';
 import { isIndex, type Descriptor } from '../common/registry/mediaTypes';
@@ -108,17 +108,28 @@ export class OciCopier {
         this.counters.bytesMounted += blob.size;
         return;
       }
-      const download = await (opening ?? this.source.blobStream(this.sourceRepository, blob.digest));
+      const downloading = opening ?? this.source.blobStream(this.sourceRepository, blob.digest);
       const started = Date.now();
       // The download is piped through the digest check into the upload: backpressure holds the download back while
       // the upload is slower, and a blob whose bytes do not match ends the upload before the registry commits it.
+      // The upload's request goes out at once; its body follows when the download answers.
       const checked = new DigestCheck(blob.digest, blob.size, (n) => { this.bytesMoved += n; });
-      pipeline(download, checked, () => undefined);
+      const uploading = this.target.putBlob(this.targetRepository, upload.location, blob.digest, blob.size, checked);
+      uploading.catch(() => undefined);
+      let download: Readable | undefined;
       try {
-        await this.target.putBlob(this.targetRepository, upload.location, blob.digest, blob.size, checked);
+        download = await downloading;
+        pipeline(download, checked, () => undefined);
+        await uploading;
         if (checked.failure) throw checked.failure;
+      } catch (err) {
+        // A download that failed before its first byte ends the upload too; its own error is the one to tell, and
+        // bytes that did not match their digest are the reason the upload was stopped.
+        checked.destroy();
+        await uploading.catch(() => undefined);
+        throw checked.failure ?? err;
       } finally {
-        download.destroy();
+        download?.destroy();
       }
       this.counters.blobsCopied++;
       this.counters.bytesCopied += blob.size;
