@@ -18,7 +18,7 @@ import { median, report, round } from './lib/report';
 const run = promisify(execFile);
 const IMAGE_BYTES = 100 * 1024 * 1024;
 const SHAPES = [{ name: 'five layers', key: 'copyVsSkopeo', layers: 5 }, { name: 'one layer', key: 'copyVsSkopeoOneLayer', layers: 1 }];
-const ROUNDS = 5;
+const ROUNDS = 7;
 
 async function main(): Promise<void> {
   const env = await startEnvironment();

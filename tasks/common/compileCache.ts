@@ -1,8 +1,8 @@
 /**
  * V8's code cache for the task's own bundles, kept beside them: Node 20 compiles every bundle from source on every
  * run (Node 22's module.enableCompileCache, used where it exists, is not there), and an agent runs the same task
- * version many times from its _tasks folder. With the cache a run skips parsing the bundles and compiling the functions that the
- * previous run compiled.
+ * version many times from its _tasks folder. With the cache a run skips parsing the bundles and compiling the
+ * functions that the previous run compiled.
  *
  * Node's loader is used as it is; only the compilation of files in the task's folder changes, from Node's own
  * vm.compileFunction to a vm.Script given the cached data. Anything unexpected (no cache yet, a cache from another

@@ -139,6 +139,9 @@ function sendOnce(target: URL, method: string, headers: Record<string, string>, 
     if (body && typeof body !== 'string' && !Buffer.isBuffer(body)) {
       body.once('error', (err) => req.destroy(err));
       body.pipe(new WriteBatches(256 * 1024)).pipe(req);
+      // The head goes out now, not with the first piece of the body: the server starts on the request (its
+      // authentication, an upload's session) while the body is still on its way, as a blob's download is.
+      req.flushHeaders();
     } else {
       req.end(body);
     }
