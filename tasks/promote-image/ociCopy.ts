@@ -123,9 +123,9 @@ export class OciCopier {
         await uploading;
         if (checked.failure) throw checked.failure;
       } catch (err) {
-        // A download that failed before its first byte ends the upload too; its own error is the one to tell, and
-        // bytes that did not match their digest are the reason the upload was stopped.
-        checked.destroy();
+        // A download that failed before its first byte ends the upload too (the upload ends only on an error of its
+        // body); the download's error is the one to tell, and bytes that did not match their digest are the reason.
+        checked.destroy(err instanceof Error ? err : new Error(String(err)));
         await uploading.catch(() => undefined);
         throw checked.failure ?? err;
       } finally {

@@ -27,10 +27,12 @@ function registries(blob: Buffer) {
     startUpload: async () => ({ mounted: false, location: 'https://target.example.test/v2/app/blobs/uploads/1' }),
     putBlob: (_repository: string, _location: string, _digest: string, _size: number, body: Readable) => {
       events.push('upload sent');
+      // As the HTTP layer does: a request ends when its body ends, or fails when its body fails (a body destroyed
+      // without an error would leave the request waiting).
       return new Promise<void>((resolve, reject) => {
         body.on('data', (c: Buffer) => uploaded.push(c));
         body.once('end', () => { uploadEnded = 'complete'; resolve(); });
-        body.once('close', () => { uploadEnded ??= 'stopped'; reject(new Error('the upload was stopped')); });
+        body.once('error', (err) => { uploadEnded = 'stopped'; reject(err); });
       });
     },
   };
