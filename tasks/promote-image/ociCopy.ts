@@ -27,6 +27,8 @@ export class OciCopier {
   /** Bytes that have passed through so far, finished blobs or not (for progress lines). */
   bytesMoved = 0;
   private readonly inFlight = new Map<string, Promise<void>>();
+  /** The target's answers to a HEAD of each blob: its size when it holds the blob. */
+  private readonly presence = new Map<string, Promise<number | undefined>>();
   private active = 0;
   private readonly waiting: (() => void)[] = [];
 
@@ -55,8 +57,7 @@ export class OciCopier {
     if (isIndex(m.mediaType)) {
       await Promise.all((m.manifest.manifests ?? []).map((child) => this.copyManifest(child.digest)));
     } else {
-      const blobs = [m.manifest.config, ...(m.manifest.layers ?? [])].filter((d): d is Descriptor => !!d);
-      await Promise.all(blobs.map((b) => this.copyBlob(b)));
+      await Promise.all(blobsOf(m).map((b) => this.copyBlob(b)));
     }
     const put = await this.target.putManifest(this.targetRepository, digest, m.mediaType, m.bytes);
     if (put.digest && put.digest !== digest) {
@@ -65,6 +66,15 @@ export class OciCopier {
     this.counters.manifestsCopied++;
     this.log.debug(`put ${m.mediaType} ${digest}`);
     return m;
+  }
+
+  /**
+   * Asks the target now which blobs of `m` it holds, while the caller still reads the target's tags: the answers are
+   * there when the copy starts, a round trip sooner. An index's children are not read yet, so nothing is asked for it.
+   */
+  lookAhead(m: ManifestResponse): void {
+    if (isIndex(m.mediaType)) return;
+    for (const blob of blobsOf(m)) this.blobPresent(blob.digest).catch(() => undefined);
   }
 
   /** Points `tag` at a manifest already in the target. */
@@ -89,8 +99,17 @@ export class OciCopier {
     return pending;
   }
 
+  private blobPresent(digest: string): Promise<number | undefined> {
+    let answer = this.presence.get(digest);
+    if (!answer) {
+      answer = this.target.blobHead(this.targetRepository, digest);
+      this.presence.set(digest, answer);
+    }
+    return answer;
+  }
+
   private async transferBlob(blob: Descriptor): Promise<void> {
-    if ((await this.target.blobHead(this.targetRepository, blob.digest)) !== undefined) {
+    if ((await this.blobPresent(blob.digest)) !== undefined) {
       this.counters.blobsPresent++;
       return;
     }
@@ -147,6 +166,10 @@ export class OciCopier {
       this.waiting.shift()?.();
     }
   }
+}
+
+function blobsOf(m: ManifestResponse): Descriptor[] {
+  return [m.manifest.config, ...(m.manifest.layers ?? [])].filter((d): d is Descriptor => !!d);
 }
 
 /** Passes a blob's bytes through while computing their SHA-256; fails the stream at the end when digest or size differ. */

@@ -79,7 +79,10 @@ export async function run(options: PromoteOptions, log: TaskLog): Promise<Promot
     ? `Target ${targetRegistry} is the ACR ${targetAcr!.name} (resource group ${targetAcr!.resourceGroup}): using ACR import`
     : `Using an OCI registry-to-registry copy to ${targetRegistry}${options.method === 'auto' ? (options.azure ? ' (it is not an ACR of the subscription)' : ' (no Azure subscription given)') : ''}`);
 
-  // 3. What the target holds already, read all at once: the tags, the digest, and the source's referrers.
+  // 3. What the target holds already, read all at once: the tags, the digest, the source's referrers, and for a copy
+  // the blobs.
+  const copier = method === 'ociCopy' ? new OciCopier(sourceClient, source.repository, targetClient, targetRepository, log) : undefined;
+  copier?.lookAhead(root);
   const [heads, presentBefore, edges] = await Promise.all([
     Promise.all(options.targetTags.map((tag) => targetClient.manifestHead(targetRepository, tag))),
     targetClient.manifestHead(targetRepository, digest).then(Boolean),
@@ -124,8 +127,7 @@ export async function run(options: PromoteOptions, log: TaskLog): Promise<Promot
       log.info(`Importing referrer ${e.descriptor.digest} (${e.descriptor.artifactType ?? e.descriptor.mediaType}) of ${e.subject}`);
       await doImport(e.descriptor.digest, []);
     }));
-  } else {
-    const copier = new OciCopier(sourceClient, source.repository, targetClient, targetRepository, log);
+  } else if (copier) {
     const copyStarted = Date.now();
     const progress = setInterval(() => log.info(`Copying: ${(copier.bytesMoved / (1024 * 1024)).toFixed(0)} MB so far (${formatDuration(Date.now() - copyStarted)})`), 15_000);
     try {

@@ -21,9 +21,10 @@ function registries(blob: Buffer) {
   };
   const uploaded: Buffer[] = [];
   let uploadEnded: 'complete' | 'stopped' | undefined;
+  const heads: string[] = [];
   const target = {
     registry: 'target.example.test',
-    blobHead: async () => undefined,
+    blobHead: async (_repository: string, digest: string) => { heads.push(digest); return undefined; },
     startUpload: async () => ({ mounted: false, location: 'https://target.example.test/v2/app/blobs/uploads/1' }),
     putBlob: (_repository: string, _location: string, _digest: string, _size: number, body: Readable) => {
       events.push('upload sent');
@@ -39,7 +40,7 @@ function registries(blob: Buffer) {
   const copier = new OciCopier(source as unknown as RegistryClient, 'app', target as unknown as RegistryClient, 'app', silentLog);
   const descriptor = { mediaType: 'application/octet-stream', digest: `sha256:${createHash('sha256').update(blob).digest('hex')}`, size: blob.length };
   const copy = (copier as unknown as { copyBlob(d: typeof descriptor): Promise<void> }).copyBlob.bind(copier);
-  return { events, answer: (b: Readable | Error) => answer(b), uploaded, uploadEnded: () => uploadEnded, copy: () => copy(descriptor) };
+  return { events, heads, copier, descriptor, answer: (b: Readable | Error) => answer(b), uploaded, uploadEnded: () => uploadEnded, copy: () => copy(descriptor) };
 }
 
 const tick = () => new Promise((resolve) => setTimeout(resolve, 10));
@@ -73,5 +74,20 @@ describe('promote-image OCI copy of one blob', () => {
     r.answer(Readable.from([randomBytes(1024)]));
     await assert.rejects(done, /the source sent 1024 bytes with digest sha256:\w+ for the blob sha256:\w+ of 1024 bytes/);
     assert.notEqual(r.uploadEnded(), 'complete');
+  });
+
+  it('asks the target for the blobs of a manifest ahead, once, and the copy uses that answer', async () => {
+    const blob = randomBytes(1024);
+    const r = registries(blob);
+    const manifest = { mediaType: 'application/vnd.oci.image.manifest.v1+json', manifest: { layers: [r.descriptor] } };
+    r.copier.lookAhead(manifest as unknown as Parameters<OciCopier['lookAhead']>[0]);
+    assert.deepEqual(r.heads, [r.descriptor.digest], 'asked before the copy starts');
+    const done = r.copy();
+    await tick();
+    r.answer(Readable.from([blob]));
+    await done;
+    assert.deepEqual(r.heads, [r.descriptor.digest], 'not asked again');
+    r.copier.lookAhead({ ...manifest, mediaType: 'application/vnd.oci.image.index.v1+json' } as unknown as Parameters<OciCopier['lookAhead']>[0]);
+    assert.equal(r.heads.length, 1, 'nothing asked for an index, whose children are not read yet');
   });
 });
