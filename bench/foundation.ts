@@ -15,7 +15,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { agentEnvironment, type RunOptions } from '../test/helpers/agent';
-import { SAVE_AFTER_MS } from '../tasks/common/compileCache';
+import { COMPILE_CACHE_FOLDER, SAVE_AFTER_MS } from '../tasks/common/compileCache';
 import { ROOT, median, report, round } from './lib/report';
 
 const TASKS = ['promote-image', 'deploy-to-aks', 'acceptance-gate', 'defender-scan-check'] as const;
@@ -54,7 +54,7 @@ function validRun(task: (typeof TASKS)[number], host: string, dir: string): RunO
   }
 }
 
-const withoutCache = (taskDir: string) => fs.rmSync(path.join(taskDir, '.compile-cache'), { recursive: true, force: true });
+const withoutCache = (taskDir: string) => fs.rmSync(path.join(taskDir, COMPILE_CACHE_FOLDER), { recursive: true, force: true });
 
 /**
  * Milliseconds from spawning the task in `taskDir` to its first connection to the listener; the task is stopped
@@ -98,7 +98,7 @@ async function warmCopies(): Promise<Record<string, string>> {
     fs.cpSync(path.join(ROOT, 'build/tasks', task), dirs[task], { recursive: true });
     withoutCache(dirs[task]);
     await timeToFirstRequest(task, dirs[task], SAVE_AFTER_MS + 500);
-    if (!fs.existsSync(path.join(dirs[task], '.compile-cache'))) throw new Error(`${task} wrote no code cache`);
+    if (!fs.existsSync(path.join(dirs[task], COMPILE_CACHE_FOLDER))) throw new Error(`${task} wrote no code cache`);
   }
   return dirs;
 }

@@ -21,9 +21,12 @@ interface CompilingModule {
   _compile(content: string, filename: string): unknown;
 }
 
+/** The folder of a task's folder that holds its cache; it is never shipped. */
+export const COMPILE_CACHE_FOLDER = '.compile-cache';
+
 /** Where the cache of `taskDir` lives: one folder per Node version and architecture, whose caches differ. */
 export function compileCacheDir(taskDir: string): string {
-  return path.join(taskDir, '.compile-cache', `${process.version}-${process.arch}`);
+  return path.join(taskDir, COMPILE_CACHE_FOLDER, `${process.version}-${process.arch}`);
 }
 
 export function useCompileCache(taskDir: string): void {

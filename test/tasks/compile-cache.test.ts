@@ -5,7 +5,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { SAVE_AFTER_MS, compileCacheDir } from '../../tasks/common/compileCache';
+import { COMPILE_CACHE_FOLDER, SAVE_AFTER_MS, compileCacheDir } from '../../tasks/common/compileCache';
 import { BUILD_TASKS, agentEnvironment, runTask } from '../helpers/agent';
 import { NODE24_VERSION, node24Binary } from '../helpers/node24';
 
@@ -14,6 +14,11 @@ function cacheFiles(taskDir: string): Map<string, bigint> {
   const dir = compileCacheDir(taskDir);
   if (!fs.existsSync(dir)) return new Map();
   return new Map(fs.readdirSync(dir).map((f) => [f, fs.statSync(path.join(dir, f), { bigint: true }).ino]));
+}
+
+/** The bundles a task folder holds a cache of (a cache file is named <bundle>.<source hash>.v8). */
+function cachedBundles(taskDir: string): string[] {
+  return [...cacheFiles(taskDir).keys()].map((f) => f.replace(/\.[0-9a-f]{16}\.v8$/, '')).sort();
 }
 
 describe('the code cache of a task folder', function () {
@@ -25,7 +30,7 @@ describe('the code cache of a task folder', function () {
     // A copy of the folder as the agent unpacks it, with no cache yet.
     taskDir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'compile-cache-')), 'acceptance-gate');
     fs.cpSync(path.join(BUILD_TASKS, 'acceptance-gate'), taskDir, { recursive: true });
-    fs.rmSync(path.join(taskDir, '.compile-cache'), { recursive: true, force: true });
+    fs.rmSync(path.join(taskDir, COMPILE_CACHE_FOLDER), { recursive: true, force: true });
   });
   afterEach(() => fs.rmSync(path.dirname(taskDir), { recursive: true, force: true }));
 
@@ -33,7 +38,7 @@ describe('the code cache of a task folder', function () {
     const first = await runTask(taskDir, { timeoutMs: 10_000 });
     assert.match(first.result!.message, noInputs);
     const written = cacheFiles(taskDir);
-    assert.deepEqual([...written.keys()].map((f) => f.replace(/\.[0-9a-f]{16}\.v8$/, '')), ['main.js'], 'the bundles the run loaded (index.js is the loader itself)');
+    assert.deepEqual(cachedBundles(taskDir), ['main.js'], 'the bundles the run loaded (index.js is the loader itself)');
 
     const second = await runTask(taskDir, { timeoutMs: 10_000 });
     assert.equal(second.result!.message, first.result!.message);
@@ -70,11 +75,11 @@ describe('the code cache of a task folder', function () {
   });
 
   it('is left out when the folder cannot hold it, and the run is the same', async () => {
-    fs.writeFileSync(path.join(taskDir, '.compile-cache'), 'not a folder');
+    fs.writeFileSync(path.join(taskDir, COMPILE_CACHE_FOLDER), 'not a folder');
     const run = await runTask(taskDir, { timeoutMs: 10_000 });
     assert.match(run.result!.message, noInputs);
     assert.equal(run.stderr, '');
-    assert.equal(fs.readFileSync(path.join(taskDir, '.compile-cache'), 'utf8'), 'not a folder');
+    assert.equal(fs.readFileSync(path.join(taskDir, COMPILE_CACHE_FOLDER), 'utf8'), 'not a folder');
   });
 
   it(`is written ${SAVE_AFTER_MS} ms into a run that is then killed, with run.js, which the run loaded for its work`, async () => {
@@ -87,7 +92,7 @@ describe('the code cache of a task folder', function () {
       await new Promise((resolve) => setTimeout(resolve, SAVE_AFTER_MS + 700));
       assert.equal(child.exitCode, null, 'still running');
       child.kill('SIGKILL');
-      assert.deepEqual([...cacheFiles(taskDir).keys()].map((f) => f.replace(/\.[0-9a-f]{16}\.v8$/, '')).sort(), ['main.js', 'run.js']);
+      assert.deepEqual(cachedBundles(taskDir), ['main.js', 'run.js']);
     } finally {
       server.close();
       fs.rmSync(work, { recursive: true, force: true });
@@ -98,7 +103,7 @@ describe('the code cache of a task folder', function () {
     const run = await runTask(taskDir, { node: node24Binary(), timeoutMs: 10_000 });
     assert.match(run.result!.message, noInputs);
     assert.equal(run.stderr, '');
-    const dir = path.join(taskDir, '.compile-cache', `v${NODE24_VERSION}-${process.arch}`);
+    const dir = path.join(taskDir, COMPILE_CACHE_FOLDER, `v${NODE24_VERSION}-${process.arch}`);
     assert.ok(fs.existsSync(dir) && fs.readdirSync(dir).length > 0, `${dir} holds Node's cache`);
   });
 });

@@ -3,6 +3,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Ajv from 'ajv-draft-04';
+import { COMPILE_CACHE_FOLDER } from '../../tasks/common/compileCache';
 import { ROOT } from '../helpers/agent';
 
 // The extension's task ids. They identify the tasks in every organisation that installed the extension and must
@@ -120,7 +121,7 @@ describe('the package', () => {
           'deploy-to-aks': ['run.js', 'armCredential.js', 'gitopsDelivery.js', 'gitopsRollouts.js', 'kubeSdk.js', 'common-azureCredential.js', ...credentials],
         }[folder]!;
         // A run of the task writes its code cache into the folder (tasks/common/compileCache.ts); it never ships.
-        assert.deepEqual(fs.readdirSync(dir).filter((f) => f !== '.compile-cache').sort(), ['icon.png', 'index.js', 'main.js', ...lazy, 'task.json'].sort());
+        assert.deepEqual(fs.readdirSync(dir).filter((f) => f !== COMPILE_CACHE_FOLDER).sort(), ['icon.png', 'index.js', 'main.js', ...lazy, 'task.json'].sort());
         for (const bundle of lazy) assert.doesNotMatch(fs.readFileSync(path.join(dir, bundle), 'utf8'), /LIB_InputRequired/, `${bundle} holds no second copy of the task library`);
         // MSAL is read only for a certificate or a managed identity, never on the way to a secret's or a federated token's first request.
         const read = (f: string) => fs.readFileSync(path.join(dir, f), 'utf8');
