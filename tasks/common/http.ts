@@ -136,6 +136,9 @@ function sendOnce(target: URL, method: string, headers: Record<string, string>, 
     // An idle timeout: a connection that hangs, or a server that says nothing, while an upload that is moving never ends.
     req.setTimeout(timeoutMs, () => req.destroy(Object.assign(new Error(`no answer within ${Math.round(timeoutMs / 1000)} s`), { code: 'UND_ERR_HEADERS_TIMEOUT' })));
     req.once('error', (err) => reject(new NetworkError(target, route.proxy, err)));
+    // Without it Nagle's algorithm holds a streamed body's last small piece until the server acknowledges the head,
+    // and servers delay that acknowledgement by 40 ms: every small blob's upload took 40 ms longer (measured).
+    req.setNoDelay(true);
     if (body && typeof body !== 'string' && !Buffer.isBuffer(body)) {
       body.once('error', (err) => req.destroy(err));
       body.pipe(new WriteBatches(256 * 1024)).pipe(req);

@@ -1,10 +1,16 @@
 import { strict as assert } from 'node:assert';
 import { createHash, randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as https from 'node:https';
 import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
-import { HttpError, NetworkError, describeNetworkFailure, httpRetryVerdict, send } from '../../tasks/common/http';
+import { HttpError, NetworkError, closePools, describeNetworkFailure, httpRetryVerdict, send } from '../../tasks/common/http';
+import { networkSettings, readNetworkSettings, useNetworkSettings } from '../../tasks/common/network/settings';
+import { CertificateAuthority } from '../env/ca';
 
 describe('the HTTP layer (units)', () => {
   it('retries 408, 429 and 5xx with the server\'s Retry-After, and dropped connections; nothing else', () => {
@@ -120,4 +126,57 @@ describe('the HTTP layer (units)', () => {
       server.close();
     }
   });
+  it('sends a streamed body\'s last small piece at once, not after the server acknowledges the head', async () => {
+    // Nagle's algorithm would hold the piece until the head is acknowledged, and the server delays that by 40 ms.
+    await withAgentCaServer((req, res) => req.resume().on('end', () => res.end()), async (url) => {
+      const took: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        const started = performance.now();
+        const res = await send(url, { method: 'PUT', headers: { 'content-length': '1024' }, body: Readable.from([randomBytes(1024)]) });
+        await res.discard();
+        took.push(performance.now() - started);
+      }
+      const median = [...took].sort((a, b) => a - b)[2];
+      assert.ok(median < 30, `1 KB uploads took ${took.map((t) => t.toFixed(1)).join(', ')} ms`);
+    });
+  });
+
+  it('builds one TLS context with Agent.CAInfo for all of a run\'s connections', async () => {
+    // The module object itself (an import's namespace is read-only), whose function node:tls's connect calls.
+    const tls = process.getBuiltinModule('node:tls');
+    const createSecureContext = tls.createSecureContext;
+    let contexts = 0;
+    let connections = 0;
+    await withAgentCaServer((_req, res) => setTimeout(() => res.end('ok'), 20), async (url, server) => {
+      tls.createSecureContext = (options) => { contexts++; return createSecureContext(options); };
+      server.on('secureConnection', () => connections++);
+      try {
+        // Concurrent requests open connections of their own, in the pool and beside it.
+        const answers = await Promise.all([send(url), send(url), send(url), send(url, { ownConnection: true })].map(async (r) => (await r).text()));
+        assert.deepEqual(answers, ['ok', 'ok', 'ok', 'ok']);
+      } finally {
+        tls.createSecureContext = createSecureContext;
+      }
+      assert.equal(connections, 4);
+      assert.equal(contexts, 1, `${connections} connections built ${contexts} TLS contexts`);
+    });
+  });
 });
+
+/** An HTTPS server on loopback whose CA is trusted only as the agent's Agent.CAInfo, for the length of `use`. */
+async function withAgentCaServer(handler: http.RequestListener, use: (url: string, server: https.Server) => Promise<void>): Promise<void> {
+  const ca = CertificateAuthority.create(fs.mkdtempSync(path.join(os.tmpdir(), 'http-ca-')));
+  const server = https.createServer({ cert: ca.server.certPem, key: ca.server.keyPem }, handler);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const before = networkSettings();
+  useNetworkSettings(readNetworkSettings({ variable: (name) => (name === 'Agent.CAInfo' ? ca.caCertPath : undefined) }, { info() {}, debug() {}, warn() {}, secret() {} }, {}));
+  try {
+    await use(`https://127.0.0.1:${(server.address() as AddressInfo).port}/`, server);
+  } finally {
+    closePools();
+    useNetworkSettings(before);
+    server.closeAllConnections();
+    server.close();
+    fs.rmSync(ca.dir, { recursive: true, force: true });
+  }
+}

@@ -15,7 +15,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Duplex } from 'node:stream';
-import { networkSettings, proxyFor, tlsOptions, type ProxyEndpoint } from './settings';
+import { networkSettings, proxyFor, tlsContextOptions, tlsOptions, type ProxyEndpoint } from './settings';
 
 /**
  * A node:http(s) agent for one target: direct, or tunnelled with CONNECT through the proxy the settings give.
@@ -25,10 +25,10 @@ import { networkSettings, proxyFor, tlsOptions, type ProxyEndpoint } from './set
 export function nodeAgentFor(target: string | URL, options: { keepAlive?: boolean; maxSockets?: number } = {}): http.Agent {
   const url = new URL(target);
   const proxy = proxyFor(url);
-  const base = { keepAlive: options.keepAlive ?? true, maxSockets: options.maxSockets ?? 16, ...tlsOptions() };
+  const base = { keepAlive: options.keepAlive ?? true, maxSockets: options.maxSockets ?? 16 };
   const secure = url.protocol === 'https:';
   if (!proxy) return secure ? new (earlyConnectHttpsAgent())(base) : new http.Agent(base);
-  const tunnel = { ...base, proxy: proxy.origin, proxyRequestOptions: proxyRequestOptions(proxy) };
+  const tunnel = { ...base, ...tlsContextOptions(), proxy: proxy.origin, proxyRequestOptions: proxyRequestOptions(proxy) };
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded here, on first use, as said above
   const { HttpProxyAgent, HttpsProxyAgent } = require('hpagent') as typeof import('hpagent');
   return secure ? new HttpsProxyAgent(tunnel) : new HttpProxyAgent(tunnel);
@@ -39,15 +39,16 @@ type HttpsAgentClass = new (options: https.AgentOptions) => https.Agent;
 let earlyConnectAgentClass: HttpsAgentClass | undefined;
 
 /**
- * An https agent whose first connection in the process starts its TCP handshake (and DNS lookup) before the TLS
- * context is built, not after. On Node 20 the first TLS context parses Node's ~140 root certificates, 15-50 ms of
- * CPU measured, which Node does before it even opens the socket; here that work overlaps the network round trips.
- * Later connections, whose contexts are cheap, go the usual way (with TLS session reuse).
+ * An https agent with the run's TLS context (`tlsContextOptions`), whose first connection in the process starts its
+ * TCP handshake (and DNS lookup) before that context is built, not after. On Node 20 the first TLS context parses
+ * Node's ~140 root certificates, 15-50 ms of CPU measured, which Node does before it even opens the socket; here
+ * that work overlaps the network round trips. Later connections, whose context is built, go the usual way (with TLS
+ * session reuse).
  */
 function earlyConnectHttpsAgent(): HttpsAgentClass {
   return (earlyConnectAgentClass ??= class EarlyConnectHttpsAgent extends process.getBuiltinModule('node:https').Agent {
     override createConnection(options: https.RequestOptions, callback?: (err: Error | null, stream: Duplex) => void): Duplex | null | undefined {
-      if (trustStoreBuilt || !callback) return super.createConnection(options, callback);
+      if (trustStoreBuilt || !callback) return super.createConnection({ ...options, ...tlsContextOptions() }, callback);
       trustStoreBuilt = true;
       // Only what opens the TCP connection: the request's own options (its path above all) would mean a Unix socket.
       const socket = net.connect({ host: options.host ?? 'localhost', port: Number(options.port) || 443, family: options.family, localAddress: options.localAddress, lookup: options.lookup as net.LookupFunction | undefined });
@@ -59,7 +60,7 @@ function earlyConnectHttpsAgent(): HttpsAgentClass {
         socket.off('error', early);
         if (failed) return callback(failed, socket);
         try {
-          callback(null, super.createConnection({ ...options, socket } as https.RequestOptions)!);
+          callback(null, super.createConnection({ ...options, ...tlsContextOptions(), socket } as https.RequestOptions)!);
         } catch (err) {
           socket.destroy();
           callback(err as Error, socket);
@@ -79,7 +80,7 @@ export function connectThrough(agent: http.Agent, url: URL, timeoutMs: number): 
   const secure = url.protocol === 'https:';
   const options = {
     host, port: Number(url.port) || (secure ? 443 : 80), timeout: timeoutMs,
-    ...(secure ? { ...tlsOptions(), servername: net.isIP(host) ? undefined : host } : {}),
+    ...(secure ? { ...tlsContextOptions(), servername: net.isIP(host) ? undefined : host } : {}),
   };
   return new Promise((resolve, reject) => {
     let done = false;
