@@ -198,8 +198,8 @@ const contexts = new WeakMap<NetworkSettings, { secureContext?: SecureContext }>
 
 /**
  * `tlsOptions` as one TLS context for every connection of the run. Given as `ca`, the ~140 roots and Agent.CAInfo
- * are parsed again for each connection, 20 ms of CPU each (measured): a copy's dozen connections paid a quarter
- * of a second. Without Agent.CAInfo or a client certificate Node's own shared context stands.
+ * are parsed again for each connection, 20 ms of CPU each (measured), and a copy opens a dozen connections.
+ * Without Agent.CAInfo or a client certificate Node's own shared context stands.
  */
 export function tlsContextOptions(settings: NetworkSettings = networkSettings()): { secureContext?: SecureContext } {
   let options = contexts.get(settings);
