@@ -1,10 +1,12 @@
 import type * as http from 'node:http';
 import * as https from 'node:https';
+import * as tls from 'node:tls';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { UserError } from '../common/errors';
 import type { TaskLog } from '../common/log';
 import { HttpError, httpRetryVerdict, tlsOptions } from '../common/http';
 import { nodeAgentFor } from '../common/network/clients';
+import { networkSettings } from '../common/network/settings';
 import { parseRetryAfter, retry } from '../common/retry';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -59,6 +61,7 @@ export class KubeClient {
   /** Pooled connections for requests; a watch holds its connection, so watches get an agent of their own. */
   private readonly agent: http.Agent;
   private readonly watchAgent: http.Agent;
+  private readonly tlsContexts = new Map<string, tls.SecureContext>();
 
   constructor(private readonly kc: KubeConfig, private readonly log: TaskLog, readonly description: string) {
     const cluster = kc.getCurrentCluster();
@@ -92,14 +95,31 @@ export class KubeClient {
   private async options(method: string, path: string, query?: Record<string, string | undefined>): Promise<https.RequestOptions> {
     const opts: https.RequestOptions = { method, headers: {} };
     await this.kc.applyToHTTPSOptions(opts);
-    const agentTls = tlsOptions();
-    // The kubeconfig's CA trusts the API server; Agent.CAInfo is trusted besides it, and the agent's client
-    // certificate is presented only when the kubeconfig has none of its own.
-    if (agentTls.ca) opts.ca = opts.ca ? [...[opts.ca].flat(), ...agentTls.ca] : agentTls.ca;
-    if (!opts.cert && agentTls.cert) Object.assign(opts, { cert: agentTls.cert, key: agentTls.key, passphrase: agentTls.passphrase });
+    this.addAgentTls(opts);
     const url = new URL(this.server + path);
     for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) url.searchParams.set(k, v);
     return { ...opts, agent: this.agent, hostname: url.hostname, port: url.port || 443, path: `${url.pathname}${url.search}`, headers: { ...opts.headers, 'user-agent': 'aks-secure-delivery/deploy-to-aks' } };
+  }
+
+  /**
+   * The agent's TLS settings beside the kubeconfig's: its CA trusts the API server and Agent.CAInfo is trusted
+   * besides it; the agent's client certificate is presented only when the kubeconfig has none of its own. Built
+   * once per distinct kubeconfig material, as the HTTP layer's context is: given as `ca`, the ~140 roots that come
+   * with Agent.CAInfo would be parsed again for every connection (20 ms of CPU), and every watch opens one.
+   */
+  private addAgentTls(opts: https.RequestOptions & { secureContext?: tls.SecureContext }): void {
+    const settings = networkSettings();
+    if (!settings.caFile && !settings.clientCert) return;
+    const material = [opts.ca, opts.cert, opts.key, opts.passphrase].map((v) => [v ?? ''].flat().map(String).join('\n')).join('\0');
+    let context = this.tlsContexts.get(material);
+    if (!context) {
+      const agentTls = tlsOptions(settings);
+      const own = opts.cert ? { cert: opts.cert, key: opts.key, passphrase: opts.passphrase } : { cert: agentTls.cert, key: agentTls.key, passphrase: agentTls.passphrase };
+      const ca = agentTls.ca ? [...[opts.ca ?? []].flat(), ...agentTls.ca] : opts.ca;
+      context = tls.createSecureContext({ ...own, ca });
+      this.tlsContexts.set(material, context);
+    }
+    opts.secureContext = context;
   }
 
   private async once<T>(method: string, path: string, { query, body, contentType, timeoutMs = 30_000 }: RequestOptions): Promise<{ status: number; body: T }> {

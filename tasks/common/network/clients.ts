@@ -15,6 +15,8 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Duplex } from 'node:stream';
+import type * as tls from 'node:tls';
+import type { HttpsProxyAgentOptions } from 'hpagent';
 import { networkSettings, proxyFor, tlsContextOptions, tlsOptions, type ProxyEndpoint } from './settings';
 
 /**
@@ -28,10 +30,33 @@ export function nodeAgentFor(target: string | URL, options: { keepAlive?: boolea
   const base = { keepAlive: options.keepAlive ?? true, maxSockets: options.maxSockets ?? 16 };
   const secure = url.protocol === 'https:';
   if (!proxy) return secure ? new (earlyConnectHttpsAgent())(base) : new http.Agent(base);
-  const tunnel = { ...base, ...tlsContextOptions(), proxy: proxy.origin, proxyRequestOptions: proxyRequestOptions(proxy) };
+  const tunnel = { ...base, proxy: proxy.origin, proxyRequestOptions: proxyRequestOptions(proxy) };
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded here, on first use, as said above
-  const { HttpProxyAgent, HttpsProxyAgent } = require('hpagent') as typeof import('hpagent');
-  return secure ? new HttpsProxyAgent(tunnel) : new HttpProxyAgent(tunnel);
+  const { HttpProxyAgent } = require('hpagent') as typeof import('hpagent');
+  return secure ? new (tunnelHttpsAgent())(tunnel) : new HttpProxyAgent(tunnel);
+}
+
+/**
+ * The connection's TLS options: the request's own when it brings any (a kubeconfig's CA and client certificate,
+ * which the Kubernetes client combines with the agent's), else the run's TLS context. Not as agent options, which
+ * Node gives precedence over the request's: the run's roots would replace a cluster's own CA.
+ */
+function withRunTls<T extends https.RequestOptions>(options: T): T {
+  return (options as tls.ConnectionOptions).secureContext || options.ca || options.cert || options.pfx ? options : { ...options, ...tlsContextOptions() };
+}
+
+type TunnelAgentClass = new (options: HttpsProxyAgentOptions) => https.Agent;
+let tunnelAgentClass: TunnelAgentClass | undefined;
+
+/** hpagent's CONNECT tunnel, whose TLS connection inside the tunnel gets `withRunTls`. */
+function tunnelHttpsAgent(): TunnelAgentClass {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use, as nodeAgentFor says
+  const { HttpsProxyAgent } = require('hpagent') as typeof import('hpagent');
+  return (tunnelAgentClass ??= class TunnelHttpsAgent extends HttpsProxyAgent {
+    override createConnection(options: https.RequestOptions, callback?: (err: Error | null, stream: Duplex) => void): Duplex | null | undefined {
+      return super.createConnection(withRunTls(options), callback);
+    }
+  });
 }
 
 let trustStoreBuilt = false;
@@ -39,7 +64,7 @@ type HttpsAgentClass = new (options: https.AgentOptions) => https.Agent;
 let earlyConnectAgentClass: HttpsAgentClass | undefined;
 
 /**
- * An https agent with the run's TLS context (`tlsContextOptions`), whose first connection in the process starts its
+ * An https agent with the run's TLS context (`withRunTls`), whose first connection in the process starts its
  * TCP handshake (and DNS lookup) before that context is built, not after. On Node 20 the first TLS context parses
  * Node's ~140 root certificates, 15-50 ms of CPU measured, which Node does before it even opens the socket; here
  * that work overlaps the network round trips. Later connections, whose context is built, go the usual way (with TLS
@@ -48,7 +73,7 @@ let earlyConnectAgentClass: HttpsAgentClass | undefined;
 function earlyConnectHttpsAgent(): HttpsAgentClass {
   return (earlyConnectAgentClass ??= class EarlyConnectHttpsAgent extends process.getBuiltinModule('node:https').Agent {
     override createConnection(options: https.RequestOptions, callback?: (err: Error | null, stream: Duplex) => void): Duplex | null | undefined {
-      if (trustStoreBuilt || !callback) return super.createConnection({ ...options, ...tlsContextOptions() }, callback);
+      if (trustStoreBuilt || !callback) return super.createConnection(withRunTls(options), callback);
       trustStoreBuilt = true;
       // Only what opens the TCP connection: the request's own options (its path above all) would mean a Unix socket.
       const socket = net.connect({ host: options.host ?? 'localhost', port: Number(options.port) || 443, family: options.family, localAddress: options.localAddress, lookup: options.lookup as net.LookupFunction | undefined });
@@ -60,7 +85,7 @@ function earlyConnectHttpsAgent(): HttpsAgentClass {
         socket.off('error', early);
         if (failed) return callback(failed, socket);
         try {
-          callback(null, super.createConnection({ ...options, ...tlsContextOptions(), socket } as https.RequestOptions)!);
+          callback(null, super.createConnection({ ...withRunTls(options), socket } as https.RequestOptions)!);
         } catch (err) {
           socket.destroy();
           callback(err as Error, socket);
