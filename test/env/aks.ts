@@ -1,9 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ArmError, type ArmEmulator } from './arm';
-import type { CertificateAuthority } from './ca';
+import { CertificateAuthority } from './ca';
 import type { EntraEmulator, EntraIdentity } from './entra';
-import type { TlsMaterial } from './http';
 import { AKS_SERVER_APP_ID, KubeCluster } from './kube/cluster';
 import { Controllers } from './kube/controllers';
 import type { RegistryAccess } from './kube/kubelet/images';
@@ -66,15 +65,17 @@ const SPECS: AksClusterSpec[] = [
  * Kubernetes API emulator with controllers and a kubelet that pulls from the local registries.
  */
 export async function startAks(options: {
-  tls: TlsMaterial; ca: CertificateAuthority; entra: EntraEmulator; arm: ArmEmulator; registries: RegistryAccess[]; aadUsers: EntraIdentity[];
+  ca: CertificateAuthority; entra: EntraEmulator; arm: ArmEmulator; registries: RegistryAccess[]; aadUsers: EntraIdentity[];
   /** Where the clusters' kubeconfig files are written. */
   dir: string;
 }): Promise<AksEnvironment> {
-  const { tls, ca, entra, arm } = options;
+  const { ca, entra, arm } = options;
   const started: AksCluster[] = [];
   try {
     for (const spec of SPECS) {
-      const kube = await KubeCluster.start(spec.name, tls, ca, entra);
+      // An AKS cluster has a CA of its own: Agent.CAInfo and NODE_EXTRA_CA_CERTS do not trust its API server.
+      const clusterCa = CertificateAuthority.create(path.join(options.dir, `ca-${spec.key}`));
+      const kube = await KubeCluster.start(spec.name, clusterCa, entra);
       const controllers = new Controllers(kube);
       controllers.start();
       const kubelet = new Kubelet(kube, options.registries, ca.caPem, path.join(options.dir, `kubelet-${spec.key}`));
@@ -89,7 +90,7 @@ export async function startAks(options: {
       const admin = kube.issueClientCertificate({ name: 'masterclient', groups: ['system:masters', 'system:authenticated'] });
       const user = kube.issueClientCertificate({ name: 'clusterUser', groups: ['system:authenticated'] });
       const adminToken = kube.issueToken({ name: 'clusterAdmin', groups: ['system:masters'] });
-      const caData = Buffer.from(ca.caPem).toString('base64');
+      const caData = Buffer.from(clusterCa.caPem).toString('base64');
       const b64 = (s: string) => Buffer.from(s).toString('base64');
       const kubeconfig = (userName: string, userYaml: string[]) => [
         'apiVersion: v1', 'kind: Config', 'preferences: {}',

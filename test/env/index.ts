@@ -174,14 +174,14 @@ export async function startEnvironment(options: { dir?: string } = {}): Promise<
     const acrImports = addAcrResourceProvider(arm, [nonprod, prod], ca.caCertPath, dir).imports;
     // ---- deploy-to-aks: AKS clusters; kubelets pull with each registry's pull user, as an attached ACR allows
     const aks = await startAks({
-      tls, ca, entra, arm,
+      ca, entra, arm,
       registries: [nonprod, prod].map((r) => ({ loginServer: r.registry.loginServer, username: r.pull.username, password: r.pull.password })),
       aadUsers: [identities.secret, identities.certificate, identities.federated, identities.managed],
       dir: path.join(dir, 'aks'),
     });
     stops.push(() => aks.stop());
     // ---- deploy-to-aks (GitOps): Flux reconciling the GitOps repository into each cluster (stopped before the clusters)
-    const flux = await startFlux({ arm, repos: devops.repos, clusters: aks.clusters, caPem: ca.caPem, caFile: ca.caCertPath, dir: path.join(dir, 'flux') });
+    const flux = await startFlux({ arm, repos: devops.repos, clusters: aks.clusters, caFile: ca.caCertPath, dir: path.join(dir, 'flux') });
     stops.push(() => flux.stop());
     // ---- acceptance-gate: sample app, Prometheus, Azure Monitor query endpoint (noAccess is no Monitoring Data Reader)
     const monitoring = await startMonitoring(path.join(dir, 'monitoring'), tls, entra,

@@ -148,7 +148,7 @@ describe('DeployToAks@1: connections', function () {
       connectionType: 'kubernetesServiceConnection', kubernetesServiceConnection: id, kubeconfig: undefined,
       manifests: writeManifest(f, workload({ image: `${f.image}:1.0`, replicas: 1 })), namespace: ns,
     }, {
-      endpoints: { [id]: { url: f.cluster.kube.url, scheme: 'Token', parameters: { apiToken: Buffer.from(token).toString('base64'), serviceAccountCertificate: Buffer.from(f.env.ca.caPem).toString('base64') }, data: { authorizationType: 'ServiceAccount' } } },
+      endpoints: { [id]: { url: f.cluster.kube.url, scheme: 'Token', parameters: { apiToken: Buffer.from(token).toString('base64'), serviceAccountCertificate: Buffer.from(f.cluster.kube.caPem).toString('base64') }, data: { authorizationType: 'ServiceAccount' } } },
     });
     assert.equal(run.result?.status, 'Succeeded', describeRun(run));
     assert.equal(get(f, 'apps/v1', 'Deployment', ns, 'web')?.status.availableReplicas, 1);

@@ -96,7 +96,7 @@ describe('Kubernetes API emulator, driven by kubectl', function () {
 
   it('accepts only Entra tokens for the AKS audience, from identities it knows, and its own credentials', async () => {
     const call = async (token: string) => (await httpsRequest(`${f.cluster.kube.url}/api/v1/namespaces/default/configmaps`,
-      { ca: f.env.ca.caPem, headers: { authorization: `Bearer ${token}` } })).status;
+      { ca: f.cluster.kube.caPem, headers: { authorization: `Bearer ${token}` } })).status;
     const entra = f.env.entra;
     assert.equal(await call(entra.issueAccessToken(f.env.identities.secret, '6dae42f8-4368-4678-94ff-3960e28e3630').token), 200);
     assert.equal(await call(entra.issueAccessToken(f.env.identities.secret, f.env.arm.url).token), 401, 'an ARM token is refused');
@@ -110,7 +110,7 @@ describe('Kubernetes API emulator, driven by kubectl', function () {
     const token = f.cluster.serviceAccountKubeconfig([ns]).token;
     const watch = (query: string, until: (lines: string[]) => boolean) => new Promise<string[]>((resolve, reject) => {
       const url = new URL(`${f.cluster.kube.url}/api/v1/namespaces/${ns}/configmaps?watch=true&${query}`);
-      const req = https.get({ hostname: url.hostname, port: url.port, path: `${url.pathname}${url.search}`, ca: f.env.ca.caPem, headers: { authorization: `Bearer ${token}` } }, (res) => {
+      const req = https.get({ hostname: url.hostname, port: url.port, path: `${url.pathname}${url.search}`, ca: f.cluster.kube.caPem, headers: { authorization: `Bearer ${token}` } }, (res) => {
         const lines: string[] = [];
         let buffer = '';
         res.setEncoding('utf8').on('data', (d: string) => {

@@ -47,7 +47,8 @@ describe("DeployToAks@1 behind the agent's proxy (agent run)", function () {
     assertProxyRefused(f.env, await deploy(agentProxy(f.env, { password: wrong })).run, wrong);
   });
 
-  it("trusts the environment's CA given only as Agent.CAInfo", async () => {
+  // The cluster's API server has a CA of its own, which only its kubeconfig carries: trusted beside Agent.CAInfo.
+  it("trusts the environment's CA given only as Agent.CAInfo, and the cluster's own CA beside it", async () => {
     const mark = f.env.proxy.mark();
     const r = await deploy({ ...agentProxy(f.env), caFile: undefined, agentCaFile: f.env.ca.caCertPath }).run;
     assert.equal(r.result?.status, 'Succeeded', describeRun(r));

@@ -73,7 +73,7 @@ describe('every secret a task is handed or mints is registered with the agent', 
     const { token } = f.cluster.serviceAccountKubeconfig([ns]);
     const id = randomUUID();
     const endpoints: Record<string, Endpoint> = {
-      [id]: { url: f.cluster.kube.url, scheme: 'Token', parameters: { apiToken: Buffer.from(token).toString('base64'), serviceAccountCertificate: Buffer.from(f.env.ca.caPem).toString('base64') }, data: { authorizationType: 'ServiceAccount' } },
+      [id]: { url: f.cluster.kube.url, scheme: 'Token', parameters: { apiToken: Buffer.from(token).toString('base64'), serviceAccountCertificate: Buffer.from(f.cluster.kube.caPem).toString('base64') }, data: { authorizationType: 'ServiceAccount' } },
     };
     const run = await runDeploy(f, {
       connectionType: 'kubernetesServiceConnection', kubernetesServiceConnection: id, kubeconfig: undefined,

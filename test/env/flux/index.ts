@@ -22,7 +22,7 @@ export interface FluxEnvironment {
  * `syncIntervalInSeconds` is short so tests do not wait Flux's default ten minutes; a failed revision is retried
  * after `retryIntervalInSeconds` (10 s unless given), long enough for a poller to read the failure.
  */
-export async function startFlux(options: { arm: ArmEmulator; repos: AzureRepos; clusters: { staging: AksCluster; production: AksCluster }; caPem: string; caFile: string; dir: string; syncIntervalInSeconds?: number; retryIntervalInSeconds?: number }): Promise<FluxEnvironment> {
+export async function startFlux(options: { arm: ArmEmulator; repos: AzureRepos; clusters: { staging: AksCluster; production: AksCluster }; caFile: string; dir: string; syncIntervalInSeconds?: number; retryIntervalInSeconds?: number }): Promise<FluxEnvironment> {
   const { arm, repos, clusters } = options;
   const repository = await repos.addRepository('shop-gitops', 'main');
   await repos.commitAs(repository, 'main', (['staging', 'production'] as const).map((key) => ({
@@ -33,7 +33,7 @@ export async function startFlux(options: { arm: ArmEmulator; repos: AzureRepos; 
     credential: { username: 'flux', password: repos.issuePersonalAccessToken(`Flux shop-${key}`).token }, timeoutInSeconds: 60,
     retryIntervalInSeconds: options.retryIntervalInSeconds ?? 10,
     kustomizations: [{ name: 'apps', path: `./clusters/${key}`, prune: true, wait: true, timeoutInSeconds: 60 }],
-  }, cluster, repos, options.caPem, { dir: path.join(options.dir, `shop-${key}`), caFile: options.caFile });
+  }, cluster, repos, { dir: path.join(options.dir, `shop-${key}`), caFile: options.caFile });
   const reconcilers = { staging: make(clusters.staging, 'staging'), production: make(clusters.production, 'production') };
   const byCluster = new Map<AksCluster, FluxReconciler[]>([[clusters.staging, [reconcilers.staging]], [clusters.production, [reconcilers.production]]]);
   addRoutes(arm, byCluster);

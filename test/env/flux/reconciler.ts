@@ -99,7 +99,6 @@ export class FluxReconciler {
     readonly spec: FluxConfigurationSpec,
     private readonly cluster: { kube: KubeCluster; resourceId: string },
     private readonly repos: AzureRepos,
-    private readonly caPem: string,
     /** Where the copy of the repository is kept, and the CA file git trusts. */
     private readonly local: { dir: string; caFile: string },
   ) {
@@ -359,7 +358,7 @@ export class FluxReconciler {
     const payload = body === undefined ? undefined : JSON.stringify(body);
     return new Promise((resolve, reject) => {
       const req = https.request(url, {
-        method, ca: this.caPem,
+        method, ca: this.cluster.kube.caPem,
         headers: { authorization: `Bearer ${this.token()}`, accept: 'application/json', ...(payload ? { 'content-type': 'application/apply-patch+yaml' } : {}) },
       }, (res) => {
         const chunks: Buffer[] = [];

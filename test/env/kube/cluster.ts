@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { CertificateAuthority, IssuedCertificate } from '../ca';
 import type { EntraEmulator, EntraIdentity } from '../entra';
 import { Faults } from '../faults';
-import type { Exchange, TlsMaterial } from '../http';
+import type { Exchange } from '../http';
 import { deleteObject, mayPurge, type DeleteOptions } from './apiserver/deletion';
 import { Handlers, type ApiContext } from './apiserver/handlers';
 import { ApiServer, type KubeUser } from './apiserver/server';
@@ -36,7 +36,7 @@ export class KubeCluster implements ApiContext {
   private readonly terminationHooks: ((pod: KObj) => void)[] = [];
   private collecting = false;
 
-  private constructor(readonly name: string, ca: CertificateAuthority, entra: EntraEmulator | undefined) {
+  private constructor(readonly name: string, private readonly ca: CertificateAuthority, entra: EntraEmulator | undefined) {
     this.server = new ApiServer(name, ca, entra, this.store, new Handlers(this), this.faults);
     // A served CRD that changes (new versions, subresources) is served as it now says.
     this.store.subscribe((change) => {
@@ -58,7 +58,11 @@ export class KubeCluster implements ApiContext {
     });
   }
 
-  static async start(name: string, tls: TlsMaterial, ca: CertificateAuthority, entra?: EntraEmulator): Promise<KubeCluster> {
+  /**
+   * `ca` is the cluster's own: as an AKS API server does, the server presents a certificate it signed and accepts
+   * client certificates it signed, and only the cluster's kubeconfigs carry it (certificate-authority-data).
+   */
+  static async start(name: string, ca: CertificateAuthority, entra?: EntraEmulator): Promise<KubeCluster> {
     const cluster = new KubeCluster(name, ca, entra);
     for (const ns of ['default', 'kube-system', 'kube-public', 'kube-node-lease']) {
       cluster.put({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns }, spec: { finalizers: ['kubernetes'] }, status: { phase: 'Active' } });
@@ -70,8 +74,13 @@ export class KubeCluster implements ApiContext {
         status: { capacity: { cpu: '4', memory: '16Gi', pods: '110' }, allocatable: { cpu: '3860m', memory: '12Gi', pods: '110' }, conditions: [{ type: 'Ready', status: 'True' }] },
       });
     }
-    await cluster.server.listen(tls);
+    await cluster.server.listen({ cert: ca.server.certPem, key: ca.server.keyPem });
     return cluster;
+  }
+
+  /** The cluster's CA (PEM), which its kubeconfigs carry and a Kubernetes service connection's certificate holds. */
+  get caPem(): string {
+    return this.ca.caPem;
   }
 
   get url(): string {
