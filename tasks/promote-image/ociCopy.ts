@@ -54,18 +54,39 @@ export class OciCopier {
       return known ?? (await this.readSource(digest));
     }
     const m = known ?? (await this.readSource(digest));
+    await this.copyContent(m);
+    await this.put(m);
+    return m;
+  }
+
+  /** Makes the target hold everything `m` refers to (an index's manifests, a manifest's config and layers), not `m`. */
+  async copyContent(m: ManifestResponse): Promise<void> {
     if (isIndex(m.mediaType)) {
       await Promise.all((m.manifest.manifests ?? []).map((child) => this.copyManifest(child.digest)));
     } else {
       await Promise.all(blobsOf(m).map((b) => this.copyBlob(b)));
     }
-    const put = await this.target.putManifest(this.targetRepository, digest, m.mediaType, m.bytes);
-    if (put.digest && put.digest !== digest) {
-      throw new Error(`${this.target.registry}/${this.targetRepository} stored ${digest} as ${put.digest}`);
-    }
+  }
+
+  /**
+   * Puts `m`, whose content the target holds, under `reference`: its digest, or a tag, which stores the manifest
+   * and points the tag at it in one request (as skopeo does).
+   */
+  async put(m: ManifestResponse, reference = m.digest): Promise<void> {
+    await this.putAs(m, reference);
     this.counters.manifestsCopied++;
-    this.log.debug(`put ${m.mediaType} ${digest}`);
-    return m;
+    this.log.debug(`put ${m.mediaType} ${m.digest}${reference === m.digest ? '' : ` as ${reference}`}`);
+  }
+
+  /** Points `tag` at a manifest already in the target. */
+  putTag(tag: string, m: ManifestResponse): Promise<void> {
+    return this.putAs(m, tag);
+  }
+
+  private async putAs(m: ManifestResponse, reference: string): Promise<void> {
+    const put = await this.target.putManifest(this.targetRepository, reference, m.mediaType, m.bytes);
+    const where = `${this.target.registry}/${this.targetRepository}${reference === m.digest ? '' : `:${reference}`}`;
+    if (put.digest && put.digest !== m.digest) throw new Error(`${where} stored ${m.digest} as ${put.digest}`);
   }
 
   /**
@@ -75,12 +96,6 @@ export class OciCopier {
   lookAhead(m: ManifestResponse): void {
     if (isIndex(m.mediaType)) return;
     for (const blob of blobsOf(m)) this.blobPresent(blob.digest).catch(() => undefined);
-  }
-
-  /** Points `tag` at a manifest already in the target. */
-  async putTag(tag: string, m: ManifestResponse): Promise<void> {
-    const put = await this.target.putManifest(this.targetRepository, tag, m.mediaType, m.bytes);
-    if (put.digest && put.digest !== m.digest) throw new Error(`${this.target.registry}/${this.targetRepository}:${tag} was stored as ${put.digest}, not ${m.digest}`);
   }
 
   private async readSource(digest: string): Promise<ManifestResponse> {

@@ -133,11 +133,14 @@ export async function run(options: PromoteOptions, log: TaskLog): Promise<Promot
     try {
       // Referrers may be put before their subject (registries must accept that), so both are copied at once.
       await Promise.all([
-        copier.copyManifest(digest, root, !presentBefore),
+        presentBefore ? undefined : copier.copyContent(root),
         ...edges.filter((_, i) => !referrerPresent[i]).map((e) => copier.copyManifest(e.descriptor.digest)),
       ]);
-      // Tags last: a tag appears only when the image and its referrers are complete.
-      for (const tag of toWrite) await copier.putTag(tag, root);
+      // Tags last: a tag appears only when the image and its referrers are complete. A new image's manifest is put
+      // under its first tag, which stores it and tags it in one request.
+      const tagsLeft = [...toWrite];
+      if (!presentBefore) await copier.put(root, tagsLeft.shift());
+      for (const tag of tagsLeft) await copier.putTag(tag, root);
     } finally {
       clearInterval(progress);
     }
