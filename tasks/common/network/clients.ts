@@ -32,8 +32,8 @@ export function nodeAgentFor(target: string | URL, options: { keepAlive?: boolea
   if (!proxy) return secure ? new (earlyConnectHttpsAgent())(base) : new http.Agent(base);
   const tunnel = { ...base, proxy: proxy.origin, proxyRequestOptions: proxyRequestOptions(proxy) };
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded here, on first use, as said above
-  const { HttpProxyAgent } = require('hpagent') as typeof import('hpagent');
-  return secure ? new (tunnelHttpsAgent())(tunnel) : new HttpProxyAgent(tunnel);
+  const { HttpProxyAgent, HttpsProxyAgent } = require('hpagent') as typeof import('hpagent');
+  return secure ? new (tunnelHttpsAgent(HttpsProxyAgent))(tunnel) : new HttpProxyAgent(tunnel);
 }
 
 /**
@@ -49,9 +49,7 @@ type TunnelAgentClass = new (options: HttpsProxyAgentOptions) => https.Agent;
 let tunnelAgentClass: TunnelAgentClass | undefined;
 
 /** hpagent's CONNECT tunnel, whose TLS connection inside the tunnel gets `withRunTls`. */
-function tunnelHttpsAgent(): TunnelAgentClass {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use, as nodeAgentFor says
-  const { HttpsProxyAgent } = require('hpagent') as typeof import('hpagent');
+function tunnelHttpsAgent(HttpsProxyAgent: typeof import('hpagent').HttpsProxyAgent): TunnelAgentClass {
   return (tunnelAgentClass ??= class TunnelHttpsAgent extends HttpsProxyAgent {
     override createConnection(options: https.RequestOptions, callback?: (err: Error | null, stream: Duplex) => void): Duplex | null | undefined {
       return super.createConnection(withRunTls(options), callback);
