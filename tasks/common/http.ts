@@ -7,7 +7,8 @@
  * every bundle and its WebAssembly parser cost more CPU at start-up than skopeo spends on a whole 100 MB copy.
  */
 import * as http from 'node:http';
-import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import type { Socket } from 'node:net';
+import { Transform, type Duplex, type Readable, type TransformCallback } from 'node:stream';
 import { errorMessage } from './errors';
 import { connectThrough, nodeAgentFor } from './network/clients';
 import { getOnSocket } from './network/ownConnection';
@@ -26,7 +27,8 @@ export interface SendOptions {
   followRedirects?: boolean;
   /**
    * A large download (GET only): read on a connection of its own without Node's HTTP parser, which copies every
-   * 16 KB piece of a body once more (network/ownConnection.ts).
+   * 16 KB piece of a body once more (network/ownConnection.ts). Such connections are kept for the next download
+   * from the same origin.
    */
   ownConnection?: boolean;
 }
@@ -184,14 +186,77 @@ class WriteBatches extends Transform {
 }
 
 async function getOnOwnConnection(target: URL, headers: Record<string, string>, route: Route, timeoutMs: number, signal?: AbortSignal): Promise<HttpResponse> {
+  const idle = route.ownConnections;
   try {
-    const socket = await connectThrough(route.agent, target, timeoutMs);
-    const res = await getOnSocket(socket, target, headers, { timeoutMs, signal });
-    return wrap(res.status, target.toString(), (name) => res.headers.get(name.toLowerCase()), res.body);
+    for (;;) {
+      const kept = idle.take(target.origin);
+      const socket = kept ?? await connectThrough(route.agent, target, timeoutMs);
+      try {
+        const res = await getOnSocket(socket, target, headers, { timeoutMs, signal, keep: (s) => idle.keep(target.origin, s) });
+        return wrap(res.status, target.toString(), (name) => res.headers.get(name.toLowerCase()), res.body);
+      } catch (err) {
+        // A kept connection that the server closed meanwhile fails before any answer: the GET goes on a new one.
+        if (!kept || !isDroppedConnection(err)) throw err;
+      }
+    }
   } catch (err) {
     throw new NetworkError(target, route.proxy, err);
   }
 }
+
+/**
+ * The connections of ownConnection downloads that can carry another GET, per origin: a few, for a few seconds
+ * (servers close idle connections after about 5 s). While kept they are read, so a close is seen at once.
+ */
+class OwnConnections {
+  private readonly idle = new Map<string, { socket: Duplex; forget: () => void }[]>();
+
+  take(origin: string): Duplex | undefined {
+    for (let kept = this.idle.get(origin)?.pop(); kept; kept = this.idle.get(origin)?.pop()) {
+      kept.forget();
+      if (!kept.socket.destroyed) return kept.socket;
+    }
+    return undefined;
+  }
+
+  keep(origin: string, socket: Duplex): void {
+    const list = this.idle.get(origin) ?? [];
+    if (list.length >= MAX_KEPT_PER_ORIGIN) return void socket.destroy();
+    this.idle.set(origin, list);
+    const tcp = socket as Partial<Socket>;
+    const drop = () => {
+      const i = list.indexOf(entry);
+      if (i >= 0) list.splice(i, 1);
+      entry.forget();
+      socket.on('error', () => undefined).destroy();
+    };
+    const entry = {
+      socket,
+      forget: () => {
+        socket.off('data', drop).off('end', drop).off('error', drop).off('close', drop).off('timeout', drop);
+        tcp.setTimeout?.(0);
+        tcp.ref?.();
+      },
+    };
+    // Anything the server sends now is no answer to us: the connection is dropped, as on its close or when idle.
+    socket.on('data', drop).on('end', drop).on('error', drop).on('close', drop).on('timeout', drop);
+    tcp.setTimeout?.(KEPT_IDLE_MS);
+    // A kept connection does not hold the process open.
+    tcp.unref?.();
+    socket.resume();
+    list.push(entry);
+  }
+
+  destroy(): void {
+    for (const list of this.idle.values()) for (const { socket, forget } of list.splice(0)) {
+      forget();
+      socket.destroy();
+    }
+  }
+}
+
+const MAX_KEPT_PER_ORIGIN = 8;
+const KEPT_IDLE_MS = 4_000;
 
 function wrap(status: number, url: string, header: (name: string) => string | undefined, body: Readable): HttpResponse {
   const bytes = () => new Promise<Buffer>((resolve, reject) => {
@@ -321,10 +386,11 @@ function deepestCause(err: unknown): unknown {
 interface Route {
   agent: http.Agent;
   proxy?: ProxyEndpoint;
+  ownConnections: OwnConnections;
 }
 
 const POOLS = Symbol.for('aks-secure-delivery.http-pools');
-type PoolStore = { [POOLS]?: { settings: NetworkSettings; pools: Map<string, http.Agent> } };
+type PoolStore = { [POOLS]?: { settings: NetworkSettings; pools: Map<string, { agent: http.Agent; ownConnections: OwnConnections }> } };
 
 /** The pool for a URL: keep-alive agents per scheme, direct or tunnelled with CONNECT through the proxy (http:// too). */
 function routeFor(url: URL): Route {
@@ -334,18 +400,21 @@ function routeFor(url: URL): Route {
   const pools = store[POOLS].pools;
   const proxy = proxyFor(url, settings);
   const key = `${url.protocol} ${proxy ? proxy.origin : 'direct'}`;
-  let agent = pools.get(key);
-  if (!agent) {
-    agent = nodeAgentFor(url, { keepAlive: true, maxSockets: 32 });
-    pools.set(key, agent);
+  let pool = pools.get(key);
+  if (!pool) {
+    pool = { agent: nodeAgentFor(url, { keepAlive: true, maxSockets: 32 }), ownConnections: new OwnConnections() };
+    pools.set(key, pool);
   }
-  return { agent, proxy };
+  return { ...pool, proxy };
 }
 
 /** Closes every pool (a task that is done, or a test that changes settings). */
 export function closePools(): void {
   const store = globalThis as PoolStore;
-  for (const agent of store[POOLS]?.pools.values() ?? []) agent.destroy();
+  for (const pool of store[POOLS]?.pools.values() ?? []) {
+    pool.agent.destroy();
+    pool.ownConnections.destroy();
+  }
   store[POOLS] = undefined;
 }
 

@@ -123,6 +123,8 @@ export interface RunningServer {
   readonly port: number;
   readonly host: string;
   readonly faults: Faults;
+  /** TLS connections accepted so far: a client that opens one per request shows here. */
+  readonly connections: number;
   close(): Promise<void>;
 }
 
@@ -145,6 +147,8 @@ export async function startHttpsServer(name: string, tls: TlsMaterial, handler: 
     })();
   });
   server.keepAliveTimeout = 5000;
+  let connections = 0;
+  server.on('secureConnection', () => { connections++; });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, '127.0.0.1', () => resolve());
@@ -155,6 +159,9 @@ export async function startHttpsServer(name: string, tls: TlsMaterial, handler: 
     port: actual,
     host: `127.0.0.1:${actual}`,
     faults,
+    get connections() {
+      return connections;
+    },
     close: () => new Promise<void>((resolve) => {
       server.closeAllConnections();
       server.close(() => resolve());

@@ -72,6 +72,10 @@ export class Registry {
   get faults() {
     return this.front!.faults;
   }
+  /** TLS connections the front has accepted so far. */
+  get connections(): number {
+    return this.front!.connections;
+  }
 
   addUser(username: string, actions = ['pull', 'push', 'delete']): RegistryUser {
     const user = { username, password: randomBytes(18).toString('base64url'), actions };

@@ -29,7 +29,7 @@ export interface Fixture {
   nonprod: SkopeoTarget;
   prod: SkopeoTarget;
   /** `docker`: the image is pushed in Docker's formats (a manifest list of v2 schema 2 manifests). */
-  seed(options?: { multiArch?: boolean; referrers?: 'api' | 'tag' | 'none'; tag?: string; docker?: boolean }): Promise<Seeded>;
+  seed(options?: { multiArch?: boolean; referrers?: 'api' | 'tag' | 'none'; tag?: string; docker?: boolean; layerSizes?: number[] }): Promise<Seeded>;
   /** Runs the built task with basic credentials for both registries and the given inputs. */
   ociRun(inputs: RunOptions['inputs'], extra?: Partial<RunOptions>): Promise<TaskRun>;
   /** Runs the built task with an AzureRM connection (Entra tokens for both registries, ARM for import). */
@@ -58,7 +58,7 @@ export async function promoteFixture(): Promise<Fixture> {
       const tag = options.tag ?? '1.4.2';
       const image = options.multiArch
         ? layout.multiArch([{ os: 'linux', architecture: 'amd64' }, { os: 'linux', architecture: 'arm64', variant: 'v8' }], [3000, 5000])
-        : layout.image([4000, 6000, 2000]);
+        : layout.image(options.layerSizes ?? [4000, 6000, 2000]);
       layout.tag(image, tag);
       if (options.docker) {
         await skopeoPush(layout, tag, nonprod, repository, tag, { format: 'v2s2' });

@@ -108,6 +108,20 @@ describe('PromoteImage@1 with an OCI copy (agent run)', function () {
     assert.match(run.summaries[0]?.content ?? '', /0\.0 MB copied \(0 blobs\), [0-9.]+ MB mounted \(4 blobs\)/);
   });
 
+  it('downloads an image of more blobs than it copies at once on connections it keeps, not one per blob', async () => {
+    // Twelve layers and the config: thirteen downloads, six at a time.
+    const s = await f.seed({ referrers: 'none', layerSizes: Array.from({ length: 12 }, (_, i) => 3000 + i) });
+    const source = f.env.registries.nonprod.registry;
+    const before = source.connections;
+    const run = await f.ociRun({ sourceImage: `${f.nonprod.loginServer}/${s.repository}:${s.tag}`, method: 'ociCopy' });
+    assert.equal(run.result?.status, 'Succeeded', run.result?.message);
+    assert.equal(await skopeoDigest(f.prod, `${s.repository}:${s.tag}`), s.digest);
+    assert.match(run.summaries[0]?.content ?? '', /copied \(13 blobs\)/);
+    // Six for the downloads, and the pool's few for the probe, the token, the manifest and the referrers.
+    const opened = source.connections - before;
+    assert.ok(opened <= 9, `the source registry accepted ${opened} TLS connections for 13 downloads`);
+  });
+
   it('survives dropped blob uploads, 429 and 503 from the registry, with the same digest at the end', async () => {
     const s = await f.seed({ multiArch: true });
     const faults = f.env.registries.prod.registry.faults;

@@ -3,19 +3,27 @@ import { createHash, randomBytes } from 'node:crypto';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { NetworkError, httpRetryVerdict, send } from '../../tasks/common/http';
+import { NetworkError, closePools, httpRetryVerdict, send } from '../../tasks/common/http';
 
-/** A server that answers every connection with `answer`, written in the pieces given, and records what it was sent. */
-async function rawServer(answer: (socket: net.Socket) => void): Promise<{ url: string; requests: string[]; close(): Promise<void> }> {
+/**
+ * A server that answers every request with `answer`, written in the pieces given, and records what it was sent and
+ * how many connections it was sent on.
+ */
+async function rawServer(answer: (socket: net.Socket, request: number) => void): Promise<{ url: string; requests: string[]; connections: () => number; close(): Promise<void> }> {
   const requests: string[] = [];
+  const sockets = new Set<net.Socket>();
+  let connections = 0;
   const server = net.createServer((socket) => {
+    connections++;
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
     let head = '';
     socket.on('data', (d) => {
       head += d.toString('latin1');
       if (head.includes('\r\n\r\n')) {
         requests.push(head);
         head = '';
-        answer(socket);
+        answer(socket, requests.length);
       }
     });
     socket.on('error', () => undefined);
@@ -24,7 +32,11 @@ async function rawServer(answer: (socket: net.Socket) => void): Promise<{ url: s
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     requests,
-    close: () => new Promise<void>((r) => { server.close(() => r()); }),
+    connections: () => connections,
+    close: () => new Promise<void>((r) => {
+      server.close(() => r());
+      for (const socket of sockets) socket.destroy();
+    }),
   };
 }
 
@@ -42,7 +54,7 @@ function writeSlowly(socket: net.Socket, pieces: (string | Buffer)[], end = true
 const get = (url: string, options: Parameters<typeof send>[1] = {}) => send(url, { ownConnection: true, ...options });
 
 describe('the HTTP layer: downloads on a connection of their own (units)', () => {
-  it('reads a content-length body split anywhere, stops at its length and closes the connection', async () => {
+  it('reads a content-length body split anywhere, stops at its length and closes a connection that sent more', async () => {
     const body = randomBytes(50_000);
     const head = `HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\nDocker-Content-Digest: sha256:x\r\n\r\n`;
     let closed = false;
@@ -59,9 +71,9 @@ describe('the HTTP layer: downloads on a connection of their own (units)', () =>
       assert.match(server.requests[0], /^GET \/v2\/a\/blobs\/sha256:x\?x=1 HTTP\/1\.1\r\n/);
       assert.match(server.requests[0], /\r\nhost: 127\.0\.0\.1:\d+\r\n/);
       assert.match(server.requests[0], /\r\nauthorization: Bearer t\r\n/);
-      assert.match(server.requests[0], /\r\nconnection: close\r\n\r\n$/);
+      assert.doesNotMatch(server.requests[0], /\r\nconnection:/i);
       await new Promise((r) => setTimeout(r, 50));
-      assert.equal(closed, true, 'the connection is closed after the body, not kept');
+      assert.equal(closed, true, 'bytes after the body: the connection is closed, not kept');
     } finally {
       await server.close();
     }
@@ -149,6 +161,80 @@ describe('the HTTP layer: downloads on a connection of their own (units)', () =>
     } finally {
       await server.close();
       await new Promise<void>((r) => { storage.close(() => r()); });
+    }
+  });
+
+  it('keeps a connection whose answer ended cleanly for the next download from the same origin, and one per download at a time', async () => {
+    const body = (n: number) => `blob ${n}`;
+    const server = await rawServer((s, n) => s.write(`HTTP/1.1 200 OK\r\nContent-Length: ${body(n).length}\r\n\r\n${body(n)}`));
+    try {
+      for (let i = 1; i <= 3; i++) assert.equal(await (await get(`${server.url}/b${i}`)).text(), body(i));
+      assert.equal(server.connections(), 1, 'three downloads one after another: one connection');
+      // Two at once need two connections; both are kept, so a third and fourth at once open none.
+      const texts = async () => Promise.all([get(`${server.url}/x`), get(`${server.url}/y`)].map(async (r) => (await r).text()));
+      await texts();
+      await texts();
+      assert.equal(server.connections(), 2);
+      assert.equal(server.requests.length, 7);
+    } finally {
+      closePools();
+      await server.close();
+    }
+  });
+
+  it('does not keep a connection the answer closes, or one of HTTP/1.0, or a body up to the close', async () => {
+    const answers = [
+      'HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok',
+      'HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok',
+      'HTTP/1.1 200 OK\r\n\r\nok',
+    ];
+    for (const answer of answers) {
+      // The server leaves the connection open: only the client can decide not to use it again.
+      const server = await rawServer((s, n) => (n === 1 && answer.includes('Length') ? s.write(answer) : s.end(answer)));
+      try {
+        assert.equal(await (await get(`${server.url}/a`)).text(), 'ok');
+        assert.equal(await (await get(`${server.url}/b`)).text(), 'ok');
+        assert.equal(server.connections(), 2, answer.split('\r\n').slice(0, 2).join(' '));
+      } finally {
+        closePools();
+        await server.close();
+      }
+    }
+  });
+
+  it('sends the GET again on a new connection when a kept one was closed by the server before it answered', async () => {
+    const server = await rawServer((s, n) => {
+      // The second request finds its connection closed: the server lets it go without an answer.
+      if (n === 2) return void s.destroy();
+      s.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+    });
+    try {
+      assert.equal(await (await get(`${server.url}/a`)).text(), 'ok');
+      assert.equal(await (await get(`${server.url}/b`)).text(), 'ok');
+      assert.equal(server.connections(), 2);
+      assert.deepEqual(server.requests.map((r) => r.split(' ')[1]), ['/a', '/b', '/b']);
+    } finally {
+      closePools();
+      await server.close();
+    }
+  });
+
+  it('does not use a kept connection again once the server has closed it: the next download opens a new one', async () => {
+    let first: net.Socket | undefined;
+    const server = await rawServer((s) => {
+      first ??= s;
+      s.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+    });
+    try {
+      assert.equal(await (await get(`${server.url}/a`)).text(), 'ok');
+      first!.end();
+      await new Promise((r) => setTimeout(r, 50));
+      assert.equal(await (await get(`${server.url}/b`)).text(), 'ok');
+      assert.equal(server.connections(), 2);
+      assert.equal(server.requests.length, 2);
+    } finally {
+      closePools();
+      await server.close();
     }
   });
 

@@ -3,7 +3,9 @@
  * blobs). Node's http client hands every 16 KB TLS record of a body to its parser, which copies it once more and
  * calls back into JavaScript for it: about 0.15 s of CPU per 100 MB, measured, a seventh of a whole copy's. Here the
  * records are the body's pieces as they are. The framing is HTTP/1.1's (RFC 9112 §6.3): content-length, chunked, or
- * up to the close; 1xx answers are skipped. The connection is closed after the answer, so nothing is pooled.
+ * up to the close; 1xx answers are skipped. A connection whose answer ended cleanly can be kept for the next GET
+ * (`keep`), as a pool would: otherwise every blob paid a TCP and TLS handshake, two with a registry that redirects
+ * blob downloads to storage as ACR does.
  */
 import { validateHeaderName, validateHeaderValue } from 'node:http';
 import { Readable } from 'node:stream';
@@ -18,11 +20,22 @@ export interface OwnConnectionResponse {
 
 const MAX_HEAD_BYTES = 64 * 1024;
 
+export interface OwnConnectionOptions {
+  /** The longest silence before the answer's head. */
+  timeoutMs: number;
+  signal?: AbortSignal;
+  /**
+   * Takes the connection once the answer's body has been read to its end and the connection can carry another
+   * request (HTTP/1.1, no `connection: close`, nothing after the body). Without it the connection is closed.
+   */
+  keep?: (socket: Duplex) => void;
+}
+
 /**
  * Sends `GET target` on `socket` (already connected to the target's origin, through a proxy's tunnel or not) and
- * resolves once the answer's head is read. `timeoutMs` is the longest silence before the head.
+ * resolves once the answer's head is read.
  */
-export function getOnSocket(socket: Duplex, target: URL, headers: Record<string, string>, options: { timeoutMs: number; signal?: AbortSignal }): Promise<OwnConnectionResponse> {
+export function getOnSocket(socket: Duplex, target: URL, headers: Record<string, string>, options: OwnConnectionOptions): Promise<OwnConnectionResponse> {
   return new Promise((resolve, reject) => {
     let settled = false;
     let head: Buffer = Buffer.alloc(0);
@@ -38,14 +51,19 @@ export function getOnSocket(socket: Duplex, target: URL, headers: Record<string,
     if (options.signal?.aborted) return onAbort();
     options.signal?.addEventListener('abort', onAbort, { once: true });
     const timer = setTimeout(() => fail(Object.assign(new Error(`no answer within ${Math.round(options.timeoutMs / 1000)} s`), { code: 'UND_ERR_HEADERS_TIMEOUT' })), options.timeoutMs);
-    socket.once('close', () => {
+    const onClose = () => {
       clearTimeout(timer);
       options.signal?.removeEventListener('abort', onAbort);
       if (!settled) fail(cutOff('the connection closed before an answer'));
       else body?.socketEnded();
-    });
-    socket.on('error', fail);
-    socket.on('data', (chunk: Buffer) => {
+    };
+    // The answer is read to its end: the connection is handed on without anything of this request attached to it.
+    const handOn = (keep: (socket: Duplex) => void) => () => {
+      socket.off('close', onClose).off('error', fail).off('data', onData);
+      options.signal?.removeEventListener('abort', onAbort);
+      keep(socket);
+    };
+    const onData = (chunk: Buffer) => {
       if (body) return body.receive(chunk);
       head = head.length ? Buffer.concat([head, chunk]) : chunk;
       for (;;) {
@@ -67,24 +85,29 @@ export function getOnSocket(socket: Duplex, target: URL, headers: Record<string,
         }
         clearTimeout(timer);
         settled = true;
-        body = new SocketBody(socket, frame);
+        const reusable = options.keep && parsed.minor === 1 && frame.kind !== 'close' && !(frame.kind === 'none' && head.length)
+          && !/(?:^|,)\s*close\s*(?:,|$)/i.test(parsed.headers.get('connection') ?? '');
+        body = new SocketBody(socket, frame, reusable ? handOn(options.keep!) : undefined);
         resolve({ status: parsed.status, headers: parsed.headers, body });
         if (head.length) body.receive(head);
         return;
       }
-    });
+    };
+    socket.once('close', onClose);
+    socket.on('error', fail);
+    socket.on('data', onData);
     for (const [name, value] of Object.entries(headers)) {
       validateHeaderName(name);
       validateHeaderValue(name, value);
     }
-    const lines = [`GET ${target.pathname}${target.search} HTTP/1.1`, `host: ${target.host}`, ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`), 'connection: close'];
+    const lines = [`GET ${target.pathname}${target.search} HTTP/1.1`, `host: ${target.host}`, ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`), ...(options.keep ? [] : ['connection: close'])];
     socket.write(`${lines.join('\r\n')}\r\n\r\n`, 'latin1');
   });
 }
 
-function parseHead(text: string): { status: number; headers: Map<string, string> } | undefined {
+function parseHead(text: string): { status: number; minor: number; headers: Map<string, string> } | undefined {
   const lines = text.split('\r\n');
-  const status = /^HTTP\/1\.[01] (\d{3})(?: |$)/.exec(lines[0]);
+  const status = /^HTTP\/1\.([01]) (\d{3})(?: |$)/.exec(lines[0]);
   if (!status) return undefined;
   const headers = new Map<string, string>();
   for (const line of lines.slice(1)) {
@@ -95,7 +118,7 @@ function parseHead(text: string): { status: number; headers: Map<string, string>
     const known = headers.get(name);
     headers.set(name, known === undefined ? value : `${known}, ${value}`);
   }
-  return { status: Number(status[1]), headers };
+  return { status: Number(status[2]), minor: Number(status[1]), headers };
 }
 
 type Framing = { kind: 'none' } | { kind: 'length'; remaining: number } | { kind: 'chunked' } | { kind: 'close' };
@@ -120,7 +143,11 @@ function cutOff(message: string): Error {
   return Object.assign(new Error(message), { code: 'ECONNRESET' });
 }
 
-/** The body as it comes off the socket, with backpressure: the socket is paused while the reader is behind. */
+/**
+ * The body as it comes off the socket, with backpressure: the socket is paused while the reader is behind. At the
+ * body's end the socket is handed on (`handOn`) when nothing came after the body, otherwise closed; either way the
+ * body no longer touches it.
+ */
 class SocketBody extends Readable {
   private pending: Buffer = Buffer.alloc(0);
   /** The whole body has been taken (it may not all have been read yet). */
@@ -128,18 +155,20 @@ class SocketBody extends Readable {
   /** The size of the chunk being read, or -1 while its size line is read (chunked framing only). */
   private chunkLeft = -1;
   private trailers = false;
+  private socket?: Duplex;
 
-  constructor(private readonly socket: Duplex, private readonly frame: Framing) {
+  constructor(socket: Duplex, private readonly frame: Framing, private readonly handOn?: () => void) {
     super();
-    if (frame.kind === 'none') this.finish();
+    this.socket = socket;
+    if (frame.kind === 'none') this.finish(0);
   }
 
   override _read(): void {
-    this.socket.resume();
+    this.socket?.resume();
   }
 
   override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
-    this.socket.destroy();
+    this.socket?.destroy();
     callback(err);
   }
 
@@ -151,7 +180,7 @@ class SocketBody extends Readable {
       const piece = chunk.length > frame.remaining ? chunk.subarray(0, frame.remaining) : chunk;
       frame.remaining -= piece.length;
       this.deliver(piece);
-      if (frame.remaining === 0) this.finish();
+      if (frame.remaining === 0) this.finish(chunk.length - piece.length);
       return;
     }
     if (frame.kind === 'chunked') this.dechunk(chunk);
@@ -167,13 +196,17 @@ class SocketBody extends Readable {
   }
 
   private deliver(piece: Buffer): void {
-    if (piece.length && !this.push(piece)) this.socket.pause();
+    if (piece.length && !this.push(piece)) this.socket?.pause();
   }
 
-  private finish(): void {
+  /** The body is complete; `after` bytes came after it, which no next answer could start with. */
+  private finish(after: number): void {
     this.complete = true;
     this.push(null);
-    this.socket.destroy();
+    const socket = this.socket;
+    this.socket = undefined;
+    if (this.handOn && after === 0) this.handOn();
+    else socket?.destroy();
   }
 
   private dechunk(chunk: Buffer): void {
@@ -196,7 +229,7 @@ class SocketBody extends Readable {
       const line = data.subarray(0, eol).toString('latin1');
       data = data.subarray(eol + 2);
       if (this.trailers) {
-        if (line === '') return this.finish();
+        if (line === '') return this.finish(data.length);
         continue;
       }
       if (this.chunkLeft === 0) {
