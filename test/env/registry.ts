@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
@@ -30,6 +30,21 @@ export interface RecordedRequest {
   status?: number;
 }
 
+/** One blob download that reached the storage behind a registry's redirect. */
+export interface StorageRequest {
+  path: string;
+  /** The Authorization header it carried: a SAS-style URL needs none, and must not get the registry's. */
+  authorization?: string;
+}
+
+/** The storage that blob downloads are redirected to (`Registry.redirectBlobDownloads`). */
+export interface BlobStorage {
+  readonly host: string;
+  readonly requests: StorageRequest[];
+  /** TLS connections it has accepted so far. */
+  readonly connections: number;
+}
+
 /**
  * A real OCI registry (Debian's `docker-registry`, the CNCF distribution registry) on loopback behind an HTTPS
  * front. The registry itself uses token authentication; the front is its token server (`/oauth2/token`, with basic
@@ -49,13 +64,17 @@ export class Registry {
   private readonly issuer = 'registry-token-issuer';
   private recording?: RecordedRequest[];
   private clock = 0;
+  private storage?: { server: RunningServer; key: Buffer; requests: StorageRequest[]; on: boolean };
+  private readonly tls: TlsMaterial;
 
-  private constructor(readonly name: string, private readonly dir: string, private readonly tokenCert: IssuedCertificate) {}
+  private constructor(readonly name: string, private readonly dir: string, private readonly tokenCert: IssuedCertificate, tls: TlsMaterial) {
+    this.tls = tls;
+  }
 
   /** Starts `docker-registry` with its data in `dir` and the HTTPS front on its own port. */
   static async start(name: string, dir: string, tls: TlsMaterial, tokenCert: IssuedCertificate): Promise<Registry> {
     requireCommand('docker-registry', 'docker-registry');
-    const registry = new Registry(name, dir, tokenCert);
+    const registry = new Registry(name, dir, tokenCert, tls);
     registry.addTokenRoutes();
     registry.front = await startHttpsServer(`registry ${name}`, tls, (x) => registry.handle(x));
     await registry.startBackend();
@@ -95,6 +114,63 @@ export class Registry {
   async stop(): Promise<void> {
     await this.process?.stop();
     await this.front?.close();
+    await this.storage?.server.close();
+  }
+
+  /**
+   * Answers an authorized blob GET with a 307 to a storage server of its own (another origin), under a signed URL
+   * that expires, as ACR redirects blob downloads to Azure Storage; HEADs and every other request are unchanged.
+   * The storage streams the blob from docker-registry and records each request with its Authorization header.
+   */
+  async redirectBlobDownloads(on: boolean): Promise<BlobStorage> {
+    if (!this.storage) {
+      const storage = { key: randomBytes(32), requests: [] as StorageRequest[], on, server: undefined as unknown as RunningServer };
+      storage.server = await startHttpsServer(`storage of registry ${this.name}`, this.tls, (x) => this.serveFromStorage(x, storage));
+      this.storage = storage;
+    }
+    this.storage.on = on;
+    const { server, requests } = this.storage;
+    return { host: server.host, requests, get connections() { return server.connections; } };
+  }
+
+  /** The 307 for an authorized blob GET when downloads are redirected; false when the request goes on as it is. */
+  private async redirectToStorage(x: Exchange): Promise<boolean> {
+    const blob = /^\/v2\/(.+)\/blobs\/(sha256:[0-9a-f]{64})$/.exec(x.path);
+    if (!this.storage?.on || x.method !== 'GET' || !blob) return false;
+    const [, repository, digest] = blob;
+    const access = this.verifyToken(x.bearerToken());
+    if (!access?.some((a) => a.type === 'repository' && a.name === repository && a.actions.includes('pull'))) return false;
+    // Only a blob the registry holds is redirected; anything else gets the registry's own answer.
+    const head = await fetch(`${this.backendUrl}/v2/${repository}/blobs/${digest}`, { method: 'HEAD', headers: { authorization: `Bearer ${this.issueToken('storage', [{ type: 'repository', name: repository, actions: ['pull'] }])}` } });
+    if (head.status !== 200) return false;
+    const expires = Date.now() + 10 * 60_000;
+    const sig = this.storageSignature(repository, digest, expires);
+    x.send(307, '', { location: `${this.storage.server.url}/${repository}/blobs/${digest}?se=${expires}&sig=${sig}` });
+    return true;
+  }
+
+  private storageSignature(repository: string, digest: string, expires: number): string {
+    return createHmac('sha256', this.storage!.key).update(`${repository}\n${digest}\n${expires}`).digest('hex');
+  }
+
+  private async serveFromStorage(x: Exchange, storage: { requests: StorageRequest[] }): Promise<void> {
+    storage.requests.push({ path: x.path, authorization: x.header('authorization') });
+    const blob = /^\/(.+)\/blobs\/(sha256:[0-9a-f]{64})$/.exec(x.path);
+    const expires = Number(x.query('se'));
+    const sig = Buffer.from(x.query('sig') ?? '', 'hex');
+    const expected = blob ? Buffer.from(this.storageSignature(blob[1], blob[2], expires), 'hex') : Buffer.alloc(0);
+    if (x.method !== 'GET' || !blob || !(expires > Date.now()) || sig.length !== expected.length || !timingSafeEqual(sig, expected)) {
+      return x.send(403, 'AuthenticationFailed: the signature or its expiry does not match', { 'content-type': 'text/plain' });
+    }
+    const token = this.issueToken('storage', [{ type: 'repository', name: blob[1], actions: ['pull'] }]);
+    await new Promise<void>((resolve) => {
+      const upstream = http.get(`${this.backendUrl}/v2/${blob[1]}/blobs/${blob[2]}`, { headers: { authorization: `Bearer ${token}` } }, (res) => {
+        x.res.writeHead(res.statusCode ?? 502, { 'content-type': 'application/octet-stream', ...(res.headers['content-length'] ? { 'content-length': res.headers['content-length'] } : {}) });
+        res.pipe(x.res);
+        res.once('end', resolve).once('error', () => { x.res.destroy(); resolve(); });
+      });
+      upstream.once('error', () => { x.res.destroy(); resolve(); });
+    });
   }
 
   private async startBackend(): Promise<void> {
@@ -178,6 +254,7 @@ export class Registry {
     }
     if (await this.router.handle(x)) return;
     if (!x.path.startsWith('/v2')) return x.sendJson(404, { errors: [{ code: 'NOT_FOUND', message: `no route for ${x.path}` }] });
+    if (await this.redirectToStorage(x)) return;
     await this.forward(x);
   }
 
