@@ -11,7 +11,7 @@ import type { Socket } from 'node:net';
 import { Transform, type Duplex, type Readable, type TransformCallback } from 'node:stream';
 import { errorMessage } from './errors';
 import { connectThrough, nodeAgentFor } from './network/clients';
-import { getOnSocket } from './network/ownConnection';
+import { getOnSocket, type OwnConnectionOptions } from './network/ownConnection';
 import { networkSettings, proxyFor, type NetworkSettings, type ProxyEndpoint } from './network/settings';
 import { isDroppedConnection, isTransientStatus, parseRetryAfter, type TransientVerdict } from './retry';
 
@@ -187,21 +187,32 @@ class WriteBatches extends Transform {
 
 async function getOnOwnConnection(target: URL, headers: Record<string, string>, route: Route, timeoutMs: number, signal?: AbortSignal): Promise<HttpResponse> {
   const idle = route.ownConnections;
+  const keep = (socket: Duplex) => idle.keep(target.origin, socket);
   try {
-    for (;;) {
-      const kept = idle.take(target.origin);
-      const socket = kept ?? await connectThrough(route.agent, target, timeoutMs);
+    const kept = idle.take(target.origin);
+    if (kept) {
       try {
-        const res = await getOnSocket(socket, target, headers, { timeoutMs, signal, keep: (s) => idle.keep(target.origin, s) });
-        return wrap(res.status, target.toString(), (name) => res.headers.get(name.toLowerCase()), res.body);
+        return await getOn(kept, target, headers, { timeoutMs, signal, keep });
       } catch (err) {
-        // A kept connection that the server closed meanwhile fails before any answer: the GET goes on a new one.
-        if (!kept || !isDroppedConnection(err)) throw err;
+        // A kept connection that the server closed meanwhile is reset before any answer: the GET goes again, once, on
+        // a new connection. A timeout is not retried here: the server may be slow, not gone.
+        if (!isClosedConnection(err)) throw err;
       }
     }
+    return await getOn(await connectThrough(route.agent, target, timeoutMs), target, headers, { timeoutMs, signal, keep });
   } catch (err) {
     throw new NetworkError(target, route.proxy, err);
   }
+}
+
+async function getOn(socket: Duplex, target: URL, headers: Record<string, string>, options: OwnConnectionOptions): Promise<HttpResponse> {
+  const res = await getOnSocket(socket, target, headers, options);
+  return wrap(res.status, target.toString(), (name) => res.headers.get(name.toLowerCase()), res.body);
+}
+
+function isClosedConnection(err: unknown): boolean {
+  const c = code(err);
+  return c === 'ECONNRESET' || c === 'EPIPE';
 }
 
 /**
@@ -210,18 +221,23 @@ async function getOnOwnConnection(target: URL, headers: Record<string, string>, 
  */
 class OwnConnections {
   private readonly idle = new Map<string, { socket: Duplex; forget: () => void }[]>();
+  private closed = false;
 
   take(origin: string): Duplex | undefined {
-    for (let kept = this.idle.get(origin)?.pop(); kept; kept = this.idle.get(origin)?.pop()) {
-      kept.forget();
-      if (!kept.socket.destroyed) return kept.socket;
+    const list = this.idle.get(origin);
+    while (list?.length) {
+      const { socket, forget } = list.pop()!;
+      forget();
+      if (!socket.destroyed) return socket;
+      socket.on('error', () => undefined);
     }
     return undefined;
   }
 
   keep(origin: string, socket: Duplex): void {
     const list = this.idle.get(origin) ?? [];
-    if (list.length >= MAX_KEPT_PER_ORIGIN) return void socket.destroy();
+    // A download still under way when the pools were closed ends with its connection closed, not kept.
+    if (this.closed || list.length >= MAX_KEPT_PER_ORIGIN) return void socket.destroy();
     this.idle.set(origin, list);
     const tcp = socket as Partial<Socket>;
     const drop = () => {
@@ -233,13 +249,13 @@ class OwnConnections {
     const entry = {
       socket,
       forget: () => {
-        socket.off('data', drop).off('end', drop).off('error', drop).off('close', drop).off('timeout', drop);
+        for (const event of DROP_EVENTS) socket.off(event, drop);
         tcp.setTimeout?.(0);
         tcp.ref?.();
       },
     };
     // Anything the server sends now is no answer to us: the connection is dropped, as on its close or when idle.
-    socket.on('data', drop).on('end', drop).on('error', drop).on('close', drop).on('timeout', drop);
+    for (const event of DROP_EVENTS) socket.on(event, drop);
     tcp.setTimeout?.(KEPT_IDLE_MS);
     // A kept connection does not hold the process open.
     tcp.unref?.();
@@ -248,13 +264,16 @@ class OwnConnections {
   }
 
   destroy(): void {
+    this.closed = true;
     for (const list of this.idle.values()) for (const { socket, forget } of list.splice(0)) {
       forget();
-      socket.destroy();
+      socket.on('error', () => undefined).destroy();
     }
   }
 }
 
+const DROP_EVENTS = ['data', 'end', 'error', 'close', 'timeout'] as const;
+/** More than the blob copy's concurrency (6), so that every connection of a copy is kept between its downloads. */
 const MAX_KEPT_PER_ORIGIN = 8;
 const KEPT_IDLE_MS = 4_000;
 

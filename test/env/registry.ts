@@ -2,6 +2,7 @@ import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypt
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
+import { pipeline } from 'node:stream';
 import type { IssuedCertificate } from './ca';
 import { Exchange, Router, startHttpsServer, type RunningServer, type TlsMaterial } from './http';
 import { decodeJwt, isWithinLifetime, signJwt, verifyJwtSignature } from './jwt';
@@ -65,11 +66,8 @@ export class Registry {
   private recording?: RecordedRequest[];
   private clock = 0;
   private storage?: { server: RunningServer; key: Buffer; requests: StorageRequest[]; on: boolean };
-  private readonly tls: TlsMaterial;
 
-  private constructor(readonly name: string, private readonly dir: string, private readonly tokenCert: IssuedCertificate, tls: TlsMaterial) {
-    this.tls = tls;
-  }
+  private constructor(readonly name: string, private readonly dir: string, private readonly tokenCert: IssuedCertificate, private readonly tls: TlsMaterial) {}
 
   /** Starts `docker-registry` with its data in `dir` and the HTTPS front on its own port. */
   static async start(name: string, dir: string, tls: TlsMaterial, tokenCert: IssuedCertificate): Promise<Registry> {
@@ -124,9 +122,8 @@ export class Registry {
    */
   async redirectBlobDownloads(on: boolean): Promise<BlobStorage> {
     if (!this.storage) {
-      const storage = { key: randomBytes(32), requests: [] as StorageRequest[], on, server: undefined as unknown as RunningServer };
-      storage.server = await startHttpsServer(`storage of registry ${this.name}`, this.tls, (x) => this.serveFromStorage(x, storage));
-      this.storage = storage;
+      const server = await startHttpsServer(`storage of registry ${this.name}`, this.tls, (x) => this.serveFromStorage(x));
+      this.storage = { server, key: randomBytes(32), requests: [], on };
     }
     this.storage.on = on;
     const { server, requests } = this.storage;
@@ -153,8 +150,8 @@ export class Registry {
     return createHmac('sha256', this.storage!.key).update(`${repository}\n${digest}\n${expires}`).digest('hex');
   }
 
-  private async serveFromStorage(x: Exchange, storage: { requests: StorageRequest[] }): Promise<void> {
-    storage.requests.push({ path: x.path, authorization: x.header('authorization') });
+  private async serveFromStorage(x: Exchange): Promise<void> {
+    this.storage!.requests.push({ path: x.path, authorization: x.header('authorization') });
     const blob = /^\/(.+)\/blobs\/(sha256:[0-9a-f]{64})$/.exec(x.path);
     const expires = Number(x.query('se'));
     const sig = Buffer.from(x.query('sig') ?? '', 'hex');
@@ -165,9 +162,10 @@ export class Registry {
     const token = this.issueToken('storage', [{ type: 'repository', name: blob[1], actions: ['pull'] }]);
     await new Promise<void>((resolve) => {
       const upstream = http.get(`${this.backendUrl}/v2/${blob[1]}/blobs/${blob[2]}`, { headers: { authorization: `Bearer ${token}` } }, (res) => {
-        x.res.writeHead(res.statusCode ?? 502, { 'content-type': 'application/octet-stream', ...(res.headers['content-length'] ? { 'content-length': res.headers['content-length'] } : {}) });
-        res.pipe(x.res);
-        res.once('end', resolve).once('error', () => { x.res.destroy(); resolve(); });
+        const headers = Object.fromEntries(['content-type', 'content-length'].filter((h) => res.headers[h]).map((h) => [h, res.headers[h] as string]));
+        x.res.writeHead(res.statusCode ?? 502, res.statusCode === 200 ? { ...headers, 'content-type': 'application/octet-stream' } : headers);
+        // A client that goes away mid-blob ends the download from docker-registry too.
+        pipeline(res, x.res, () => resolve());
       });
       upstream.once('error', () => { x.res.destroy(); resolve(); });
     });

@@ -37,6 +37,15 @@ export interface OwnConnectionOptions {
  */
 export function getOnSocket(socket: Duplex, target: URL, headers: Record<string, string>, options: OwnConnectionOptions): Promise<OwnConnectionResponse> {
   return new Promise((resolve, reject) => {
+    try {
+      for (const [name, value] of Object.entries(headers)) {
+        validateHeaderName(name);
+        validateHeaderValue(name, value);
+      }
+    } catch (err) {
+      socket.destroy();
+      return reject(err);
+    }
     let settled = false;
     let head: Buffer = Buffer.alloc(0);
     let body: SocketBody | undefined;
@@ -58,11 +67,12 @@ export function getOnSocket(socket: Duplex, target: URL, headers: Record<string,
       else body?.socketEnded();
     };
     // The answer is read to its end: the connection is handed on without anything of this request attached to it.
-    const handOn = (keep: (socket: Duplex) => void) => () => {
+    const keep = options.keep;
+    const handOn = keep && (() => {
       socket.off('close', onClose).off('error', fail).off('data', onData);
       options.signal?.removeEventListener('abort', onAbort);
       keep(socket);
-    };
+    });
     const onData = (chunk: Buffer) => {
       if (body) return body.receive(chunk);
       head = head.length ? Buffer.concat([head, chunk]) : chunk;
@@ -85,21 +95,17 @@ export function getOnSocket(socket: Duplex, target: URL, headers: Record<string,
         }
         clearTimeout(timer);
         settled = true;
-        const reusable = options.keep && parsed.minor === 1 && frame.kind !== 'close' && !(frame.kind === 'none' && head.length)
-          && !/(?:^|,)\s*close\s*(?:,|$)/i.test(parsed.headers.get('connection') ?? '');
-        body = new SocketBody(socket, frame, reusable ? handOn(options.keep!) : undefined);
+        const reusable = parsed.minor === 1 && frame.kind !== 'close' && !/(?:^|,)\s*close\s*(?:,|$)/i.test(parsed.headers.get('connection') ?? '');
+        body = new SocketBody(socket, frame, reusable ? handOn : undefined);
         resolve({ status: parsed.status, headers: parsed.headers, body });
-        if (head.length) body.receive(head);
+        // What came with the head is the body's start (or, for an answer without a body, bytes nobody asked for).
+        body.receive(head);
         return;
       }
     };
     socket.once('close', onClose);
     socket.on('error', fail);
     socket.on('data', onData);
-    for (const [name, value] of Object.entries(headers)) {
-      validateHeaderName(name);
-      validateHeaderValue(name, value);
-    }
     const lines = [`GET ${target.pathname}${target.search} HTTP/1.1`, `host: ${target.host}`, ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`), ...(options.keep ? [] : ['connection: close'])];
     socket.write(`${lines.join('\r\n')}\r\n\r\n`, 'latin1');
   });
@@ -160,7 +166,6 @@ class SocketBody extends Readable {
   constructor(socket: Duplex, private readonly frame: Framing, private readonly handOn?: () => void) {
     super();
     this.socket = socket;
-    if (frame.kind === 'none') this.finish(0);
   }
 
   override _read(): void {
@@ -175,6 +180,7 @@ class SocketBody extends Readable {
   receive(chunk: Buffer): void {
     if (this.complete || this.destroyed) return;
     const frame = this.frame;
+    if (frame.kind === 'none') return this.finish(chunk.length);
     if (frame.kind === 'close') return this.deliver(chunk);
     if (frame.kind === 'length') {
       const piece = chunk.length > frame.remaining ? chunk.subarray(0, frame.remaining) : chunk;
@@ -199,13 +205,16 @@ class SocketBody extends Readable {
     if (piece.length && !this.push(piece)) this.socket?.pause();
   }
 
-  /** The body is complete; `after` bytes came after it, which no next answer could start with. */
-  private finish(after: number): void {
+  /**
+   * The body is complete. `trailingBytes` came after it, unasked for: the connection's state is then unknown, so it
+   * is closed rather than handed on.
+   */
+  private finish(trailingBytes: number): void {
     this.complete = true;
     this.push(null);
     const socket = this.socket;
     this.socket = undefined;
-    if (this.handOn && after === 0) this.handOn();
+    if (this.handOn && trailingBytes === 0 && !this.destroyed && !socket?.destroyed) this.handOn();
     else socket?.destroy();
   }
 
