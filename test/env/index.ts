@@ -158,6 +158,8 @@ export async function startEnvironment(options: { dir?: string } = {}): Promise<
     const startRegistry = async (key: 'nonprod' | 'prod', name: string, resourceGroup: string): Promise<RegistryHandle> => {
       const registry = await Registry.start(key, path.join(dir, `registry-${key}`), tls, tokenCert);
       stops.push(() => registry.stop());
+      // As ACR does, blob downloads are sent to storage: every client meets the redirect.
+      await registry.redirectBlobDownloads(true);
       arm.resourceGroups.add(resourceGroup);
       const resourceId = `${arm.subscriptionScope}/resourceGroups/${resourceGroup}/providers/Microsoft.ContainerRegistry/registries/${name}`;
       addAcrAuthentication(registry, entra, arm, resourceId);

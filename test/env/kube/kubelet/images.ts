@@ -128,7 +128,13 @@ export class ImagePuller {
     if (!pending) {
       pending = (async () => {
         if (fs.existsSync(file)) return file;
-        const res = await this.request(registry, `/v2/${repository}/blobs/${digest}`, 'GET', headers);
+        let res = await this.request(registry, `/v2/${repository}/blobs/${digest}`, 'GET', headers);
+        // A registry may send the download to storage (ACR does): containerd follows, without the registry's token.
+        for (let hop = 0; [301, 302, 303, 307, 308].includes(res.status) && res.location && hop < 3; hop++) {
+          const to = new URL(res.location, `https://${registry}`);
+          if (to.protocol !== 'https:' || !isLoopbackHost(to.host)) throw new Error(`failed to pull and unpack image: failed to copy: redirected to ${to.host}, which this cluster cannot reach`);
+          res = await this.request(to.host, `${to.pathname}${to.search}`, 'GET', {});
+        }
         if (res.status !== 200) throw new Error(`failed to pull and unpack image: failed to copy: httpReadSeeker: failed open: unexpected status code https://${registry}/v2/${repository}/blobs/${digest}: ${res.status}`);
         if (sha256(res.body) !== digest) throw new Error(`failed to pull and unpack image: failed commit on ref "${digest}": unexpected commit digest ${sha256(res.body)}, expected ${digest}: failed precondition`);
         fs.mkdirSync(path.dirname(file), { recursive: true });
@@ -174,12 +180,12 @@ export class ImagePuller {
     throw new Error('failed to authorize: failed to fetch oauth token: unexpected status: 401 Unauthorized');
   }
 
-  private request(host: string, urlPath: string, method: string, headers: Record<string, string>): Promise<{ status: number; body: Buffer }> {
+  private request(host: string, urlPath: string, method: string, headers: Record<string, string>): Promise<{ status: number; body: Buffer; location?: string }> {
     return new Promise((resolve, reject) => {
       const [hostname, port] = host.split(':');
       const req = https.request({ hostname, port: Number(port || 443), path: urlPath, method, headers, ca: this.caPem, timeout: 10_000 }, (res) => {
         const chunks: Buffer[] = [];
-        res.on('data', (d: Buffer) => chunks.push(d)).on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+        res.on('data', (d: Buffer) => chunks.push(d)).on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks), location: res.headers.location }));
       });
       req.on('timeout', () => req.destroy(new Error('i/o timeout')));
       req.on('error', reject);
