@@ -1,5 +1,5 @@
 // promote-image: an OCI copy of a 100 MB image, in five layers of 20 MB and in one layer of 100 MB, between the two
-// local TLS registries with basic credentials, by the built task
+// local TLS registries with basic credentials (which send blob downloads to their storage, as ACR does), by the built task
 // (run as the agent runs it) against `skopeo copy` of the same image in the same run, alternately, each into a fresh
 // repository; the task's peak memory (its own high-water mark, /proc's VmHWM, which the task prints as a debug
 // line at the end); and the time to promote an image that is already there, minus the task's start-up (the median
