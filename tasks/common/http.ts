@@ -187,19 +187,19 @@ class WriteBatches extends Transform {
 
 async function getOnOwnConnection(target: URL, headers: Record<string, string>, route: Route, timeoutMs: number, signal?: AbortSignal): Promise<HttpResponse> {
   const idle = route.ownConnections;
-  const keep = (socket: Duplex) => idle.keep(target.origin, socket);
+  const options: OwnConnectionOptions = { timeoutMs, signal, keep: (socket) => idle.keep(target.origin, socket) };
   try {
     const kept = idle.take(target.origin);
     if (kept) {
       try {
-        return await getOn(kept, target, headers, { timeoutMs, signal, keep });
+        return await getOn(kept, target, headers, options);
       } catch (err) {
         // A kept connection that the server closed meanwhile is reset before any answer: the GET goes again, once, on
         // a new connection. A timeout is not retried here: the server may be slow, not gone.
         if (!isClosedConnection(err)) throw err;
       }
     }
-    return await getOn(await connectThrough(route.agent, target, timeoutMs), target, headers, { timeoutMs, signal, keep });
+    return await getOn(await connectThrough(route.agent, target, timeoutMs), target, headers, options);
   } catch (err) {
     throw new NetworkError(target, route.proxy, err);
   }
@@ -229,7 +229,7 @@ class OwnConnections {
       const { socket, forget } = list.pop()!;
       forget();
       if (!socket.destroyed) return socket;
-      socket.on('error', () => undefined);
+      closeQuietly(socket);
     }
     return undefined;
   }
@@ -244,7 +244,7 @@ class OwnConnections {
       const i = list.indexOf(entry);
       if (i >= 0) list.splice(i, 1);
       entry.forget();
-      socket.on('error', () => undefined).destroy();
+      closeQuietly(socket);
     };
     const entry = {
       socket,
@@ -267,9 +267,14 @@ class OwnConnections {
     this.closed = true;
     for (const list of this.idle.values()) for (const { socket, forget } of list.splice(0)) {
       forget();
-      socket.on('error', () => undefined).destroy();
+      closeQuietly(socket);
     }
   }
+}
+
+/** Closes a connection that nothing listens to any more; an error it still emits is of no use to anyone. */
+function closeQuietly(socket: Duplex): void {
+  socket.on('error', () => undefined).destroy();
 }
 
 const DROP_EVENTS = ['data', 'end', 'error', 'close', 'timeout'] as const;

@@ -138,12 +138,17 @@ export class Registry {
     const access = this.verifyToken(x.bearerToken());
     if (!access?.some((a) => a.type === 'repository' && a.name === repository && a.actions.includes('pull'))) return false;
     // Only a blob the registry holds is redirected; anything else gets the registry's own answer.
-    const head = await fetch(`${this.backendUrl}/v2/${repository}/blobs/${digest}`, { method: 'HEAD', headers: { authorization: `Bearer ${this.issueToken('storage', [{ type: 'repository', name: repository, actions: ['pull'] }])}` } });
+    const head = await fetch(`${this.backendUrl}/v2/${repository}/blobs/${digest}`, { method: 'HEAD', headers: this.storagePullHeaders(repository) });
     if (head.status !== 200) return false;
     const expires = Date.now() + 10 * 60_000;
     const sig = this.storageSignature(repository, digest, expires);
     x.send(307, '', { location: `${this.storage.server.url}/${repository}/blobs/${digest}?se=${expires}&sig=${sig}` });
     return true;
+  }
+
+  /** The storage's own access to docker-registry: pull on one repository. */
+  private storagePullHeaders(repository: string): Record<string, string> {
+    return { authorization: `Bearer ${this.issueToken('storage', [{ type: 'repository', name: repository, actions: ['pull'] }])}` };
   }
 
   private storageSignature(repository: string, digest: string, expires: number): string {
@@ -159,9 +164,8 @@ export class Registry {
     if (x.method !== 'GET' || !blob || !(expires > Date.now()) || sig.length !== expected.length || !timingSafeEqual(sig, expected)) {
       return x.send(403, 'AuthenticationFailed: the signature or its expiry does not match', { 'content-type': 'text/plain' });
     }
-    const token = this.issueToken('storage', [{ type: 'repository', name: blob[1], actions: ['pull'] }]);
     await new Promise<void>((resolve) => {
-      const upstream = http.get(`${this.backendUrl}/v2/${blob[1]}/blobs/${blob[2]}`, { headers: { authorization: `Bearer ${token}` } }, (res) => {
+      const upstream = http.get(`${this.backendUrl}/v2/${blob[1]}/blobs/${blob[2]}`, { headers: this.storagePullHeaders(blob[1]) }, (res) => {
         const headers = Object.fromEntries(['content-type', 'content-length'].filter((h) => res.headers[h]).map((h) => [h, res.headers[h] as string]));
         x.res.writeHead(res.statusCode ?? 502, res.statusCode === 200 ? { ...headers, 'content-type': 'application/octet-stream' } : headers);
         // A client that goes away mid-blob ends the download from docker-registry too.

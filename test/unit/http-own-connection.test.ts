@@ -34,7 +34,9 @@ async function rawServer(answer: (socket: net.Socket, request: number) => void):
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     requests,
     connections: () => connections,
+    // The client's kept connections go too: the server closes only once every connection has.
     close: () => new Promise<void>((r) => {
+      closePools();
       server.close(() => r());
       for (const socket of sockets) socket.destroy();
     }),
@@ -178,7 +180,6 @@ describe('the HTTP layer: downloads on a connection of their own (units)', () =>
       assert.equal(server.connections(), 2);
       assert.equal(server.requests.length, 7);
     } finally {
-      closePools();
       await server.close();
     }
   });
@@ -198,7 +199,6 @@ describe('the HTTP layer: downloads on a connection of their own (units)', () =>
         assert.equal(await (await get(`${server.url}/b`)).text(), 'ok');
         assert.equal(server.connections(), 2, answer.split('\r\n').slice(0, 2).join(' '));
       } finally {
-        closePools();
         await server.close();
       }
     }
@@ -216,7 +216,6 @@ describe('the HTTP layer: downloads on a connection of their own (units)', () =>
       assert.equal(server.connections(), 2);
       assert.deepEqual(server.requests.map((r) => r.split(' ')[1]), ['/a', '/b', '/b']);
     } finally {
-      closePools();
       await server.close();
     }
   });
@@ -236,7 +235,6 @@ describe('the HTTP layer: downloads on a connection of their own (units)', () =>
       assert.equal(server.connections(), 2);
       assert.equal(server.requests.length, 2);
     } finally {
-      closePools();
       await server.close();
     }
   });

@@ -106,7 +106,7 @@ export function getOnSocket(socket: Duplex, target: URL, headers: Record<string,
     socket.once('close', onClose);
     socket.on('error', fail);
     socket.on('data', onData);
-    const lines = [`GET ${target.pathname}${target.search} HTTP/1.1`, `host: ${target.host}`, ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`), ...(options.keep ? [] : ['connection: close'])];
+    const lines = [`GET ${target.pathname}${target.search} HTTP/1.1`, `host: ${target.host}`, ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`), ...(keep ? [] : ['connection: close'])];
     socket.write(`${lines.join('\r\n')}\r\n\r\n`, 'latin1');
   });
 }
@@ -161,11 +161,9 @@ class SocketBody extends Readable {
   /** The size of the chunk being read, or -1 while its size line is read (chunked framing only). */
   private chunkLeft = -1;
   private trailers = false;
-  private socket?: Duplex;
 
-  constructor(socket: Duplex, private readonly frame: Framing, private readonly handOn?: () => void) {
+  constructor(private socket: Duplex | undefined, private readonly frame: Framing, private readonly handOn?: () => void) {
     super();
-    this.socket = socket;
   }
 
   override _read(): void {
